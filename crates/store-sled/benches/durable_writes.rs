@@ -1,0 +1,46 @@
+//! Writes per second with durable acknowledgement: each iteration is one vault write
+//! (validate, seal, insert, sled flush) on a real on-disk sled store.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use chrono::DateTime;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use omadata_store_sled::SledStore;
+use omadata_vault::{Author, Catalogue, Keyring, MasterKey, Vault};
+use serde_json::json;
+use std::sync::Arc;
+
+fn durable_writes(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SledStore::open(dir.path()).unwrap());
+    let vault = Vault::open(
+        store,
+        Keyring::new(MasterKey::generate().unwrap()),
+        Arc::new(Catalogue::builtin().unwrap()),
+    )
+    .unwrap();
+    let client = vault.enrol_client().unwrap();
+    let now = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+    let value = json!("x".repeat(256));
+    let mut group = c.benchmark_group("vault");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("durable_write_256B", |b| {
+        b.iter(|| {
+            vault
+                .write(
+                    client,
+                    "plan.follow_up",
+                    value.clone(),
+                    Author::Client(client),
+                    now,
+                )
+                .unwrap()
+        })
+    });
+    group.bench_function("read_current", |b| {
+        b.iter(|| vault.read(client, "plan.follow_up").unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, durable_writes);
+criterion_main!(benches);

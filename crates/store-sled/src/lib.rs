@@ -1,0 +1,196 @@
+//! The embedded default store: OmaData's storage traits implemented on sled.
+//!
+//! - [`SledStore`]: one sled database directory; implements [`VaultStore`].
+//!
+//! Durability: sled makes nothing durable until `flush` returns, so every mutating
+//! method flushes before it returns, and the vault acknowledges only after that.
+
+use omadata_vault::ClientId;
+use omadata_vault::store::{StoreError, StoredVersion, VaultStore, keys};
+use std::path::Path;
+
+const META_TREE: &str = "meta";
+const WRAPPED_KEYS_TREE: &str = "vault.wrapped_keys";
+const RECORDS_TREE: &str = "vault.records";
+
+/// A sled database holding the vault's trees.
+#[derive(Clone, Debug)]
+pub struct SledStore {
+    db: sled::Db,
+    meta: sled::Tree,
+    wrapped_keys: sled::Tree,
+    records: sled::Tree,
+}
+
+fn backend(e: sled::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl SledStore {
+    /// Opens (or creates) the database in `dir`. Only one process may hold it open.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new().path(dir).open().map_err(|e| {
+            StoreError::Backend(format!("cannot open database at {}: {e}", dir.display()))
+        })?;
+        Self::from_db(db)
+    }
+
+    /// Wraps an already opened sled database, e.g. a temporary one.
+    pub fn from_db(db: sled::Db) -> Result<Self, StoreError> {
+        Ok(Self {
+            meta: db.open_tree(META_TREE).map_err(backend)?,
+            wrapped_keys: db.open_tree(WRAPPED_KEYS_TREE).map_err(backend)?,
+            records: db.open_tree(RECORDS_TREE).map_err(backend)?,
+            db,
+        })
+    }
+
+    /// Blocks until everything written so far is on disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(backend)
+    }
+
+    fn versions(&self, prefix: &[u8]) -> Result<Vec<StoredVersion>, StoreError> {
+        self.records
+            .scan_prefix(prefix)
+            .map(|entry| {
+                let (key, value) = entry.map_err(backend)?;
+                let (path, version) = keys::decode_record(&key)?;
+                Ok(StoredVersion {
+                    path,
+                    version,
+                    sealed: value.to_vec(),
+                })
+            })
+            .collect()
+    }
+}
+
+impl VaultStore for SledStore {
+    fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.meta.get(name).map_err(backend)?.map(|v| v.to_vec()))
+    }
+
+    fn set_meta(&self, name: &str, value: Option<&[u8]>) -> Result<(), StoreError> {
+        match value {
+            Some(v) => self.meta.insert(name, v).map_err(backend)?,
+            None => self.meta.remove(name).map_err(backend)?,
+        };
+        self.flush()
+    }
+
+    fn wrapped_key(&self, client: ClientId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .wrapped_keys
+            .get(client.as_bytes())
+            .map_err(backend)?
+            .map(|v| v.to_vec()))
+    }
+
+    fn compare_and_swap_wrapped_key(
+        &self,
+        client: ClientId,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, StoreError> {
+        let swapped = self
+            .wrapped_keys
+            .compare_and_swap(client.as_bytes(), expected, new)
+            .map_err(backend)?
+            .is_ok();
+        if swapped {
+            self.flush()?;
+        }
+        Ok(swapped)
+    }
+
+    fn wrapped_keys_after(
+        &self,
+        after: Option<ClientId>,
+        limit: usize,
+    ) -> Result<Vec<(ClientId, Vec<u8>)>, StoreError> {
+        let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = match after
+        {
+            Some(after) => Box::new(self.wrapped_keys.range::<&[u8], _>((
+                std::ops::Bound::Excluded(after.as_bytes().as_slice()),
+                std::ops::Bound::Unbounded,
+            ))),
+            None => Box::new(self.wrapped_keys.iter()),
+        };
+        entries
+            .take(limit)
+            .map(|entry| {
+                let (key, value) = entry.map_err(backend)?;
+                Ok((keys::decode_client(&key)?, value.to_vec()))
+            })
+            .collect()
+    }
+
+    fn insert_record_version(
+        &self,
+        client: ClientId,
+        path: &str,
+        version: u64,
+        sealed: &[u8],
+    ) -> Result<bool, StoreError> {
+        let key = keys::record(client, path, version);
+        let inserted = self
+            .records
+            .compare_and_swap(key, None as Option<&[u8]>, Some(sealed))
+            .map_err(backend)?
+            .is_ok();
+        if inserted {
+            self.flush()?;
+        }
+        Ok(inserted)
+    }
+
+    fn latest_record_version(
+        &self,
+        client: ClientId,
+        path: &str,
+    ) -> Result<Option<StoredVersion>, StoreError> {
+        let Some(entry) = self
+            .records
+            .scan_prefix(keys::field_prefix(client, path))
+            .next_back()
+        else {
+            return Ok(None);
+        };
+        let (key, value) = entry.map_err(backend)?;
+        let (path, version) = keys::decode_record(&key)?;
+        Ok(Some(StoredVersion {
+            path,
+            version,
+            sealed: value.to_vec(),
+        }))
+    }
+
+    fn record_versions(
+        &self,
+        client: ClientId,
+        path: &str,
+    ) -> Result<Vec<StoredVersion>, StoreError> {
+        self.versions(&keys::field_prefix(client, path))
+    }
+
+    fn client_records(&self, client: ClientId) -> Result<Vec<StoredVersion>, StoreError> {
+        self.versions(&keys::client_prefix(client))
+    }
+
+    fn delete_client_records(&self, client: ClientId) -> Result<usize, StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut count = 0;
+        for key in self.records.scan_prefix(keys::client_prefix(client)).keys() {
+            batch.remove(key.map_err(backend)?);
+            count += 1;
+        }
+        self.records.apply_batch(batch).map_err(backend)?;
+        self.flush()?;
+        Ok(count)
+    }
+
+    fn holds_client_data(&self) -> Result<bool, StoreError> {
+        Ok(!self.wrapped_keys.is_empty() || !self.records.is_empty())
+    }
+}
