@@ -1,0 +1,253 @@
+//! The vault on the real embedded store: persistence, tampering with the database files,
+//! wrong keys, rotation and erasure across restarts, and agreement with the in-memory store.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::{DateTime, Utc};
+use omadata_store_sled::SledStore;
+use omadata_vault::memory::MemoryStore;
+use omadata_vault::store::VaultStore;
+use omadata_vault::{Author, Catalogue, ClientId, Keyring, MasterKey, Vault, VaultError};
+use proptest::prelude::*;
+use serde_json::json;
+use std::path::Path;
+use std::sync::Arc;
+
+fn t(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_790_000_000 + seconds, 0).unwrap()
+}
+
+fn key_file(dir: &Path, name: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    MasterKey::generate().unwrap().write_new_file(&path).unwrap();
+    path
+}
+
+fn open_vault(db: &Path, keys: &[&Path]) -> Result<Vault, VaultError> {
+    let mut keyring = Keyring::new(MasterKey::from_file(keys[0])?);
+    for extra in &keys[1..] {
+        keyring.insert(MasterKey::from_file(extra)?);
+    }
+    let store = Arc::new(SledStore::open(db)?);
+    Vault::open(store, keyring, Arc::new(Catalogue::builtin()?))
+}
+
+/// Flips one bit in every value of a sled tree, closing the database afterwards.
+fn flip_bit_in_tree(db: &Path, tree: &str, byte: usize) {
+    let raw = sled::open(db).unwrap();
+    let tree = raw.open_tree(tree).unwrap();
+    let entries: Vec<_> = tree.iter().map(Result::unwrap).collect();
+    assert!(!entries.is_empty());
+    for (key, value) in entries {
+        let mut value = value.to_vec();
+        let at = byte.min(value.len() - 1);
+        value[at] ^= 0x10;
+        tree.insert(key, value).unwrap();
+    }
+    raw.flush().unwrap();
+}
+
+#[test]
+fn records_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), "master.key");
+    let db = dir.path().join("db");
+    let client = {
+        let vault = open_vault(&db, &[&key]).unwrap();
+        let client = vault.enrol_client().unwrap();
+        vault.write(client, "identity.name", json!("Aino"), Author::Client(client), t(0)).unwrap();
+        vault.write(client, "identity.name", json!("Aino V."), Author::Client(client), t(1)).unwrap();
+        client
+    };
+    let vault = open_vault(&db, &[&key]).unwrap();
+    let history = vault.history(client, "identity.name").unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1].value, json!("Aino V."));
+}
+
+#[test]
+fn tampering_with_the_database_files_is_detected() {
+    for (tree, byte) in [("vault.records", 0), ("vault.records", 14), ("vault.records", 40), ("vault.wrapped_keys", 3), ("vault.wrapped_keys", 30), ("vault.wrapped_keys", 76)] {
+        let dir = tempfile::tempdir().unwrap();
+        let key = key_file(dir.path(), "master.key");
+        let db = dir.path().join("db");
+        let client = {
+            let vault = open_vault(&db, &[&key]).unwrap();
+            let client = vault.enrol_client().unwrap();
+            vault.write(client, "situation.debts", json!("2000 euros"), Author::Client(client), t(0)).unwrap();
+            client
+        };
+        flip_bit_in_tree(&db, tree, byte);
+        let vault = open_vault(&db, &[&key]).unwrap();
+        let err = vault.read(client, "situation.debts").unwrap_err();
+        assert!(
+            matches!(err, VaultError::Tampered { .. } | VaultError::MasterKeyNotLoaded { .. }),
+            "{tree} byte {byte}: {err}"
+        );
+    }
+}
+
+#[test]
+fn wrong_or_missing_master_key_fails_clearly_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), "master.key");
+    let db = dir.path().join("db");
+    {
+        let vault = open_vault(&db, &[&key]).unwrap();
+        let client = vault.enrol_client().unwrap();
+        vault.write(client, "identity.name", json!("Aino"), Author::Client(client), t(0)).unwrap();
+    }
+    let missing = dir.path().join("no-such.key");
+    let err = open_vault(&db, &[&missing]).unwrap_err();
+    assert!(matches!(err, VaultError::MasterKeyMissing(_)), "{err}");
+    assert!(err.to_string().contains("no-such.key"));
+    assert!(!missing.exists(), "a missing key file must never be created silently");
+
+    let wrong = key_file(dir.path(), "wrong.key");
+    let err = open_vault(&db, &[&wrong]).unwrap_err();
+    assert!(matches!(err, VaultError::WrongMasterKey { .. }), "{err}");
+    // Still opens with the right key.
+    open_vault(&db, &[&key]).unwrap();
+}
+
+#[test]
+fn rotation_interrupted_on_disk_resumes_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = key_file(dir.path(), "old.key");
+    let new = key_file(dir.path(), "new.key");
+    let db = dir.path().join("db");
+    let clients: Vec<ClientId> = {
+        let vault = open_vault(&db, &[&old]).unwrap();
+        let clients: Vec<ClientId> = (0..6).map(|_| vault.enrol_client().unwrap()).collect();
+        for (i, c) in clients.iter().enumerate() {
+            vault.write(*c, "identity.name", json!(i.to_string()), Author::Client(*c), t(0)).unwrap();
+        }
+        vault.begin_rotation(MasterKey::from_file(&new).unwrap()).unwrap();
+        assert!(!vault.rotation_step(2).unwrap().finished);
+        clients
+    };
+    let err = open_vault(&db, &[&new]).unwrap_err();
+    assert!(matches!(err, VaultError::RotationKeysMissing { .. }), "{err}");
+    {
+        let vault = open_vault(&db, &[&old, &new]).unwrap();
+        for (i, c) in clients.iter().enumerate() {
+            assert_eq!(vault.read(*c, "identity.name").unwrap().unwrap().value, json!(i.to_string()));
+        }
+        assert!(vault.resume_rotation().unwrap().finished);
+    }
+    let vault = open_vault(&db, &[&new]).unwrap();
+    for (i, c) in clients.iter().enumerate() {
+        assert_eq!(vault.read(*c, "identity.name").unwrap().unwrap().value, json!(i.to_string()));
+    }
+    drop(vault);
+    let err = open_vault(&db, &[&old]).unwrap_err();
+    assert!(matches!(err, VaultError::WrongMasterKey { .. }), "{err}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn erasure_on_disk_leaves_a_backup_unreadable_once_the_old_master_key_is_retired() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = key_file(dir.path(), "old.key");
+    let new = key_file(dir.path(), "new.key");
+    let db = dir.path().join("db");
+    let backup = dir.path().join("backup");
+    let (gone, stays) = {
+        let vault = open_vault(&db, &[&old]).unwrap();
+        let gone = vault.enrol_client().unwrap();
+        let stays = vault.enrol_client().unwrap();
+        for c in [gone, stays] {
+            vault.write(c, "health.status", json!("secret"), Author::Client(c), t(0)).unwrap();
+        }
+        (gone, stays)
+    };
+    copy_dir(&db, &backup);
+    {
+        let vault = open_vault(&db, &[&old]).unwrap();
+        let erasure = vault.erase_client(gone).unwrap();
+        assert!(erasure.key_destroyed);
+        assert_eq!(erasure.records_deleted, 1);
+        vault.rotate_master_key(MasterKey::from_file(&new).unwrap()).unwrap();
+    }
+    std::fs::remove_file(&old).unwrap(); // the old master key is destroyed
+
+    let vault = open_vault(&db, &[&new]).unwrap();
+    assert!(matches!(vault.read(gone, "health.status"), Err(VaultError::UnknownClient(_))));
+    assert_eq!(vault.read(stays, "health.status").unwrap().unwrap().value, json!("secret"));
+    drop(vault);
+    // The backup copy is sealed under the destroyed key: the new key cannot open it.
+    assert!(matches!(open_vault(&backup, &[&new]), Err(VaultError::WrongMasterKey { .. })));
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Write { client: usize, path: usize, text: String },
+    Erase { client: usize },
+    Read { client: usize, path: usize },
+}
+
+const PATHS: [&str; 3] = ["identity.name", "plan.follow_up", "situation.housing"];
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..3usize, 0..3usize, "[a-z ]{0,30}").prop_map(|(client, path, text)| Op::Write { client, path, text }),
+        1 => (0..3usize).prop_map(|client| Op::Erase { client }),
+        2 => (0..3usize, 0..3usize).prop_map(|(client, path)| Op::Read { client, path }),
+    ]
+}
+
+fn outcome<T: std::fmt::Debug>(result: Result<T, VaultError>) -> String {
+    match result {
+        Ok(value) => format!("{value:?}"),
+        Err(err) => format!("error: {err}"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    /// The sled store and the in-memory store behave the same under any sequence of
+    /// writes, reads and erasures.
+    #[test]
+    fn sled_and_memory_stores_agree(ops in proptest::collection::vec(op(), 1..40)) {
+        let dir = tempfile::tempdir().unwrap();
+        let sled_store: Arc<dyn VaultStore> = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
+        let memory_store: Arc<dyn VaultStore> = Arc::new(MemoryStore::new());
+        let key = MasterKey::generate().unwrap();
+        let hex_dir = tempfile::tempdir().unwrap();
+        key.write_new_file(&hex_dir.path().join("k")).unwrap();
+        let catalogue = Arc::new(Catalogue::builtin().unwrap());
+        let vaults: Vec<Vault> = [sled_store, memory_store]
+            .into_iter()
+            .map(|store| Vault::open(store, Keyring::new(MasterKey::from_file(&hex_dir.path().join("k")).unwrap()), catalogue.clone()).unwrap())
+            .collect();
+        let clients: Vec<ClientId> = (0..3).map(|_| ClientId::random()).collect();
+        for vault in &vaults {
+            for c in &clients {
+                prop_assert!(vault.enrol(*c).unwrap());
+            }
+        }
+        for (step, op) in ops.iter().enumerate() {
+            let results: Vec<String> = vaults
+                .iter()
+                .map(|vault| match op {
+                    Op::Write { client, path, text } => outcome(vault.write(clients[*client], PATHS[*path], json!(text), Author::Client(clients[*client]), t(step as i64))),
+                    Op::Erase { client } => outcome(vault.erase_client(clients[*client])),
+                    Op::Read { client, path } => outcome(vault.history(clients[*client], PATHS[*path])),
+                })
+                .collect();
+            prop_assert_eq!(&results[0], &results[1], "step {} {:?}", step, op);
+        }
+    }
+}
