@@ -21,7 +21,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--data" => data = PathBuf::from(args.next().ok_or("--data needs a directory")?),
-            other => return Err(format!("unknown argument {other}; usage: vault_demo [--data DIR]").into()),
+            other => {
+                return Err(
+                    format!("unknown argument {other}; usage: vault_demo [--data DIR]").into(),
+                );
+            }
         }
     }
     std::fs::create_dir_all(&data)?;
@@ -32,31 +36,74 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("new master key written to {}", key_path.display());
     }
     let master = MasterKey::from_file(&key_path)?;
-    println!("master key id {} (the key itself is never printed or stored in the database)", master.id());
+    println!(
+        "master key id {} (the key itself is never printed or stored in the database)",
+        master.id()
+    );
 
     let store = Arc::new(SledStore::open(&db_path)?);
-    let vault = Vault::open(store.clone(), Keyring::new(master), Arc::new(Catalogue::builtin()?))?;
+    let vault = Vault::open(
+        store.clone(),
+        Keyring::new(master),
+        Arc::new(Catalogue::builtin()?),
+    )?;
     let clock = SystemClock;
 
     let aino = vault.enrol_client()?;
     let worker = ProfessionalId::random();
     println!("\nenrolled client {aino}");
-    vault.write(aino, "identity.name", json!("Aino Virtanen"), Author::Client(aino), clock.now())?;
-    vault.write(aino, "needs.own_goals", json!("Find a study place in autumn"), Author::Client(aino), clock.now())?;
-    vault.write(aino, "plan.agreed_actions", json!("Visit the vocational school open day"), Author::Professional(worker), clock.now())?;
-    vault.write(aino, "plan.agreed_actions", json!("Apply in the joint application by 18 March"), Author::Professional(worker), clock.now())?;
-    match vault.write(aino, "identity.shoe_size", json!("38"), Author::Client(aino), clock.now()) {
+    vault.write(
+        aino,
+        "identity.name",
+        json!("Aino Virtanen"),
+        Author::Client(aino),
+        clock.now(),
+    )?;
+    vault.write(
+        aino,
+        "needs.own_goals",
+        json!("Find a study place in autumn"),
+        Author::Client(aino),
+        clock.now(),
+    )?;
+    vault.write(
+        aino,
+        "plan.agreed_actions",
+        json!("Visit the vocational school open day"),
+        Author::Professional(worker),
+        clock.now(),
+    )?;
+    vault.write(
+        aino,
+        "plan.agreed_actions",
+        json!("Apply in the joint application by 18 March"),
+        Author::Professional(worker),
+        clock.now(),
+    )?;
+    match vault.write(
+        aino,
+        "identity.shoe_size",
+        json!("38"),
+        Author::Client(aino),
+        clock.now(),
+    ) {
         Err(refused) => println!("refused as expected: {refused}"),
         Ok(_) => return Err("a field outside the catalogue was accepted".into()),
     }
 
     println!("\ncurrent record:");
     for record in vault.current_records(aino)? {
-        println!("  {} v{} = {} (by {:?})", record.path, record.version, record.value, record.author);
+        println!(
+            "  {} v{} = {} (by {:?})",
+            record.path, record.version, record.value, record.author
+        );
     }
     println!("\nhistory of plan.agreed_actions:");
     for record in vault.history(aino, "plan.agreed_actions")? {
-        println!("  v{} at {}: {}", record.version, record.written_at, record.value);
+        println!(
+            "  v{} at {}: {}",
+            record.version, record.written_at, record.value
+        );
     }
     let stored = store.record_versions(aino, "identity.name")?;
     let sealed = &stored[0].sealed;

@@ -82,7 +82,10 @@ fn acknowledged_writes_survive_sigkill() {
     // SIGKILL, in the middle of the load: the writer never stops by itself before this.
     child.kill().unwrap();
     let status = child.wait().unwrap();
-    assert!(!status.success(), "the writer must have been killed, not finished");
+    assert!(
+        !status.success(),
+        "the writer must have been killed, not finished"
+    );
     reader.join().unwrap();
     acks.extend(lines.try_iter().filter_map(|line| parse_ack(&line)));
     assert!(

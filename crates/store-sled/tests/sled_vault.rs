@@ -18,7 +18,10 @@ fn t(seconds: i64) -> DateTime<Utc> {
 
 fn key_file(dir: &Path, name: &str) -> std::path::PathBuf {
     let path = dir.join(name);
-    MasterKey::generate().unwrap().write_new_file(&path).unwrap();
+    MasterKey::generate()
+        .unwrap()
+        .write_new_file(&path)
+        .unwrap();
     path
 }
 
@@ -54,8 +57,24 @@ fn records_survive_a_restart() {
     let client = {
         let vault = open_vault(&db, &[&key]).unwrap();
         let client = vault.enrol_client().unwrap();
-        vault.write(client, "identity.name", json!("Aino"), Author::Client(client), t(0)).unwrap();
-        vault.write(client, "identity.name", json!("Aino V."), Author::Client(client), t(1)).unwrap();
+        vault
+            .write(
+                client,
+                "identity.name",
+                json!("Aino"),
+                Author::Client(client),
+                t(0),
+            )
+            .unwrap();
+        vault
+            .write(
+                client,
+                "identity.name",
+                json!("Aino V."),
+                Author::Client(client),
+                t(1),
+            )
+            .unwrap();
         client
     };
     let vault = open_vault(&db, &[&key]).unwrap();
@@ -66,21 +85,39 @@ fn records_survive_a_restart() {
 
 #[test]
 fn tampering_with_the_database_files_is_detected() {
-    for (tree, byte) in [("vault.records", 0), ("vault.records", 14), ("vault.records", 40), ("vault.wrapped_keys", 3), ("vault.wrapped_keys", 30), ("vault.wrapped_keys", 76)] {
+    for (tree, byte) in [
+        ("vault.records", 0),
+        ("vault.records", 14),
+        ("vault.records", 40),
+        ("vault.wrapped_keys", 3),
+        ("vault.wrapped_keys", 30),
+        ("vault.wrapped_keys", 76),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let key = key_file(dir.path(), "master.key");
         let db = dir.path().join("db");
         let client = {
             let vault = open_vault(&db, &[&key]).unwrap();
             let client = vault.enrol_client().unwrap();
-            vault.write(client, "situation.debts", json!("2000 euros"), Author::Client(client), t(0)).unwrap();
+            vault
+                .write(
+                    client,
+                    "situation.debts",
+                    json!("2000 euros"),
+                    Author::Client(client),
+                    t(0),
+                )
+                .unwrap();
             client
         };
         flip_bit_in_tree(&db, tree, byte);
         let vault = open_vault(&db, &[&key]).unwrap();
         let err = vault.read(client, "situation.debts").unwrap_err();
         assert!(
-            matches!(err, VaultError::Tampered { .. } | VaultError::MasterKeyNotLoaded { .. }),
+            matches!(
+                err,
+                VaultError::Tampered { .. } | VaultError::MasterKeyNotLoaded { .. }
+            ),
             "{tree} byte {byte}: {err}"
         );
     }
@@ -94,13 +131,24 @@ fn wrong_or_missing_master_key_fails_clearly_and_creates_nothing() {
     {
         let vault = open_vault(&db, &[&key]).unwrap();
         let client = vault.enrol_client().unwrap();
-        vault.write(client, "identity.name", json!("Aino"), Author::Client(client), t(0)).unwrap();
+        vault
+            .write(
+                client,
+                "identity.name",
+                json!("Aino"),
+                Author::Client(client),
+                t(0),
+            )
+            .unwrap();
     }
     let missing = dir.path().join("no-such.key");
     let err = open_vault(&db, &[&missing]).unwrap_err();
     assert!(matches!(err, VaultError::MasterKeyMissing(_)), "{err}");
     assert!(err.to_string().contains("no-such.key"));
-    assert!(!missing.exists(), "a missing key file must never be created silently");
+    assert!(
+        !missing.exists(),
+        "a missing key file must never be created silently"
+    );
 
     let wrong = key_file(dir.path(), "wrong.key");
     let err = open_vault(&db, &[&wrong]).unwrap_err();
@@ -119,24 +167,43 @@ fn rotation_interrupted_on_disk_resumes_after_restart() {
         let vault = open_vault(&db, &[&old]).unwrap();
         let clients: Vec<ClientId> = (0..6).map(|_| vault.enrol_client().unwrap()).collect();
         for (i, c) in clients.iter().enumerate() {
-            vault.write(*c, "identity.name", json!(i.to_string()), Author::Client(*c), t(0)).unwrap();
+            vault
+                .write(
+                    *c,
+                    "identity.name",
+                    json!(i.to_string()),
+                    Author::Client(*c),
+                    t(0),
+                )
+                .unwrap();
         }
-        vault.begin_rotation(MasterKey::from_file(&new).unwrap()).unwrap();
+        vault
+            .begin_rotation(MasterKey::from_file(&new).unwrap())
+            .unwrap();
         assert!(!vault.rotation_step(2).unwrap().finished);
         clients
     };
     let err = open_vault(&db, &[&new]).unwrap_err();
-    assert!(matches!(err, VaultError::RotationKeysMissing { .. }), "{err}");
+    assert!(
+        matches!(err, VaultError::RotationKeysMissing { .. }),
+        "{err}"
+    );
     {
         let vault = open_vault(&db, &[&old, &new]).unwrap();
         for (i, c) in clients.iter().enumerate() {
-            assert_eq!(vault.read(*c, "identity.name").unwrap().unwrap().value, json!(i.to_string()));
+            assert_eq!(
+                vault.read(*c, "identity.name").unwrap().unwrap().value,
+                json!(i.to_string())
+            );
         }
         assert!(vault.resume_rotation().unwrap().finished);
     }
     let vault = open_vault(&db, &[&new]).unwrap();
     for (i, c) in clients.iter().enumerate() {
-        assert_eq!(vault.read(*c, "identity.name").unwrap().unwrap().value, json!(i.to_string()));
+        assert_eq!(
+            vault.read(*c, "identity.name").unwrap().unwrap().value,
+            json!(i.to_string())
+        );
     }
     drop(vault);
     let err = open_vault(&db, &[&old]).unwrap_err();
@@ -168,7 +235,9 @@ fn erasure_on_disk_leaves_a_backup_unreadable_once_the_old_master_key_is_retired
         let gone = vault.enrol_client().unwrap();
         let stays = vault.enrol_client().unwrap();
         for c in [gone, stays] {
-            vault.write(c, "health.status", json!("secret"), Author::Client(c), t(0)).unwrap();
+            vault
+                .write(c, "health.status", json!("secret"), Author::Client(c), t(0))
+                .unwrap();
         }
         (gone, stays)
     };
@@ -178,23 +247,43 @@ fn erasure_on_disk_leaves_a_backup_unreadable_once_the_old_master_key_is_retired
         let erasure = vault.erase_client(gone).unwrap();
         assert!(erasure.key_destroyed);
         assert_eq!(erasure.records_deleted, 1);
-        vault.rotate_master_key(MasterKey::from_file(&new).unwrap()).unwrap();
+        vault
+            .rotate_master_key(MasterKey::from_file(&new).unwrap())
+            .unwrap();
     }
     std::fs::remove_file(&old).unwrap(); // the old master key is destroyed
 
     let vault = open_vault(&db, &[&new]).unwrap();
-    assert!(matches!(vault.read(gone, "health.status"), Err(VaultError::UnknownClient(_))));
-    assert_eq!(vault.read(stays, "health.status").unwrap().unwrap().value, json!("secret"));
+    assert!(matches!(
+        vault.read(gone, "health.status"),
+        Err(VaultError::UnknownClient(_))
+    ));
+    assert_eq!(
+        vault.read(stays, "health.status").unwrap().unwrap().value,
+        json!("secret")
+    );
     drop(vault);
     // The backup copy is sealed under the destroyed key: the new key cannot open it.
-    assert!(matches!(open_vault(&backup, &[&new]), Err(VaultError::WrongMasterKey { .. })));
+    assert!(matches!(
+        open_vault(&backup, &[&new]),
+        Err(VaultError::WrongMasterKey { .. })
+    ));
 }
 
 #[derive(Debug, Clone)]
 enum Op {
-    Write { client: usize, path: usize, text: String },
-    Erase { client: usize },
-    Read { client: usize, path: usize },
+    Write {
+        client: usize,
+        path: usize,
+        text: String,
+    },
+    Erase {
+        client: usize,
+    },
+    Read {
+        client: usize,
+        path: usize,
+    },
 }
 
 const PATHS: [&str; 3] = ["identity.name", "plan.follow_up", "situation.housing"];
