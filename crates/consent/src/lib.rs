@@ -1,3 +1,39 @@
-//! OmaData consent: access requests, scoped grants, revocation, signed receipts and the
-//! tamper-evident audit log. Not built yet (issue 3); the crate holds its place in the
-//! workspace so that the dependency graph is fixed from the start.
+//! OmaData consent: a professional sees a client's data only through a grant the client
+//! gave, and every consent event and access leaves a trace nobody can alter unnoticed.
+//! No HTTP here.
+//!
+//! Map of the crate:
+//! - [`model`]: grants, access requests, purposes, actions, grantees, decisions.
+//! - [`service`]: [`Consent`], the operations: pairing codes, requests, approve (and
+//!   narrow), deny, grant, narrow, revoke, `decide`/`authorize`, and the expiry sweep.
+//! - [`policy`]: the sensitivity policy (`specs/sensitivity-policy.json`).
+//! - [`receipt`]: Kantara-style consent receipts, Ed25519-signed, verifiable offline.
+//! - [`audit`]: the append-only log, signed checkpoints, proofs and the verifier.
+//! - [`merkle`]: RFC 6962 hashing, inclusion and consistency proofs.
+//! - [`signing`]: the service's Ed25519 key and its JWKS.
+//! - [`canonical`]: canonical JSON for what is signed.
+//! - [`store`]: the [`ConsentStore`] trait (sled implementation in `omadata-store-sled`)
+//!   and an in-memory store for tests.
+//! - [`error`]: the crate's one error enum.
+//!
+//! Time is always passed in as `now`.
+
+pub mod audit;
+pub mod canonical;
+pub mod error;
+pub mod merkle;
+pub mod model;
+pub mod policy;
+pub mod receipt;
+pub mod service;
+pub mod signing;
+pub mod store;
+
+pub use error::ConsentError;
+pub use model::*;
+pub use policy::SensitivityPolicy;
+pub use service::{
+    AccessAsk, Consent, ConsentConfig, FieldDecision, Narrowing, PairingCode, Sweep,
+};
+pub use signing::{Jwks, PublicKey, ServiceKey};
+pub use store::{ConsentStore, MemoryConsentStore};

@@ -1,0 +1,966 @@
+//! [`Consent`]: pairing codes, access requests, grants, narrowing, revocation, decisions
+//! and the sweep that records expiries. Every change is written together with its audit
+//! entry (and receipt) in one atomic, durable batch.
+//!
+//! Keys: `g/grant` grants; `gx/professional/client/grant` the decision index;
+//! `gc/client/grant`; `ge/until/grant` grants whose expiry is not yet logged;
+//! `r/request`; `rc/client/request`; `rp/professional/request`; `re/answer_by/request`
+//! pending requests; `pc/sha256(code)` pairing codes; `rcpt/grant/n` receipts.
+
+use crate::audit::{AuditEntry, AuditEvent, AuditLog, Outcome};
+use crate::error::ConsentError;
+use crate::model::*;
+use crate::policy::SensitivityPolicy;
+use crate::receipt::{self, ReceiptEvent};
+use crate::signing::{Jwks, ServiceKey};
+use crate::store::{ConsentStore, Write};
+use chrono::{DateTime, Duration, Utc};
+use omadata_vault::{Catalogue, ClientId, ProfessionalId};
+use parking_lot::Mutex;
+use ring::digest;
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// Limits that a deployment may tune.
+#[derive(Clone, Debug)]
+pub struct ConsentConfig {
+    /// The longest a grant may last.
+    pub max_grant_duration: Duration,
+    /// How long a client has to answer a request.
+    pub request_answer_time: Duration,
+    /// How long a pairing code can be used.
+    pub pairing_code_lifetime: Duration,
+}
+
+impl Default for ConsentConfig {
+    fn default() -> Self {
+        Self {
+            max_grant_duration: Duration::days(365),
+            request_answer_time: Duration::days(14),
+            pairing_code_lifetime: Duration::minutes(15),
+        }
+    }
+}
+
+/// A code the client shows so a professional can find them. 50 random bits; single use.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairingCode {
+    pub code: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredPairingCode {
+    client: ClientId,
+    expires_at: DateTime<Utc>,
+}
+
+/// How a client narrows a request at approval, or a grant later. `None` keeps as is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Narrowing {
+    #[serde(default)]
+    pub fields: Option<Vec<FieldSelector>>,
+    #[serde(default)]
+    pub actions: Option<BTreeSet<Action>>,
+    #[serde(default)]
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+/// The terms of access: what a professional asks for, or what a client grants.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessAsk {
+    pub fields: Vec<FieldSelector>,
+    pub actions: BTreeSet<Action>,
+    pub purpose: Purpose,
+    pub valid_until: DateTime<Utc>,
+}
+
+/// The decision about one field in an audited access.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldDecision {
+    pub field: String,
+    pub decision: Decision,
+}
+
+/// What a sweep recorded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sweep {
+    pub grants_expired: usize,
+    pub requests_expired: usize,
+}
+
+const CODE_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ"; // Crockford base32
+const CODE_LEN: usize = 10;
+
+fn k(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}
+
+fn time_key(at: &DateTime<Utc>) -> [u8; 8] {
+    ((at.timestamp_millis() as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn json<T: Serialize>(value: &T) -> Result<Vec<u8>, ConsentError> {
+    serde_json::to_vec(value).map_err(|e| ConsentError::Corrupt(e.to_string()))
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T, ConsentError> {
+    serde_json::from_slice(bytes).map_err(|e| ConsentError::Corrupt(format!("{what}: {e}")))
+}
+
+fn code_hash(code: &str) -> Vec<u8> {
+    digest::digest(&digest::SHA256, code.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+/// Upper-case, without separators or spaces, with the Crockford look-alikes mapped.
+fn normalise_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| !matches!(c, '-' | ' '))
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            other => other,
+        })
+        .collect()
+}
+
+fn invalid(what: &'static str, reason: impl Into<String>) -> ConsentError {
+    ConsentError::Invalid {
+        what,
+        reason: reason.into(),
+    }
+}
+
+#[derive(Debug)]
+pub struct Consent {
+    store: Arc<dyn ConsentStore>,
+    catalogue: Arc<Catalogue>,
+    policy: SensitivityPolicy,
+    audit: AuditLog,
+    key: Arc<ServiceKey>,
+    config: ConsentConfig,
+    rng: SystemRandom,
+    /// Serialises consent changes: each is read-check-write.
+    changes: Mutex<()>,
+}
+
+impl Consent {
+    pub fn open(
+        store: Arc<dyn ConsentStore>,
+        catalogue: Arc<Catalogue>,
+        policy: SensitivityPolicy,
+        key: Arc<ServiceKey>,
+        config: ConsentConfig,
+    ) -> Result<Self, ConsentError> {
+        let audit = AuditLog::open(store.clone(), key.clone())?;
+        Ok(Self {
+            store,
+            catalogue,
+            policy,
+            audit,
+            key,
+            config,
+            rng: SystemRandom::new(),
+            changes: Mutex::new(()),
+        })
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    pub fn catalogue(&self) -> &Arc<Catalogue> {
+        &self.catalogue
+    }
+
+    pub fn config(&self) -> &ConsentConfig {
+        &self.config
+    }
+
+    /// The published keys that verify receipts and checkpoints.
+    pub fn jwks(&self) -> Jwks {
+        Jwks::of(&[self.key.public()])
+    }
+
+    /// Resolves paths and categories to a non-empty set of catalogue paths.
+    pub fn resolve_fields(
+        &self,
+        selectors: &[FieldSelector],
+    ) -> Result<BTreeSet<String>, ConsentError> {
+        let mut fields = BTreeSet::new();
+        for selector in selectors {
+            match selector {
+                FieldSelector::Path(path) => {
+                    if self.catalogue.field(path).is_none() {
+                        return Err(ConsentError::UnknownField(path.clone()));
+                    }
+                    fields.insert(path.clone());
+                }
+                FieldSelector::Category(category) => {
+                    let before = fields.len();
+                    fields.extend(
+                        self.catalogue
+                            .fields_in_category(category)
+                            .map(|f| f.path.clone()),
+                    );
+                    if fields.len() == before
+                        && !self
+                            .catalogue
+                            .categories()
+                            .iter()
+                            .any(|c| c.id == *category)
+                    {
+                        return Err(ConsentError::UnknownCategory(category.clone()));
+                    }
+                }
+            }
+        }
+        if fields.is_empty() {
+            return Err(invalid("fields", "name at least one field or category"));
+        }
+        Ok(fields)
+    }
+
+    fn check_purpose(purpose: &Purpose) -> Result<(), ConsentError> {
+        if let Some(text) = &purpose.text {
+            if text.chars().count() > MAX_PURPOSE_TEXT {
+                return Err(invalid(
+                    "purpose",
+                    format!("the text may be at most {MAX_PURPOSE_TEXT} characters"),
+                ));
+            }
+            if text.chars().any(|c| c.is_control() && c != '\n') {
+                return Err(invalid("purpose", "the text contains control characters"));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_window(
+        &self,
+        valid_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ConsentError> {
+        if valid_until <= now {
+            return Err(invalid(
+                "valid_until",
+                "the end of access must be in the future",
+            ));
+        }
+        if valid_until > now + self.config.max_grant_duration {
+            return Err(invalid(
+                "valid_until",
+                format!(
+                    "access may last at most {} days",
+                    self.config.max_grant_duration.num_days()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_actions(actions: &BTreeSet<Action>) -> Result<(), ConsentError> {
+        if actions.is_empty() {
+            return Err(invalid("actions", "name at least one action"));
+        }
+        Ok(())
+    }
+
+    // ---- pairing codes and requests -------------------------------------------------
+
+    /// Issues a short-lived, single-use pairing code for `client`.
+    pub fn issue_pairing_code(
+        &self,
+        client: ClientId,
+        now: DateTime<Utc>,
+    ) -> Result<PairingCode, ConsentError> {
+        let mut random = [0u8; CODE_LEN];
+        self.rng
+            .fill(&mut random)
+            .map_err(|_| invalid("pairing code", "the random number generator failed"))?;
+        let raw: String = random
+            .iter()
+            .map(|b| char::from(CODE_ALPHABET[usize::from(b & 31)]))
+            .collect();
+        let expires_at = now + self.config.pairing_code_lifetime;
+        let stored = StoredPairingCode { client, expires_at };
+        let mut entry = AuditEntry::new(AuditEvent::PairingCode, now);
+        entry.client = Some(client);
+        self.audit.append_with(
+            entry,
+            vec![(k(&[b"pc/", &code_hash(&raw)]), Some(json(&stored)?))],
+        )?;
+        Ok(PairingCode {
+            code: format!("{}-{}", &raw[..5], &raw[5..]),
+            expires_at,
+        })
+    }
+
+    /// A professional asks for access with the client's pairing code. Refused before the
+    /// client sees it if it breaks the sensitivity policy or the limits.
+    pub fn request_access(
+        &self,
+        requester: &Grantee,
+        pairing_code: &str,
+        ask: AccessAsk,
+        now: DateTime<Utc>,
+    ) -> Result<AccessRequest, ConsentError> {
+        let _guard = self.changes.lock();
+        let code_key = k(&[b"pc/", &code_hash(&normalise_code(pairing_code))]);
+        let stored: StoredPairingCode = match self.store.get(&code_key)? {
+            Some(bytes) => parse(&bytes, "pairing code")?,
+            None => return Err(ConsentError::PairingCodeInvalid),
+        };
+        if now >= stored.expires_at {
+            return Err(ConsentError::PairingCodeInvalid);
+        }
+        let fields = self.resolve_fields(&ask.fields)?;
+        Self::check_actions(&ask.actions)?;
+        Self::check_purpose(&ask.purpose)?;
+        self.check_window(ask.valid_until, now)?;
+        self.policy
+            .check(&self.catalogue, requester.profession, &fields)?;
+        let request = AccessRequest {
+            id: RequestId::random(),
+            client: stored.client,
+            requester: requester.clone(),
+            fields,
+            actions: ask.actions,
+            purpose: ask.purpose,
+            valid_until: ask.valid_until,
+            created_at: now,
+            answer_by: now + self.config.request_answer_time,
+            status: RequestStatus::Pending,
+            grant: None,
+            answered_at: None,
+        };
+        let id = request.id.as_bytes();
+        let writes: Vec<Write> = vec![
+            (code_key, None),
+            (k(&[b"r/", id]), Some(json(&request)?)),
+            (
+                k(&[b"rc/", request.client.as_bytes(), id]),
+                Some(Vec::new()),
+            ),
+            (
+                k(&[b"rp/", requester.professional.as_bytes(), id]),
+                Some(Vec::new()),
+            ),
+            (
+                k(&[b"re/", &time_key(&request.answer_by), id]),
+                Some(Vec::new()),
+            ),
+        ];
+        let mut entry = self.entry_for_request(AuditEvent::Request, &request, now);
+        entry.fields = request.fields.iter().cloned().collect();
+        self.audit.append_with(entry, writes)?;
+        Ok(request)
+    }
+
+    fn entry_for_request(
+        &self,
+        event: AuditEvent,
+        request: &AccessRequest,
+        now: DateTime<Utc>,
+    ) -> AuditEntry {
+        let mut entry = AuditEntry::new(event, now);
+        entry.client = Some(request.client);
+        entry.professional = Some(request.requester.professional);
+        entry.organisation = Some(request.requester.organisation.id);
+        entry.request = Some(request.id);
+        entry.purpose = Some(request.purpose.code);
+        entry
+    }
+
+    fn entry_for_grant(&self, event: AuditEvent, grant: &Grant, now: DateTime<Utc>) -> AuditEntry {
+        let mut entry = AuditEntry::new(event, now);
+        entry.client = Some(grant.client);
+        entry.professional = Some(grant.grantee.professional);
+        entry.organisation = Some(grant.grantee.organisation.id);
+        entry.grant = Some(grant.id);
+        entry.request = grant.request;
+        entry.purpose = Some(grant.purpose.code);
+        entry.fields = grant.fields.iter().cloned().collect();
+        entry
+    }
+
+    pub fn request(&self, id: RequestId) -> Result<Option<AccessRequest>, ConsentError> {
+        self.store
+            .get(&k(&[b"r/", id.as_bytes()]))?
+            .map(|b| parse(&b, "request"))
+            .transpose()
+    }
+
+    fn requests_by(&self, prefix: Vec<u8>) -> Result<Vec<AccessRequest>, ConsentError> {
+        let mut out = Vec::new();
+        for (key, _) in self.store.scan(&prefix, None, false, usize::MAX)? {
+            let id = id_suffix(&key)?;
+            if let Some(request) = self.request(RequestId::from_bytes(id))? {
+                out.push(request);
+            }
+        }
+        out.sort_by_key(|r| std::cmp::Reverse(r.created_at));
+        Ok(out)
+    }
+
+    /// The client's requests, newest first (status as stored; see `status_at`).
+    pub fn requests_for_client(
+        &self,
+        client: ClientId,
+    ) -> Result<Vec<AccessRequest>, ConsentError> {
+        self.requests_by(k(&[b"rc/", client.as_bytes()]))
+    }
+
+    pub fn requests_by_professional(
+        &self,
+        professional: ProfessionalId,
+    ) -> Result<Vec<AccessRequest>, ConsentError> {
+        self.requests_by(k(&[b"rp/", professional.as_bytes()]))
+    }
+
+    fn pending_request(
+        &self,
+        client: ClientId,
+        id: RequestId,
+        now: DateTime<Utc>,
+    ) -> Result<AccessRequest, ConsentError> {
+        // Another client's request answers exactly like a missing one.
+        let request = self
+            .request(id)?
+            .filter(|r| r.client == client)
+            .ok_or(ConsentError::UnknownRequest(id))?;
+        if request.status_at(now) != RequestStatus::Pending {
+            return Err(ConsentError::RequestNotPending(id));
+        }
+        Ok(request)
+    }
+
+    fn narrowed(
+        &self,
+        fields: &BTreeSet<String>,
+        actions: &BTreeSet<Action>,
+        valid_until: DateTime<Utc>,
+        narrowing: &Narrowing,
+        now: DateTime<Utc>,
+    ) -> Result<(BTreeSet<String>, BTreeSet<Action>, DateTime<Utc>), ConsentError> {
+        let new_fields = match &narrowing.fields {
+            Some(selectors) => self.resolve_fields(selectors)?,
+            None => fields.clone(),
+        };
+        if let Some(extra) = new_fields.difference(fields).next() {
+            return Err(ConsentError::Widening(format!(
+                "`{extra}` was not asked for or granted"
+            )));
+        }
+        let new_actions = narrowing.actions.clone().unwrap_or_else(|| actions.clone());
+        Self::check_actions(&new_actions)?;
+        if let Some(extra) = new_actions.difference(actions).next() {
+            return Err(ConsentError::Widening(format!(
+                "action {extra:?} was not asked for or granted"
+            )));
+        }
+        let new_until = narrowing.valid_until.unwrap_or(valid_until);
+        if new_until > valid_until {
+            return Err(ConsentError::Widening(
+                "the end may only come earlier".into(),
+            ));
+        }
+        if new_until <= now {
+            return Err(invalid(
+                "valid_until",
+                "the end of access must be in the future",
+            ));
+        }
+        Ok((new_fields, new_actions, new_until))
+    }
+
+    fn grant_writes(
+        &self,
+        grant: &Grant,
+        receipt_bytes: Vec<u8>,
+        new: bool,
+    ) -> Result<Vec<Write>, ConsentError> {
+        let id = grant.id.as_bytes();
+        let receipt_index = self
+            .store
+            .scan(&k(&[b"rcpt/", id]), None, false, usize::MAX)?
+            .len() as u32;
+        let mut writes: Vec<Write> = vec![
+            (k(&[b"g/", id]), Some(json(grant)?)),
+            (
+                k(&[b"rcpt/", id, &receipt_index.to_be_bytes()]),
+                Some(receipt_bytes),
+            ),
+        ];
+        if new {
+            writes.push((
+                k(&[
+                    b"gx/",
+                    grant.grantee.professional.as_bytes(),
+                    grant.client.as_bytes(),
+                    id,
+                ]),
+                Some(Vec::new()),
+            ));
+            writes.push((k(&[b"gc/", grant.client.as_bytes(), id]), Some(Vec::new())));
+        }
+        Ok(writes)
+    }
+
+    fn signed_receipt(
+        &self,
+        grant: &Grant,
+        event: ReceiptEvent,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u8>, ConsentError> {
+        receipt::sign_receipt(
+            &self.key,
+            receipt::receipt_body(&self.catalogue, grant, event, now),
+        )
+    }
+
+    /// The client approves a request, possibly narrowed. Returns the new grant.
+    pub fn approve(
+        &self,
+        client: ClientId,
+        request_id: RequestId,
+        narrowing: &Narrowing,
+        now: DateTime<Utc>,
+    ) -> Result<Grant, ConsentError> {
+        let _guard = self.changes.lock();
+        let mut request = self.pending_request(client, request_id, now)?;
+        let (fields, actions, valid_until) = self.narrowed(
+            &request.fields,
+            &request.actions,
+            request.valid_until,
+            narrowing,
+            now,
+        )?;
+        self.check_window(valid_until, now)?;
+        self.policy
+            .check(&self.catalogue, request.requester.profession, &fields)?;
+        let grant = Grant {
+            id: GrantId::random(),
+            client,
+            grantee: request.requester.clone(),
+            fields,
+            actions,
+            purpose: request.purpose.clone(),
+            valid_from: now,
+            valid_until,
+            revoked_at: None,
+            expiry_logged: false,
+            request: Some(request.id),
+            created_at: now,
+            updated_at: now,
+        };
+        request.status = RequestStatus::Approved;
+        request.grant = Some(grant.id);
+        request.answered_at = Some(now);
+        let receipt_bytes = self.signed_receipt(&grant, ReceiptEvent::Grant, now)?;
+        let mut writes = self.grant_writes(&grant, receipt_bytes, true)?;
+        writes.push((
+            k(&[b"ge/", &time_key(&grant.valid_until), grant.id.as_bytes()]),
+            Some(Vec::new()),
+        ));
+        writes.extend(self.request_answered_writes(&request)?);
+        self.audit.append_with(
+            self.entry_for_grant(AuditEvent::Approve, &grant, now),
+            writes,
+        )?;
+        Ok(grant)
+    }
+
+    fn request_answered_writes(&self, request: &AccessRequest) -> Result<Vec<Write>, ConsentError> {
+        Ok(vec![
+            (k(&[b"r/", request.id.as_bytes()]), Some(json(request)?)),
+            (
+                k(&[b"re/", &time_key(&request.answer_by), request.id.as_bytes()]),
+                None,
+            ),
+        ])
+    }
+
+    /// The client denies a request. Nothing is shared and nothing else changes for them.
+    pub fn deny(
+        &self,
+        client: ClientId,
+        request_id: RequestId,
+        now: DateTime<Utc>,
+    ) -> Result<AccessRequest, ConsentError> {
+        let _guard = self.changes.lock();
+        let mut request = self.pending_request(client, request_id, now)?;
+        request.status = RequestStatus::Denied;
+        request.answered_at = Some(now);
+        let writes = self.request_answered_writes(&request)?;
+        self.audit.append_with(
+            self.entry_for_request(AuditEvent::Deny, &request, now),
+            writes,
+        )?;
+        Ok(request)
+    }
+
+    /// The client grants on their own initiative.
+    pub fn grant(
+        &self,
+        client: ClientId,
+        grantee: &Grantee,
+        terms: AccessAsk,
+        now: DateTime<Utc>,
+    ) -> Result<Grant, ConsentError> {
+        let _guard = self.changes.lock();
+        let AccessAsk {
+            fields,
+            actions,
+            purpose,
+            valid_until,
+        } = terms;
+        let fields = self.resolve_fields(&fields)?;
+        Self::check_actions(&actions)?;
+        Self::check_purpose(&purpose)?;
+        self.check_window(valid_until, now)?;
+        self.policy
+            .check(&self.catalogue, grantee.profession, &fields)?;
+        let grant = Grant {
+            id: GrantId::random(),
+            client,
+            grantee: grantee.clone(),
+            fields,
+            actions,
+            purpose,
+            valid_from: now,
+            valid_until,
+            revoked_at: None,
+            expiry_logged: false,
+            request: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let receipt_bytes = self.signed_receipt(&grant, ReceiptEvent::Grant, now)?;
+        let mut writes = self.grant_writes(&grant, receipt_bytes, true)?;
+        writes.push((
+            k(&[b"ge/", &time_key(&grant.valid_until), grant.id.as_bytes()]),
+            Some(Vec::new()),
+        ));
+        self.audit
+            .append_with(self.entry_for_grant(AuditEvent::Grant, &grant, now), writes)?;
+        Ok(grant)
+    }
+
+    pub fn get_grant(&self, id: GrantId) -> Result<Option<Grant>, ConsentError> {
+        self.store
+            .get(&k(&[b"g/", id.as_bytes()]))?
+            .map(|b| parse(&b, "grant"))
+            .transpose()
+    }
+
+    fn client_grant(&self, client: ClientId, id: GrantId) -> Result<Grant, ConsentError> {
+        self.get_grant(id)?
+            .filter(|g| g.client == client)
+            .ok_or(ConsentError::UnknownGrant(id))
+    }
+
+    /// The client narrows an active grant: fewer fields or actions, an earlier end.
+    pub fn narrow(
+        &self,
+        client: ClientId,
+        id: GrantId,
+        narrowing: &Narrowing,
+        now: DateTime<Utc>,
+    ) -> Result<Grant, ConsentError> {
+        let _guard = self.changes.lock();
+        let mut grant = self.client_grant(client, id)?;
+        if grant.state(now) != GrantState::Active {
+            return Err(ConsentError::GrantNotActive(id));
+        }
+        let (fields, actions, valid_until) = self.narrowed(
+            &grant.fields,
+            &grant.actions,
+            grant.valid_until,
+            narrowing,
+            now,
+        )?;
+        let old_until = grant.valid_until;
+        grant.fields = fields;
+        grant.actions = actions;
+        grant.valid_until = valid_until;
+        grant.updated_at = now;
+        let receipt_bytes = self.signed_receipt(&grant, ReceiptEvent::Narrow, now)?;
+        let mut writes = self.grant_writes(&grant, receipt_bytes, false)?;
+        writes.push((k(&[b"ge/", &time_key(&old_until), id.as_bytes()]), None));
+        writes.push((
+            k(&[b"ge/", &time_key(&valid_until), id.as_bytes()]),
+            Some(Vec::new()),
+        ));
+        self.audit.append_with(
+            self.entry_for_grant(AuditEvent::Narrow, &grant, now),
+            writes,
+        )?;
+        Ok(grant)
+    }
+
+    /// The client revokes a grant; it permits nothing from the next decision on.
+    pub fn revoke(
+        &self,
+        client: ClientId,
+        id: GrantId,
+        now: DateTime<Utc>,
+    ) -> Result<Grant, ConsentError> {
+        let _guard = self.changes.lock();
+        let mut grant = self.client_grant(client, id)?;
+        match grant.state(now) {
+            GrantState::Active | GrantState::NotYetValid => {}
+            GrantState::Revoked | GrantState::Expired => {
+                return Err(ConsentError::GrantNotActive(id));
+            }
+        }
+        grant.revoked_at = Some(now);
+        grant.updated_at = now;
+        let receipt_bytes = self.signed_receipt(&grant, ReceiptEvent::Revoke, now)?;
+        let mut writes = self.grant_writes(&grant, receipt_bytes, false)?;
+        writes.push((
+            k(&[b"ge/", &time_key(&grant.valid_until), id.as_bytes()]),
+            None,
+        ));
+        self.audit.append_with(
+            self.entry_for_grant(AuditEvent::Revoke, &grant, now),
+            writes,
+        )?;
+        Ok(grant)
+    }
+
+    fn grants_by(&self, prefix: Vec<u8>) -> Result<Vec<Grant>, ConsentError> {
+        let mut out = Vec::new();
+        for (key, _) in self.store.scan(&prefix, None, false, usize::MAX)? {
+            if let Some(grant) = self.get_grant(GrantId::from_bytes(id_suffix(&key)?))? {
+                out.push(grant);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every grant the client has given, in any state.
+    pub fn grants_for_client(&self, client: ClientId) -> Result<Vec<Grant>, ConsentError> {
+        self.grants_by(k(&[b"gc/", client.as_bytes()]))
+    }
+
+    /// Every grant given to the professional, in any state.
+    pub fn grants_for_professional(
+        &self,
+        professional: ProfessionalId,
+    ) -> Result<Vec<Grant>, ConsentError> {
+        self.grants_by(k(&[b"gx/", professional.as_bytes()]))
+    }
+
+    /// The grants between one professional and one client: an index prefix scan.
+    pub fn grants_between(
+        &self,
+        professional: ProfessionalId,
+        client: ClientId,
+    ) -> Result<Vec<Grant>, ConsentError> {
+        self.grants_by(k(&[b"gx/", professional.as_bytes(), client.as_bytes()]))
+    }
+
+    /// Every receipt of a grant, oldest first, if the grant is the client's.
+    pub fn receipts(&self, client: ClientId, id: GrantId) -> Result<Vec<Vec<u8>>, ConsentError> {
+        self.client_grant(client, id)?;
+        Ok(self
+            .store
+            .scan(&k(&[b"rcpt/", id.as_bytes()]), None, false, usize::MAX)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
+    }
+
+    // ---- decisions ------------------------------------------------------------------
+
+    /// May `professional` do `action` on `client`'s `field` at `now`? Default deny; a
+    /// permit names its grant. Reads the grants afresh every time, so a revocation holds
+    /// from the very next decision.
+    pub fn decide(
+        &self,
+        professional: ProfessionalId,
+        client: ClientId,
+        field: &str,
+        action: Action,
+        now: DateTime<Utc>,
+    ) -> Result<Decision, ConsentError> {
+        let grants = self.grants_between(professional, client)?;
+        Ok(decide_among(&self.catalogue, &grants, field, action, now))
+    }
+
+    /// Decides for each field and writes the decisions to the audit log (one entry per
+    /// permitting grant, one for the denied fields) before returning them.
+    pub fn authorize(
+        &self,
+        professional: ProfessionalId,
+        organisation: OrganisationId,
+        client: ClientId,
+        fields: &[String],
+        action: Action,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<FieldDecision>, ConsentError> {
+        let grants = self.grants_between(professional, client)?;
+        let decisions: Vec<FieldDecision> = fields
+            .iter()
+            .map(|field| FieldDecision {
+                field: field.clone(),
+                decision: decide_among(&self.catalogue, &grants, field, action, now),
+            })
+            .collect();
+        let base = |outcome| {
+            let mut entry = AuditEntry::new(AuditEvent::Access, now);
+            entry.client = Some(client);
+            entry.professional = Some(professional);
+            entry.organisation = Some(organisation);
+            entry.action = Some(action);
+            entry.outcome = Some(outcome);
+            entry
+        };
+        let mut permitted: Vec<(GrantId, PurposeCode, Vec<String>)> = Vec::new();
+        let mut denied: Vec<String> = Vec::new();
+        let mut reason: Option<DenyReason> = None;
+        for d in &decisions {
+            match &d.decision {
+                Decision::Permit { grant, purpose } => {
+                    match permitted.iter_mut().find(|(g, _, _)| g == grant) {
+                        Some((_, _, fields)) => fields.push(d.field.clone()),
+                        None => permitted.push((*grant, purpose.code, vec![d.field.clone()])),
+                    }
+                }
+                Decision::Deny { reason: r } => {
+                    denied.push(d.field.clone());
+                    reason.get_or_insert(*r);
+                }
+            }
+        }
+        for (grant, purpose, fields) in permitted {
+            let mut entry = base(Outcome::Permit);
+            entry.grant = Some(grant);
+            entry.purpose = Some(purpose);
+            entry.fields = fields;
+            self.audit.append(entry)?;
+        }
+        if !denied.is_empty() {
+            let mut entry = base(Outcome::Deny);
+            entry.fields = denied;
+            entry.reason = reason
+                .and_then(|r| serde_json::to_value(r).ok())
+                .and_then(|v| v.as_str().map(str::to_owned));
+            self.audit.append(entry)?;
+        }
+        Ok(decisions)
+    }
+
+    // ---- expiry ---------------------------------------------------------------------
+
+    /// Writes `expire` entries for grants that reached their end and lapses unanswered
+    /// requests. Decisions never depend on this having run; it makes the log complete.
+    pub fn sweep(&self, now: DateTime<Utc>) -> Result<Sweep, ConsentError> {
+        let _guard = self.changes.lock();
+        let mut sweep = Sweep::default();
+        let due = k(&[b"ge/", &time_key(&now)]);
+        for (key, _) in self.store.scan(b"ge/", None, false, usize::MAX)? {
+            if key > due {
+                break;
+            }
+            let id = GrantId::from_bytes(id_suffix(&key)?);
+            let Some(mut grant) = self.get_grant(id)? else {
+                self.store.apply(vec![(key, None)])?;
+                continue;
+            };
+            if grant.state(now) != GrantState::Expired {
+                continue;
+            }
+            grant.expiry_logged = true;
+            let writes = vec![
+                (k(&[b"g/", id.as_bytes()]), Some(json(&grant)?)),
+                (key, None),
+            ];
+            let mut entry = self.entry_for_grant(AuditEvent::Expire, &grant, grant.valid_until);
+            entry.at = now;
+            self.audit.append_with(entry, writes)?;
+            sweep.grants_expired += 1;
+        }
+        let due = k(&[b"re/", &time_key(&now)]);
+        for (key, _) in self.store.scan(b"re/", None, false, usize::MAX)? {
+            if key > due {
+                break;
+            }
+            let id = RequestId::from_bytes(id_suffix(&key)?);
+            let Some(mut request) = self.request(id)? else {
+                self.store.apply(vec![(key, None)])?;
+                continue;
+            };
+            if request.status_at(now) != RequestStatus::Expired {
+                continue;
+            }
+            request.status = RequestStatus::Expired;
+            let writes = vec![
+                (k(&[b"r/", id.as_bytes()]), Some(json(&request)?)),
+                (key, None),
+            ];
+            self.audit.append_with(
+                self.entry_for_request(AuditEvent::RequestExpire, &request, now),
+                writes,
+            )?;
+            sweep.requests_expired += 1;
+        }
+        Ok(sweep)
+    }
+}
+
+/// The last 16 bytes of an index key: the id it points to.
+fn id_suffix(key: &[u8]) -> Result<[u8; 16], ConsentError> {
+    key.len()
+        .checked_sub(16)
+        .and_then(|start| key.get(start..))
+        .and_then(|b| <[u8; 16]>::try_from(b).ok())
+        .ok_or_else(|| ConsentError::Corrupt("malformed index key".into()))
+}
+
+/// The decision rule, over the grants between one professional and one client.
+pub fn decide_among(
+    catalogue: &Catalogue,
+    grants: &[Grant],
+    field: &str,
+    action: Action,
+    now: DateTime<Utc>,
+) -> Decision {
+    let deny = |reason| Decision::Deny { reason };
+    if catalogue.field(field).is_none() {
+        return deny(DenyReason::UnknownField);
+    }
+    if grants.is_empty() {
+        return deny(DenyReason::NoGrant);
+    }
+    let covering: Vec<&Grant> = grants.iter().filter(|g| g.fields.contains(field)).collect();
+    if covering.is_empty() {
+        return deny(DenyReason::FieldNotGranted);
+    }
+    if let Some(grant) = covering
+        .iter()
+        .find(|g| g.state(now) == GrantState::Active && g.actions.contains(&action))
+    {
+        return Decision::Permit {
+            grant: grant.id,
+            purpose: grant.purpose.clone(),
+        };
+    }
+    let states: Vec<GrantState> = covering.iter().map(|g| g.state(now)).collect();
+    let reason = if states.contains(&GrantState::Active) {
+        DenyReason::ActionNotGranted
+    } else if states.contains(&GrantState::Revoked) {
+        DenyReason::Revoked
+    } else if states.contains(&GrantState::Expired) {
+        DenyReason::Expired
+    } else {
+        DenyReason::NotYetValid
+    };
+    deny(reason)
+}

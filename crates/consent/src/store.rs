@@ -1,0 +1,114 @@
+//! The storage consent needs, as a trait the domain owns: an ordered key-value space with
+//! atomic, durable batches. Indexes are keys the domain writes itself, so every lookup is
+//! a prefix scan (O(log n) to find, then the matches), never a scan of everything.
+//!
+//! Implementations: `omadata-store-sled` (on disk) and [`MemoryConsentStore`] (tests).
+
+use omadata_vault::store::StoreError;
+use parking_lot::RwLock;
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::ops::Bound;
+use std::sync::Arc;
+
+/// One change in a batch: set a key, or remove it (`None`).
+pub type Write = (Vec<u8>, Option<Vec<u8>>);
+
+pub trait ConsentStore: Send + Sync + Debug {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Entries whose key starts with `prefix` and sorts at or after `from` (if given), in
+    /// key order (or reverse), at most `limit`.
+    fn scan(
+        &self,
+        prefix: &[u8],
+        from: Option<&[u8]>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+
+    /// Applies every write or none. Durable on return.
+    fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError>;
+}
+
+/// The first key after every key that starts with `prefix` (`None`: no such key).
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// In-memory store for tests. Clones share data.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryConsentStore {
+    map: Arc<RwLock<BTreeMap<Vec<u8>, Vec<u8>>>>,
+}
+
+impl MemoryConsentStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Overwrites or removes a raw entry, as an attacker with the files could.
+    pub fn put_raw(&self, key: &[u8], value: Option<Vec<u8>>) {
+        let mut map = self.map.write();
+        match value {
+            Some(v) => map.insert(key.to_vec(), v),
+            None => map.remove(key),
+        };
+    }
+}
+
+impl ConsentStore for MemoryConsentStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.map.read().get(key).cloned())
+    }
+
+    fn scan(
+        &self,
+        prefix: &[u8],
+        from: Option<&[u8]>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let map = self.map.read();
+        let matches = |k: &Vec<u8>| k.starts_with(prefix);
+        let pairs = |(k, v): (&Vec<u8>, &Vec<u8>)| (k.clone(), v.clone());
+        Ok(if reverse {
+            let upper = match (from, prefix_end(prefix)) {
+                (Some(from), _) => Bound::Included(from.to_vec()),
+                (None, Some(end)) => Bound::Excluded(end),
+                (None, None) => Bound::Unbounded,
+            };
+            map.range((Bound::Included(prefix.to_vec()), upper))
+                .rev()
+                .filter(|(k, _)| matches(k))
+                .take(limit)
+                .map(pairs)
+                .collect()
+        } else {
+            let start = from.map_or_else(|| prefix.to_vec(), <[u8]>::to_vec);
+            map.range(start..)
+                .take_while(|(k, _)| matches(k))
+                .take(limit)
+                .map(pairs)
+                .collect()
+        })
+    }
+
+    fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let mut map = self.map.write();
+        for (key, value) in writes {
+            match value {
+                Some(v) => map.insert(key, v),
+                None => map.remove(&key),
+            };
+        }
+        Ok(())
+    }
+}
