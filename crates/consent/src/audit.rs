@@ -565,13 +565,13 @@ pub fn verify_entries<'a>(
         if !checkpoint.verify_signature(keys) {
             return Err(LogInvalid::BadCheckpointSignature { size });
         }
-        if let Some(prev) = previous {
-            if prev.timestamp > checkpoint.timestamp {
-                return Err(LogInvalid::NotAnExtension {
-                    old: prev.tree_size,
-                    new: size,
-                });
-            }
+        if let Some(prev) = previous
+            && prev.timestamp > checkpoint.timestamp
+        {
+            return Err(LogInvalid::NotAnExtension {
+                old: prev.tree_size,
+                new: size,
+            });
         }
         if size > entries {
             return Err(LogInvalid::Truncated { size, entries });

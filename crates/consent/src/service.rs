@@ -92,6 +92,9 @@ pub struct Sweep {
     pub requests_expired: usize,
 }
 
+/// Fields, actions and end of access after a narrowing.
+type Terms = (BTreeSet<String>, BTreeSet<Action>, DateTime<Utc>);
+
 const CODE_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ"; // Crockford base32
 const CODE_LEN: usize = 10;
 
@@ -447,7 +450,7 @@ impl Consent {
         valid_until: DateTime<Utc>,
         narrowing: &Narrowing,
         now: DateTime<Utc>,
-    ) -> Result<(BTreeSet<String>, BTreeSet<Action>, DateTime<Utc>), ConsentError> {
+    ) -> Result<Terms, ConsentError> {
         let new_fields = match &narrowing.fields {
             Some(selectors) => self.resolve_fields(selectors)?,
             None => fields.clone(),
@@ -864,7 +867,7 @@ impl Consent {
     pub fn sweep(&self, now: DateTime<Utc>) -> Result<Sweep, ConsentError> {
         let _guard = self.changes.lock();
         let mut sweep = Sweep::default();
-        let due = k(&[b"ge/", &time_key(&now)]);
+        let due = k(&[b"ge/", &time_key(&now), &[0xff; 16]]);
         for (key, _) in self.store.scan(b"ge/", None, false, usize::MAX)? {
             if key > due {
                 break;
@@ -887,7 +890,7 @@ impl Consent {
             self.audit.append_with(entry, writes)?;
             sweep.grants_expired += 1;
         }
-        let due = k(&[b"re/", &time_key(&now)]);
+        let due = k(&[b"re/", &time_key(&now), &[0xff; 16]]);
         for (key, _) in self.store.scan(b"re/", None, false, usize::MAX)? {
             if key > due {
                 break;

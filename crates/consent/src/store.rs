@@ -11,6 +11,9 @@ use std::fmt::Debug;
 use std::ops::Bound;
 use std::sync::Arc;
 
+/// A stored key and its value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// One change in a batch: set a key, or remove it (`None`).
 pub type Write = (Vec<u8>, Option<Vec<u8>>);
 
@@ -25,7 +28,7 @@ pub trait ConsentStore: Send + Sync + Debug {
         from: Option<&[u8]>,
         reverse: bool,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    ) -> Result<Vec<Entry>, StoreError>;
 
     /// Applies every write or none. Durable on return.
     fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError>;
@@ -75,7 +78,7 @@ impl ConsentStore for MemoryConsentStore {
         from: Option<&[u8]>,
         reverse: bool,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<Vec<Entry>, StoreError> {
         let map = self.map.read();
         let matches = |k: &Vec<u8>| k.starts_with(prefix);
         let pairs = |(k, v): (&Vec<u8>, &Vec<u8>)| (k.clone(), v.clone());

@@ -1,0 +1,97 @@
+//! Consent behaviour over the in-memory store: one test binary, one module a theme.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod audit_log;
+mod decisions;
+mod flows;
+mod policy;
+mod receipts;
+
+use chrono::{DateTime, Duration, Utc};
+use omadata_consent::*;
+use omadata_vault::{Catalogue, ClientId, ProfessionalId};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+pub fn t(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_790_000_000 + seconds, 0).unwrap()
+}
+
+pub fn days(n: i64) -> Duration {
+    Duration::days(n)
+}
+
+#[derive(Debug)]
+pub struct Fixture {
+    pub consent: Consent,
+    pub store: MemoryConsentStore,
+    pub key: Arc<ServiceKey>,
+}
+
+pub fn fixture() -> Fixture {
+    let store = MemoryConsentStore::new();
+    let key = Arc::new(ServiceKey::generate().unwrap());
+    let consent = Consent::open(
+        Arc::new(store.clone()),
+        Arc::new(Catalogue::builtin().unwrap()),
+        SensitivityPolicy::builtin().unwrap(),
+        key.clone(),
+        ConsentConfig::default(),
+    )
+    .unwrap();
+    Fixture {
+        consent,
+        store,
+        key,
+    }
+}
+
+pub fn organisation() -> Organisation {
+    Organisation {
+        id: OrganisationId::random(),
+        name: "Ohjaamo Testikaupunki".into(),
+        business_id: "1234567-8".into(),
+        privacy_notice_url: "https://ohjaamo.example.fi/tietosuoja".into(),
+        dpo_contact: "tietosuoja@example.fi".into(),
+    }
+}
+
+pub fn professional(profession: Profession) -> Grantee {
+    Grantee {
+        professional: ProfessionalId::random(),
+        name: "Pekka Ohjaaja".into(),
+        title: "Ohjaaja".into(),
+        profession,
+        organisation: organisation(),
+    }
+}
+
+pub fn paths(list: &[&str]) -> Vec<FieldSelector> {
+    list.iter()
+        .map(|p| FieldSelector::Path((*p).into()))
+        .collect()
+}
+
+pub fn actions(list: &[Action]) -> BTreeSet<Action> {
+    list.iter().copied().collect()
+}
+
+pub fn guidance() -> Purpose {
+    Purpose {
+        code: PurposeCode::Guidance,
+        text: Some("Opiskelupaikan etsiminen".into()),
+    }
+}
+
+pub fn ask(fields: &[&str], acts: &[Action], until: DateTime<Utc>) -> AccessAsk {
+    AccessAsk {
+        fields: paths(fields),
+        actions: actions(acts),
+        purpose: guidance(),
+        valid_until: until,
+    }
+}
+
+pub fn client() -> ClientId {
+    ClientId::random()
+}
