@@ -84,6 +84,8 @@ impl ConsentStore for MemoryConsentStore {
         let pairs = |(k, v): (&Vec<u8>, &Vec<u8>)| (k.clone(), v.clone());
         Ok(if reverse {
             let upper = match (from, prefix_end(prefix)) {
+                (Some(from), _) if from < prefix => return Ok(Vec::new()),
+                (Some(from), Some(end)) if from >= end.as_slice() => Bound::Excluded(end),
                 (Some(from), _) => Bound::Included(from.to_vec()),
                 (None, Some(end)) => Bound::Excluded(end),
                 (None, None) => Bound::Unbounded,
@@ -95,7 +97,10 @@ impl ConsentStore for MemoryConsentStore {
                 .map(pairs)
                 .collect()
         } else {
-            let start = from.map_or_else(|| prefix.to_vec(), <[u8]>::to_vec);
+            let start = match from {
+                Some(from) if from > prefix => from.to_vec(),
+                _ => prefix.to_vec(),
+            };
             map.range(start..)
                 .take_while(|(k, _)| matches(k))
                 .take(limit)

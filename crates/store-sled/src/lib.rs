@@ -1,17 +1,22 @@
 //! The embedded default store: OmaData's storage traits implemented on sled.
 //!
-//! - [`SledStore`]: one sled database directory; implements [`VaultStore`].
+//! - [`SledStore`]: one sled database directory; implements [`VaultStore`] and
+//!   [`ConsentStore`] (the consent keyspace is the `consent` tree; a batch there is one
+//!   atomic sled batch).
 //!
 //! Durability: sled makes nothing durable until `flush` returns, so every mutating
 //! method flushes before it returns, and the vault acknowledges only after that.
 
+use omadata_consent::store::{ConsentStore, Entry, Write, prefix_end};
 use omadata_vault::ClientId;
 use omadata_vault::store::{StoreError, StoredVersion, VaultStore, keys};
+use std::ops::Bound;
 use std::path::Path;
 
 const META_TREE: &str = "meta";
 const WRAPPED_KEYS_TREE: &str = "vault.wrapped_keys";
 const RECORDS_TREE: &str = "vault.records";
+const CONSENT_TREE: &str = "consent";
 
 /// A sled database holding the vault's trees.
 #[derive(Clone, Debug)]
@@ -20,6 +25,7 @@ pub struct SledStore {
     meta: sled::Tree,
     wrapped_keys: sled::Tree,
     records: sled::Tree,
+    consent: sled::Tree,
 }
 
 fn backend(e: sled::Error) -> StoreError {
@@ -28,11 +34,28 @@ fn backend(e: sled::Error) -> StoreError {
 
 impl SledStore {
     /// Opens (or creates) the database in `dir`. Only one process may hold it open.
+    ///
+    /// sled releases its lock file a moment after the last handle is dropped, so a
+    /// reopen right after a close (a restart) retries briefly before giving up.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new().path(dir).open().map_err(|e| {
-            StoreError::Backend(format!("cannot open database at {}: {e}", dir.display()))
-        })?;
-        Self::from_db(db)
+        let mut attempt = 0;
+        loop {
+            match sled::Config::new().path(dir).open() {
+                Ok(db) => return Self::from_db(db),
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::Other && attempt < 50 =>
+                {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(e) => {
+                    return Err(StoreError::Backend(format!(
+                        "cannot open database at {}: {e}",
+                        dir.display()
+                    )));
+                }
+            }
+        }
     }
 
     /// Wraps an already opened sled database, e.g. a temporary one.
@@ -41,6 +64,7 @@ impl SledStore {
             meta: db.open_tree(META_TREE).map_err(backend)?,
             wrapped_keys: db.open_tree(WRAPPED_KEYS_TREE).map_err(backend)?,
             records: db.open_tree(RECORDS_TREE).map_err(backend)?,
+            consent: db.open_tree(CONSENT_TREE).map_err(backend)?,
             db,
         })
     }
@@ -192,5 +216,60 @@ impl VaultStore for SledStore {
 
     fn holds_client_data(&self) -> Result<bool, StoreError> {
         Ok(!self.wrapped_keys.is_empty() || !self.records.is_empty())
+    }
+}
+
+impl ConsentStore for SledStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.consent.get(key).map_err(backend)?.map(|v| v.to_vec()))
+    }
+
+    fn scan(
+        &self,
+        prefix: &[u8],
+        from: Option<&[u8]>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let end = prefix_end(prefix);
+        let upper = match (reverse, from, end) {
+            (true, Some(from), Some(end)) if from >= end.as_slice() => Bound::Excluded(end),
+            (true, Some(from), _) => Bound::Included(from.to_vec()),
+            (_, _, Some(end)) => Bound::Excluded(end),
+            (_, _, None) => Bound::Unbounded,
+        };
+        let lower = match (reverse, from) {
+            (false, Some(from)) if from > prefix => Bound::Included(from.to_vec()),
+            _ => Bound::Included(prefix.to_vec()),
+        };
+        let empty = match (&lower, &upper) {
+            (Bound::Included(l), Bound::Included(u)) => l > u,
+            (Bound::Included(l), Bound::Excluded(u)) => l >= u,
+            _ => false,
+        };
+        if empty {
+            return Ok(Vec::new());
+        }
+        let range = self.consent.range::<Vec<u8>, _>((lower, upper));
+        let collect = |item: sled::Result<(sled::IVec, sled::IVec)>| {
+            item.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(backend)
+        };
+        if reverse {
+            range.rev().take(limit).map(collect).collect()
+        } else {
+            range.take(limit).map(collect).collect()
+        }
+    }
+
+    fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (key, value) in writes {
+            match value {
+                Some(v) => batch.insert(key, v),
+                None => batch.remove(key),
+            }
+        }
+        self.consent.apply_batch(batch).map_err(backend)?;
+        self.flush()
     }
 }
