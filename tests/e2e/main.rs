@@ -6,4 +6,5 @@
     clippy::print_stdout
 )]
 
+mod cli;
 mod crash;

@@ -474,23 +474,33 @@ impl AuditLog {
 
     /// Verifies the stored log from its raw entries against its stored checkpoints.
     pub fn verify(&self, keys: &Jwks) -> Result<LogReport, LogInvalid> {
-        let mut entries = Vec::new();
-        let mut from = 0;
-        loop {
-            let batch = self
-                .raw_entries(from, 10_000)
-                .map_err(|e| LogInvalid::Unreadable(e.to_string()))?;
-            if batch.is_empty() {
-                break;
-            }
-            from += batch.len() as u64;
-            entries.extend(batch);
-        }
-        let checkpoints = self
-            .checkpoints()
-            .map_err(|e| LogInvalid::Unreadable(e.to_string()))?;
-        verify_entries(entries.iter().map(Vec::as_slice), &checkpoints, keys)
+        verify_store(self.store.as_ref(), keys)
     }
+}
+
+/// Every raw entry and checkpoint in a store, without the signing key: what an auditor
+/// exports or verifies.
+pub fn export_store(
+    store: &dyn ConsentStore,
+) -> Result<(Vec<Vec<u8>>, Vec<Checkpoint>), ConsentError> {
+    let entries = store
+        .scan(ENTRY, None, false, usize::MAX)?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    let checkpoints = store
+        .scan(CHECKPOINT, None, false, usize::MAX)?
+        .into_iter()
+        .map(|(_, v)| serde_json::from_slice(&v).map_err(|e| ConsentError::Corrupt(e.to_string())))
+        .collect::<Result<_, _>>()?;
+    Ok((entries, checkpoints))
+}
+
+/// Verifies the log held in a store.
+pub fn verify_store(store: &dyn ConsentStore, keys: &Jwks) -> Result<LogReport, LogInvalid> {
+    let (entries, checkpoints) =
+        export_store(store).map_err(|e| LogInvalid::Unreadable(e.to_string()))?;
+    verify_entries(entries.iter().map(Vec::as_slice), &checkpoints, keys)
 }
 
 /// What a verification established.
