@@ -42,5 +42,25 @@ fn durable_writes(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, durable_writes);
+/// Audit appends that are on disk before they return.
+fn durable_audit_appends(c: &mut Criterion) {
+    use omadata_consent::audit::{AuditEntry, AuditEvent, AuditLog};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SledStore::open(dir.path()).unwrap());
+    let log = AuditLog::open(store, Arc::new(omadata_consent::ServiceKey::generate().unwrap())).unwrap();
+    let now = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+    let mut group = c.benchmark_group("audit");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("durable_append_sled", |b| {
+        b.iter(|| {
+            let mut entry = AuditEntry::new(AuditEvent::Access, now);
+            entry.client = Some(omadata_vault::ClientId::random());
+            entry.fields = vec!["identity.name".into()];
+            log.append(entry).unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, durable_writes, durable_audit_appends);
 criterion_main!(benches);
