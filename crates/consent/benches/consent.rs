@@ -50,14 +50,22 @@ fn seeded(n: usize) -> (Consent, ProfessionalId, ClientId) {
     let clients: Vec<ClientId> = (0..side).map(|_| ClientId::random()).collect();
     let organisation = OrganisationId::random();
     let terms = AccessAsk {
-        fields: vec![FieldSelector::Path("identity.name".into()), FieldSelector::Path("plan.agreed_actions".into())],
+        fields: vec![
+            FieldSelector::Path("identity.name".into()),
+            FieldSelector::Path("plan.agreed_actions".into()),
+        ],
         actions: [Action::Read].into_iter().collect(),
-        purpose: Purpose { code: PurposeCode::Guidance, text: None },
+        purpose: Purpose {
+            code: PurposeCode::Guidance,
+            text: None,
+        },
         valid_until: t(0) + Duration::days(300),
     };
     for i in 0..n {
         let pro = grantee(professionals[i % side], organisation);
-        consent.grant(clients[i / side % side], &pro, terms.clone(), t(0)).unwrap();
+        consent
+            .grant(clients[i / side % side], &pro, terms.clone(), t(0))
+            .unwrap();
     }
     (consent, professionals[0], clients[0])
 }
@@ -69,7 +77,9 @@ fn decisions(c: &mut Criterion) {
         let (consent, pro, client) = seeded(n);
         group.bench_with_input(BenchmarkId::new("grants", n), &n, |b, _| {
             b.iter(|| {
-                let decision = consent.decide(pro, client, black_box("identity.name"), Action::Read, t(10)).unwrap();
+                let decision = consent
+                    .decide(pro, client, black_box("identity.name"), Action::Read, t(10))
+                    .unwrap();
                 assert!(decision.is_permit());
             })
         });

@@ -46,6 +46,8 @@ pub enum AuditEvent {
     Access,
     /// A pairing code was issued (not the code itself).
     PairingCode,
+    /// The client's consent records were erased with the client.
+    Erase,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

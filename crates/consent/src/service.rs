@@ -860,6 +860,71 @@ impl Consent {
         Ok(decisions)
     }
 
+    // ---- erasure --------------------------------------------------------------------
+
+    /// Erases the client's consent records when the client is erased: every grant ends
+    /// at once (revocation entries in the log), pending requests are denied, then the
+    /// grants, requests, receipts and their indexes are deleted. The log keeps its
+    /// entries (see `specs/audit-log.md`).
+    pub fn erase_client(
+        &self,
+        client: ClientId,
+        now: DateTime<Utc>,
+    ) -> Result<usize, ConsentError> {
+        let grants = self.grants_for_client(client)?;
+        for grant in &grants {
+            if matches!(
+                grant.state(now),
+                GrantState::Active | GrantState::NotYetValid
+            ) {
+                self.revoke(client, grant.id, now)?;
+            }
+        }
+        let requests = self.requests_for_client(client)?;
+        for request in &requests {
+            if request.status_at(now) == RequestStatus::Pending {
+                self.deny(client, request.id, now)?;
+            }
+        }
+        let _guard = self.changes.lock();
+        let mut writes: Vec<Write> = Vec::new();
+        for grant in self.grants_for_client(client)? {
+            let id = grant.id.as_bytes();
+            writes.push((k(&[b"g/", id]), None));
+            writes.push((
+                k(&[
+                    b"gx/",
+                    grant.grantee.professional.as_bytes(),
+                    client.as_bytes(),
+                    id,
+                ]),
+                None,
+            ));
+            writes.push((k(&[b"gc/", client.as_bytes(), id]), None));
+            writes.push((k(&[b"ge/", &time_key(&grant.valid_until), id]), None));
+            for (key, _) in self
+                .store
+                .scan(&k(&[b"rcpt/", id]), None, false, usize::MAX)?
+            {
+                writes.push((key, None));
+            }
+        }
+        for request in self.requests_for_client(client)? {
+            let id = request.id.as_bytes();
+            writes.push((k(&[b"r/", id]), None));
+            writes.push((k(&[b"rc/", client.as_bytes(), id]), None));
+            writes.push((
+                k(&[b"rp/", request.requester.professional.as_bytes(), id]),
+                None,
+            ));
+            writes.push((k(&[b"re/", &time_key(&request.answer_by), id]), None));
+        }
+        let mut entry = AuditEntry::new(AuditEvent::Erase, now);
+        entry.client = Some(client);
+        self.audit.append_with(entry, writes)?;
+        Ok(grants.len())
+    }
+
     // ---- expiry ---------------------------------------------------------------------
 
     /// Writes `expire` entries for grants that reached their end and lapses unanswered

@@ -47,7 +47,11 @@ fn durable_audit_appends(c: &mut Criterion) {
     use omadata_consent::audit::{AuditEntry, AuditEvent, AuditLog};
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SledStore::open(dir.path()).unwrap());
-    let log = AuditLog::open(store, Arc::new(omadata_consent::ServiceKey::generate().unwrap())).unwrap();
+    let log = AuditLog::open(
+        store,
+        Arc::new(omadata_consent::ServiceKey::generate().unwrap()),
+    )
+    .unwrap();
     let now = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
     let mut group = c.benchmark_group("audit");
     group.throughput(Throughput::Elements(1));

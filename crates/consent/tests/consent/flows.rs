@@ -327,3 +327,83 @@ fn own_initiative_grant_by_category_resolves_to_paths() {
         Err(ConsentError::UnknownCategory(_))
     ));
 }
+
+#[test]
+fn erasing_a_client_ends_every_grant_and_removes_consent_records() {
+    let f = fixture();
+    let c = client();
+    let other = client();
+    let pro = professional(Profession::YouthWork);
+    let grant = f
+        .consent
+        .grant(
+            c,
+            &pro,
+            ask(&["identity.name"], &[Action::Read], t(1000)),
+            t(0),
+        )
+        .unwrap();
+    let kept = f
+        .consent
+        .grant(
+            other,
+            &pro,
+            ask(&["identity.name"], &[Action::Read], t(1000)),
+            t(0),
+        )
+        .unwrap();
+    let code = f.consent.issue_pairing_code(c, t(1)).unwrap();
+    f.consent
+        .request_access(
+            &pro,
+            &code.code,
+            ask(&["identity.phone"], &[Action::Read], t(500)),
+            t(2),
+        )
+        .unwrap();
+
+    assert_eq!(f.consent.erase_client(c, t(10)).unwrap(), 1);
+    assert_eq!(
+        f.consent
+            .decide(pro.professional, c, "identity.name", Action::Read, t(11))
+            .unwrap(),
+        Decision::Deny {
+            reason: DenyReason::NoGrant
+        }
+    );
+    assert!(f.consent.grants_for_client(c).unwrap().is_empty());
+    assert!(f.consent.requests_for_client(c).unwrap().is_empty());
+    assert!(f.consent.get_grant(grant.id).unwrap().is_none());
+    assert!(f.consent.receipts(c, grant.id).is_err());
+    assert_eq!(
+        f.consent.grants_for_professional(pro.professional).unwrap(),
+        vec![kept.clone()]
+    );
+    assert!(
+        f.consent
+            .decide(
+                pro.professional,
+                other,
+                "identity.name",
+                Action::Read,
+                t(11)
+            )
+            .unwrap()
+            .is_permit()
+    );
+
+    // The log keeps its entries (ids and field names only) and still verifies.
+    use omadata_consent::audit::{AuditEvent, AuditFilter};
+    let events: Vec<AuditEvent> = f
+        .consent
+        .audit()
+        .query(AuditFilter::Client(c), None, None, None, 20)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(events.first(), Some(&AuditEvent::Erase));
+    assert!(events.contains(&AuditEvent::Revoke) && events.contains(&AuditEvent::Deny));
+    f.consent.audit().checkpoint(t(12)).unwrap();
+    f.consent.audit().verify(&f.consent.jwks()).unwrap();
+}
