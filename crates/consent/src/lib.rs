@@ -6,6 +6,7 @@
 //! - [`model`]: grants, access requests, purposes, actions, grantees, decisions.
 //! - [`service`]: [`Consent`], the operations: pairing codes, requests, approve (and
 //!   narrow), deny, grant, narrow, revoke, `decide`/`authorize`, and the expiry sweep.
+//! - [`directory`]: registered organisations and staff, enrolled clients (keyed hashes).
 //! - [`policy`]: the sensitivity policy (`specs/sensitivity-policy.json`).
 //! - [`receipt`]: Kantara-style consent receipts, Ed25519-signed, verifiable offline.
 //! - [`audit`]: the append-only log, signed checkpoints, proofs and the verifier.
@@ -20,6 +21,7 @@
 
 pub mod audit;
 pub mod canonical;
+pub mod directory;
 pub mod error;
 pub mod merkle;
 pub mod model;
@@ -29,6 +31,9 @@ pub mod service;
 pub mod signing;
 pub mod store;
 
+pub use directory::{
+    ClientIdentity, Directory, EnrolmentSecret, NewOrganisation, NewStaff, Staff, StaffRole,
+};
 pub use error::ConsentError;
 pub use model::*;
 pub use policy::SensitivityPolicy;
