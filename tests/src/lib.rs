@@ -1,11 +1,19 @@
 //! Fixtures for OmaData's end-to-end tests (the tests themselves are in `e2e/`, compiled
 //! into one binary).
 //!
-//! - [`open_sled_vault`]: the vault on a real sled directory with a key file, as the
-//!   service opens it.
+//! - [`open_sled_vault`]: the vault on a real sled directory with a key file.
+//! - [`Gateway`]: the real gateway wiring (`omadata demo`) started in-process on a free
+//!   loopback port, with a clock the test moves.
+//! - [`Browser`]: an HTTP client with a cookie jar that signs in through the OpenID flow
+//!   and sends the CSRF token on state-changing requests.
 
+use chrono::{DateTime, Utc};
+use omadata::server::{RunningServer, ServerOptions};
+use omadata_clock::{Clock, ManualClock, SystemClock};
 use omadata_store_sled::SledStore;
 use omadata_vault::{Catalogue, Keyring, MasterKey, Vault, VaultError};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,4 +22,123 @@ pub fn open_sled_vault(dir: &Path) -> Result<Vault, VaultError> {
     let key = MasterKey::from_file(&dir.join("master.key"))?;
     let store = Arc::new(SledStore::open(&dir.join("db"))?);
     Vault::open(store, Keyring::new(key), Arc::new(Catalogue::builtin()?))
+}
+
+/// A running demo gateway.
+#[derive(Debug)]
+pub struct Gateway {
+    pub server: Option<RunningServer>,
+    pub base: String,
+    pub clock: Arc<ManualClock>,
+    pub dir: tempfile::TempDir,
+}
+
+/// Any failure in a fixture; tests unwrap it.
+pub type Fail = Box<dyn std::error::Error + Send + Sync>;
+
+impl Gateway {
+    /// Starts `omadata demo` wiring on 127.0.0.1:0 in a fresh data directory.
+    pub async fn demo() -> Result<Self, Fail> {
+        let dir = tempfile::tempdir()?;
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let mut options = ServerOptions::demo("127.0.0.1:0".parse()?, dir.path().join("data"));
+        options.clock = Some(clock.clone());
+        let server = omadata::server::start(options).await?;
+        let base = server.public_url.as_str().trim_end_matches('/').to_owned();
+        Ok(Self {
+            server: Some(server),
+            base,
+            clock,
+            dir,
+        })
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub async fn stop(&mut self) -> Result<(), Fail> {
+        if let Some(server) = self.server.take() {
+            server.stop().await?;
+        }
+        Ok(())
+    }
+
+    /// A new browser (empty cookie jar).
+    pub fn browser(&self) -> Result<Browser, Fail> {
+        Ok(Browser {
+            http: reqwest::Client::builder().cookie_store(true).build()?,
+            base: self.base.clone(),
+            csrf: None,
+            bearer: None,
+        })
+    }
+}
+
+/// One person's browser or API client.
+#[derive(Debug)]
+pub struct Browser {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub csrf: Option<String>,
+    pub bearer: Option<String>,
+}
+
+impl Browser {
+    /// Follows the whole login through the test provider; returns the final status and
+    /// page. On success the CSRF token is fetched from `/api/v1/me`.
+    pub async fn login(
+        &mut self,
+        person: &str,
+        role: Option<&str>,
+    ) -> Result<(StatusCode, String), Fail> {
+        let mut url = format!("{}/auth/login?login_hint={person}", self.base);
+        if let Some(role) = role {
+            url.push_str(&format!("&role={role}"));
+        }
+        let response = self.http.get(url).send().await?;
+        let status = response.status();
+        let page = response.text().await?;
+        if status == StatusCode::OK {
+            let (_, me) = self.call(Method::GET, "/api/v1/me", None).await?;
+            self.csrf = me["csrf_token"].as_str().map(str::to_owned);
+        }
+        Ok((status, page))
+    }
+
+    /// Sends a request; returns status and JSON body (`Null` when empty or not JSON).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(StatusCode, Value), Fail> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.bearer {
+            request = request.bearer_auth(token);
+        } else if let Some(csrf) = &self.csrf {
+            request = request.header("x-csrf-token", csrf);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok((status, value))
+    }
+
+    pub async fn get(&self, path: &str) -> Result<(StatusCode, Value), Fail> {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn raw(&self, path: &str) -> Result<(StatusCode, Vec<u8>), Fail> {
+        let response = self.http.get(format!("{}{path}", self.base)).send().await?;
+        Ok((response.status(), response.bytes().await?.to_vec()))
+    }
 }

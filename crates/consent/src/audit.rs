@@ -48,6 +48,14 @@ pub enum AuditEvent {
     PairingCode,
     /// The client's consent records were erased with the client.
     Erase,
+    /// A person signed in (strong authentication accepted).
+    Login,
+    /// A sign-in was refused: weak assurance level, or not registered for the role.
+    LoginRefused,
+    /// A person signed out.
+    Logout,
+    /// An administrator registered or changed an organisation or its staff.
+    Admin,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

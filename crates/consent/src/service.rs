@@ -1001,11 +1001,11 @@ pub fn decide_among(
     now: DateTime<Utc>,
 ) -> Decision {
     let deny = |reason| Decision::Deny { reason };
-    if catalogue.field(field).is_none() {
-        return deny(DenyReason::UnknownField);
-    }
     if grants.is_empty() {
         return deny(DenyReason::NoGrant);
+    }
+    if catalogue.field(field).is_none() {
+        return deny(DenyReason::UnknownField);
     }
     let covering: Vec<&Grant> = grants.iter().filter(|g| g.fields.contains(field)).collect();
     if covering.is_empty() {

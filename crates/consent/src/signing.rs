@@ -73,6 +73,19 @@ impl ServiceKey {
         &self.kid
     }
 
+    /// The key as PKCS#8 DER (RFC 8410), for JWT libraries that take that form.
+    pub fn pkcs8_der(&self) -> Zeroizing<Vec<u8>> {
+        // SEQUENCE { INTEGER 0, SEQUENCE { OID 1.3.101.112 }, OCTET STRING { OCTET STRING seed } }
+        const PREFIX: [u8; 16] = [
+            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+            0x04, 0x20,
+        ];
+        let mut der = Zeroizing::new(Vec::with_capacity(48));
+        der.extend_from_slice(&PREFIX);
+        der.extend_from_slice(self.signing.as_bytes());
+        der
+    }
+
     pub fn public(&self) -> PublicKey {
         PublicKey {
             key: self.signing.verifying_key(),

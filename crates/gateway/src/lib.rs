@@ -1,2 +1,208 @@
-//! OmaData gateway: login over OpenID Connect, roles, the JSON API and the web pages.
-//! Not built yet (issue 4); the crate holds its place in the workspace.
+//! OmaData gateway: where people meet OmaData. Domain logic stays in the vault and
+//! consent crates; this crate is HTTP.
+//!
+//! Map of the crate:
+//! - [`app`] builds the router from an [`AppState`]; [`run`] serves it on a listener
+//!   until a shutdown future resolves (graceful).
+//! - [`config`]: settings; [`state`]: what handlers reach; [`error`]: problem+json and
+//!   the one mapping from domain errors to HTTP status.
+//! - [`oidc`]: the OpenID Connect relying party; [`test_idp`]: the built-in test provider
+//!   (only when enabled); [`sessions`], [`tokens`], [`extract`]: who is calling.
+//! - [`routes`]: public, auth, client (`/api/v1/me`), professional, auditor, admin.
+//! - [`demo`]: demo organisation, staff and clients for every test person.
+
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod oidc;
+pub mod principal;
+pub mod routes;
+pub mod sessions;
+pub mod state;
+pub mod test_idp;
+pub mod tokens;
+
+use crate::config::GatewayConfig;
+use crate::error::ApiError;
+use crate::state::{AppState, Metrics, Services};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use omadata_clock::Clock;
+use omadata_consent::{Consent, Directory, ServiceKey};
+use omadata_vault::Vault;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// Errors that stop the gateway from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("login: {0}")]
+    Login(#[from] oidc::LoginError),
+    #[error("keys: {0}")]
+    Keys(String),
+    #[error(transparent)]
+    Consent(#[from] omadata_consent::ConsentError),
+}
+
+/// Assembles the state from the domain services.
+pub fn state(
+    vault: Vault,
+    consent: Consent,
+    directory: Directory,
+    signing_key: Arc<ServiceKey>,
+    clock: Arc<dyn Clock>,
+    config: GatewayConfig,
+) -> Result<AppState, StartError> {
+    let relying_party = oidc::RelyingParty::new(config.oidc.clone(), config.redirect_url())?;
+    let bearer = tokens::BearerKeys::new(&signing_key, config.public_url.to_string())
+        .map_err(|e| StartError::Keys(e.to_string()))?;
+    let test_idp = if config.test_idp {
+        tracing::warn!("the test identity provider is enabled: never in production");
+        Some(test_idp::TestIdp::new()?)
+    } else {
+        None
+    };
+    Ok(AppState(Arc::new(Services {
+        vault,
+        consent,
+        directory,
+        signing_key,
+        clock,
+        config,
+        sessions: sessions::Sessions::default(),
+        relying_party,
+        test_idp,
+        bearer,
+        metrics: Metrics::default(),
+    })))
+}
+
+async fn count_responses(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let metrics = &state.services().metrics;
+    Metrics::add(&metrics.requests, 1);
+    if response.status().is_server_error() {
+        Metrics::add(&metrics.server_errors, 1);
+    } else if response.status().is_client_error() {
+        Metrics::add(&metrics.client_errors, 1);
+    }
+    response
+}
+
+async fn not_found() -> Response {
+    ApiError::not_found().into_response()
+}
+
+/// The whole HTTP surface.
+pub fn app(state: AppState) -> Router {
+    use routes::{admin, auditor, auth, client, professional, public};
+    let request_id = HeaderName::from_static("x-request-id");
+    let mut router = Router::new()
+        .route("/", get(public::home))
+        .route("/healthz", get(public::healthz))
+        .route("/readyz", get(public::readyz))
+        .route("/metrics", get(public::metrics))
+        .route("/.well-known/jwks.json", get(public::jwks))
+        .route("/auth/login", get(auth::login))
+        .route("/auth/callback", get(auth::callback))
+        .route("/auth/logout", post(auth::logout))
+        .route("/api/v1/tokens", post(auth::issue_token))
+        .route("/api/v1/fields", get(public::fields))
+        .route("/api/v1/me", get(client::me).delete(client::erase_me))
+        .route("/api/v1/me/record", get(client::my_record))
+        .route("/api/v1/me/record/{path}", put(client::write_my_field))
+        .route("/api/v1/me/pairing-codes", post(client::pairing_code))
+        .route("/api/v1/me/access-requests", get(client::my_requests))
+        .route(
+            "/api/v1/me/access-requests/{id}/approve",
+            post(client::approve),
+        )
+        .route("/api/v1/me/access-requests/{id}/deny", post(client::deny))
+        .route(
+            "/api/v1/me/grants",
+            get(client::my_grants).post(client::create_grant),
+        )
+        .route("/api/v1/me/grants/{id}", delete(client::revoke))
+        .route("/api/v1/me/grants/{id}/receipt", get(client::receipt))
+        .route("/api/v1/me/access-log", get(client::access_log))
+        .route("/api/v1/me/export", get(client::export))
+        .route(
+            "/api/v1/access-requests",
+            post(professional::request_access),
+        )
+        .route("/api/v1/clients", get(professional::my_clients))
+        .route(
+            "/api/v1/clients/{id}/record",
+            get(professional::client_record),
+        )
+        .route(
+            "/api/v1/clients/{id}/record/{path}",
+            put(professional::write_client_field),
+        )
+        .route("/api/v1/audit/events", get(auditor::events))
+        .route("/api/v1/audit/checkpoint", get(auditor::checkpoint))
+        .route(
+            "/api/v1/audit/proofs/inclusion",
+            get(auditor::inclusion_proof),
+        )
+        .route(
+            "/api/v1/audit/proofs/consistency",
+            get(auditor::consistency_proof),
+        )
+        .route("/api/v1/audit/verify", get(auditor::verify))
+        .route("/api/v1/admin/organisation", get(admin::organisation))
+        .route(
+            "/api/v1/admin/professionals",
+            get(admin::staff).post(admin::register_staff),
+        );
+    if state.config().test_idp {
+        router = router.merge(test_idp::routes());
+    }
+    let max_body = state.config().max_body_bytes;
+    router
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), count_responses))
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let id = request
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Serves `app(state)` on `listener` until `shutdown` resolves, then finishes the
+/// requests under way.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,13 +1,19 @@
 //! Subcommands of `omadata`, runnable in-process (tests call [`run`] directly).
 
+use crate::server::{ServerOptions, start};
 use clap::{Args, Parser, Subcommand};
 use omadata_consent::audit::{self, Checkpoint, LogInvalid};
 use omadata_consent::receipt::{ReceiptInvalid, verify_receipt};
 use omadata_consent::{ConsentError, Jwks, ServiceKey};
+use omadata_consent::{
+    Directory, NewOrganisation, NewStaff, OrganisationId, Profession, StaffRole,
+};
+use omadata_gateway::config::{DEFAULT_ACCEPTED_ACR, OidcSettings};
 use omadata_store_sled::SledStore;
 use omadata_vault::{Catalogue, Keyring, MasterKey, Vault, VaultError};
 use std::ffi::OsString;
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -24,6 +30,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serves the gateway (config file plus OMADATA_* environment overrides).
+    Serve(ServeArgs),
+    /// Serves with the test identity provider and demo data for every test person.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[arg(long, default_value = "demo-data")]
+        data: PathBuf,
+    },
+    /// Registers organisations and their staff (operator).
+    #[command(subcommand)]
+    Register(RegisterCommand),
     /// Key management.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -33,6 +51,73 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// TOML file: listen, data, public_url, accepted_acr, [oidc] issuer, client_id,
+    /// client_secret_file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    listen: Option<SocketAddr>,
+    data: Option<PathBuf>,
+    public_url: Option<String>,
+    accepted_acr: Option<Vec<String>>,
+    oidc: Option<OidcFile>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OidcFile {
+    issuer: Option<String>,
+    client_id: Option<String>,
+    client_secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum RegisterCommand {
+    /// Registers an organisation; prints its id.
+    Organisation {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        business_id: String,
+        #[arg(long)]
+        privacy_notice_url: String,
+        #[arg(long)]
+        dpo_contact: String,
+    },
+    /// Registers a professional, auditor or admin of an organisation.
+    Staff {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        organisation: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        title: String,
+        /// youth_work, social_work, employment_services, health_care, education, other
+        #[arg(long)]
+        profession: String,
+        /// professional, auditor or admin (repeatable)
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// The identity provider subject the person logs in as.
+        #[arg(long)]
+        login_subject: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,6 +206,10 @@ pub enum CliError {
     Consent(#[from] ConsentError),
     #[error("{path}: {reason}")]
     File { path: String, reason: String },
+    #[error("{0}")]
+    Server(#[from] crate::server::ServerError),
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 impl CliError {
@@ -177,6 +266,12 @@ where
         Err(e) => return Err(e),
     };
     match cli.command {
+        Command::Serve(args) => serve(args, out),
+        Command::Demo { listen, data } => {
+            let options = ServerOptions::demo(listen, data);
+            serve_until_signal(options, out, true)
+        }
+        Command::Register(command) => register(command, out),
         Command::Keys(command) => keys(command, out),
         Command::Receipt(ReceiptCommand::Verify { receipt, jwks }) => {
             let verified = verify_receipt(&read(&receipt)?, &read_jwks(&jwks)?)?;
@@ -305,6 +400,216 @@ fn keys(command: KeysCommand, out: &mut dyn Write) -> Result<(), CliError> {
                     "master key rotated {} -> {}: {} data keys rewrapped, no record re-encrypted",
                     progress.from, progress.to, progress.rewrapped
                 ),
+            )
+        }
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn serve(args: ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let file: ConfigFile = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| file_error(path, e))?;
+            toml::from_str(&text).map_err(|e| file_error(path, e))?
+        }
+        None => ConfigFile::default(),
+    };
+    let oidc_file = file.oidc.unwrap_or_default();
+    let listen = match args.listen.or(file.listen) {
+        Some(listen) => listen,
+        None => env("OMADATA_LISTEN")
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+            .parse()
+            .map_err(|e| CliError::Config(format!("OMADATA_LISTEN: {e}")))?,
+    };
+    let data = args
+        .data
+        .or_else(|| env("OMADATA_DATA").map(PathBuf::from))
+        .or(file.data)
+        .ok_or_else(|| {
+            CliError::Config("give --data, OMADATA_DATA or `data` in the config file".into())
+        })?;
+    let public_url = env("OMADATA_PUBLIC_URL")
+        .or(file.public_url)
+        .map(|u| url::Url::parse(&u).map_err(|e| CliError::Config(format!("public_url: {e}"))))
+        .transpose()?;
+    let issuer = env("OMADATA_OIDC_ISSUER")
+        .or(oidc_file.issuer)
+        .ok_or_else(|| CliError::Config("serve needs an OpenID provider: OMADATA_OIDC_ISSUER or [oidc] issuer (the test provider runs only with `omadata demo`)".into()))?;
+    let client_id = env("OMADATA_OIDC_CLIENT_ID")
+        .or(oidc_file.client_id)
+        .ok_or_else(|| {
+            CliError::Config("OMADATA_OIDC_CLIENT_ID or [oidc] client_id is required".into())
+        })?;
+    let client_secret = match env("OMADATA_OIDC_CLIENT_SECRET") {
+        Some(secret) => Some(secret),
+        None => match oidc_file.client_secret_file {
+            Some(path) => Some(
+                std::fs::read_to_string(&path)
+                    .map_err(|e| file_error(&path, e))?
+                    .trim()
+                    .to_owned(),
+            ),
+            None => None,
+        },
+    };
+    let options = ServerOptions {
+        listen,
+        data,
+        public_url,
+        oidc: Some(OidcSettings {
+            issuer,
+            client_id,
+            client_secret,
+        }),
+        accepted_acr: file.accepted_acr.unwrap_or_else(|| {
+            DEFAULT_ACCEPTED_ACR
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect()
+        }),
+        demo: false,
+        clock: None,
+    };
+    serve_until_signal(options, out, false)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+fn serve_until_signal(
+    options: ServerOptions,
+    out: &mut dyn Write,
+    demo: bool,
+) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Config(format!("async runtime: {e}")))?;
+    runtime.block_on(async {
+        let mut server = start(options).await?;
+        let base = server.public_url.as_str().trim_end_matches('/').to_owned();
+        say(out, format_args!("OmaData is listening on {base}"))?;
+        if demo {
+            say(
+                out,
+                format_args!("Sign in as a test person (test identity provider):"),
+            )?;
+            for person in omadata_gateway::test_idp::TEST_PERSONS {
+                say(
+                    out,
+                    format_args!(
+                        "  {base}/auth/login?login_hint={:<15} {} ({})",
+                        person.login, person.name, person.note
+                    ),
+                )?;
+            }
+        }
+        let _ = out.flush();
+        let shutdown = server.take_shutdown();
+        let wait = server.wait();
+        tokio::pin!(wait);
+        tokio::select! {
+            result = &mut wait => return result.map_err(|e| CliError::Config(e.to_string())),
+            _ = shutdown_signal() => {}
+        }
+        tracing::info!("shutting down");
+        if let Some(tx) = shutdown {
+            let _ = tx.send(());
+        }
+        wait.await.map_err(|e| CliError::Config(e.to_string()))
+    })
+}
+
+fn open_directory(data: &Path) -> Result<Directory, CliError> {
+    let store = Arc::new(SledStore::open(&data.join("db")).map_err(VaultError::from)?);
+    let secret = crate::server::read_enrolment_secret(&data.join("enrolment.secret"))?;
+    Ok(Directory::new(store, secret))
+}
+
+fn parse_enum<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, CliError> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|_| CliError::Config(format!("unknown {what} `{text}`")))
+}
+
+fn register(command: RegisterCommand, out: &mut dyn Write) -> Result<(), CliError> {
+    let now = omadata_clock::Clock::now(&omadata_clock::SystemClock);
+    match command {
+        RegisterCommand::Organisation {
+            data,
+            name,
+            business_id,
+            privacy_notice_url,
+            dpo_contact,
+        } => {
+            let organisation = open_directory(&data)?.register_organisation(NewOrganisation {
+                name,
+                business_id,
+                privacy_notice_url,
+                dpo_contact,
+            })?;
+            say(
+                out,
+                format_args!(
+                    "organisation {} registered: {}",
+                    organisation.id, organisation.name
+                ),
+            )
+        }
+        RegisterCommand::Staff {
+            data,
+            organisation,
+            name,
+            title,
+            profession,
+            roles,
+            login_subject,
+        } => {
+            let organisation: OrganisationId = organisation.parse().map_err(|_| {
+                CliError::Config("--organisation must be an organisation id".into())
+            })?;
+            let profession: Profession = parse_enum("profession", &profession)?;
+            let roles = roles
+                .iter()
+                .map(|r| parse_enum::<StaffRole>("role", r))
+                .collect::<Result<_, _>>()?;
+            let staff = open_directory(&data)?.register_staff(
+                organisation,
+                NewStaff {
+                    name,
+                    title,
+                    profession,
+                    roles,
+                    login_subject,
+                },
+                now,
+            )?;
+            say(
+                out,
+                format_args!("staff {} registered: {}", staff.id, staff.name),
             )
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! - [`cli`]: subcommands: `keys` (generate master and signing keys, publish the JWKS,
 //!   rotate the master key), `receipt verify`, `audit verify` and `audit export`.
-//!
-//! The gateway's `serve` and `demo` join these with issue 4.
+//! - [`server`]: opens the stores and keys, wires the gateway, serves (`serve`, `demo`).
 
 pub mod cli;
+pub mod server;

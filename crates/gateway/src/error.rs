@@ -1,0 +1,179 @@
+//! The gateway's one error type, and the one place that maps domain errors to HTTP.
+//! Every error leaves as RFC 9457 `application/problem+json` with a stable `code`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use omadata_consent::ConsentError;
+use omadata_vault::VaultError;
+use omadata_vault::store::StoreError;
+use serde::Serialize;
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    code: &'a str,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first")
+    }
+
+    /// The one answer for "not yours, not allowed, or not there": it never reveals
+    /// whether the target exists.
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "your role or your grants do not permit this",
+        )
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the service could not complete the request",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let title = self.status.canonical_reason().unwrap_or("Error");
+        let problem = Problem {
+            kind: format!("urn:omadata:problem:{}", self.code),
+            title,
+            status: self.status.as_u16(),
+            detail: &self.detail,
+            code: self.code,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (self.status, body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(%error, "storage failure");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "storage is not available; nothing was changed",
+        )
+    }
+}
+
+impl From<VaultError> for ApiError {
+    fn from(error: VaultError) -> Self {
+        match error {
+            VaultError::UnknownField { path } => ApiError::bad_request(
+                "unknown_field",
+                format!("`{path}` is not in the field catalogue"),
+            ),
+            VaultError::InvalidValue { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_value",
+                error.to_string(),
+            ),
+            VaultError::NotAnAuthor { .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, "not_an_author", error.to_string())
+            }
+            VaultError::UnknownClient(_) => ApiError::forbidden(),
+            VaultError::WriteConflict { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "write_conflict", error.to_string())
+            }
+            VaultError::Store(e) => e.into(),
+            VaultError::Tampered { .. } => {
+                tracing::error!(%error, "integrity failure");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "integrity_failure",
+                    "stored data failed its integrity check",
+                )
+            }
+            other => {
+                tracing::error!(error = %other, "vault failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<ConsentError> for ApiError {
+    fn from(error: ConsentError) -> Self {
+        let unprocessable =
+            |code| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, error.to_string());
+        match &error {
+            ConsentError::UnknownField(_) => {
+                ApiError::bad_request("unknown_field", error.to_string())
+            }
+            ConsentError::UnknownCategory(_) => {
+                ApiError::bad_request("unknown_category", error.to_string())
+            }
+            ConsentError::PolicyForbids { .. } => {
+                ApiError::new(StatusCode::FORBIDDEN, "policy_forbids", error.to_string())
+            }
+            ConsentError::Invalid { .. } => unprocessable("invalid_value"),
+            ConsentError::Widening(_) => unprocessable("widening"),
+            ConsentError::PairingCodeInvalid => unprocessable("pairing_code_invalid"),
+            ConsentError::UnknownRequest(_) | ConsentError::UnknownGrant(_) => {
+                ApiError::not_found()
+            }
+            ConsentError::RequestNotPending(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "request_not_pending",
+                error.to_string(),
+            ),
+            ConsentError::GrantNotActive(_) => {
+                ApiError::new(StatusCode::CONFLICT, "grant_not_active", error.to_string())
+            }
+            ConsentError::Store(_) => {
+                tracing::error!(%error, "storage failure");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "storage is not available; nothing was changed",
+                )
+            }
+            _ => {
+                tracing::error!(%error, "consent failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

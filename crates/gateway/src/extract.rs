@@ -1,0 +1,167 @@
+//! Extractors: request bodies that fail in the project's error format, and the caller
+//! (session cookie with CSRF check, or bearer token).
+
+use crate::error::ApiError;
+use crate::principal::{Principal, Role};
+use crate::sessions::SESSION_COOKIE;
+use crate::state::AppState;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use omadata_vault::ClientId;
+use serde::de::DeserializeOwned;
+
+/// JSON body whose rejections come back as problem+json with stable codes.
+#[derive(Debug)]
+pub struct AppJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(AppJson(value)),
+            Err(rejection) => Err(match rejection {
+                JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "send the body as application/json",
+                ),
+                JsonRejection::JsonSyntaxError(e) => {
+                    ApiError::bad_request("malformed_json", e.body_text())
+                }
+                JsonRejection::JsonDataError(e) => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_body",
+                    e.body_text(),
+                ),
+                JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "body_too_large",
+                        "the request body is too large",
+                    )
+                }
+                other => ApiError::bad_request("unreadable_body", other.body_text()),
+            }),
+        }
+    }
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A JSON body that may be absent (empty): then `T::default()`.
+pub fn optional_json<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            e.to_string(),
+        ),
+        _ => ApiError::bad_request("malformed_json", e.to_string()),
+    })
+}
+
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The signed-in caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    /// The browser session id, when the caller came with a cookie.
+    pub session_id: Option<String>,
+    pub csrf_token: Option<String>,
+}
+
+impl Caller {
+    pub fn client_id(&self) -> Result<ClientId, ApiError> {
+        match &self.principal {
+            Principal::Client { id, .. } => Ok(*id),
+            Principal::Staff { .. } => Err(ApiError::forbidden()),
+        }
+    }
+
+    pub fn staff(&self, role: Role) -> Result<&omadata_consent::Staff, ApiError> {
+        match &self.principal {
+            Principal::Staff { staff, role: r } if *r == role => Ok(staff),
+            _ => Err(ApiError::forbidden()),
+        }
+    }
+}
+
+fn state_changing(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let now = state.now();
+        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .ok_or_else(ApiError::unauthenticated)?;
+            let claims = state
+                .services()
+                .bearer
+                .verify(token.trim(), now)
+                .ok_or_else(ApiError::unauthenticated)?;
+            let principal =
+                crate::routes::auth::principal_from_subject(state, &claims.sub, claims.role)?
+                    .ok_or_else(ApiError::unauthenticated)?;
+            return Ok(Caller {
+                principal,
+                session_id: None,
+                csrf_token: None,
+            });
+        }
+        let session_id =
+            cookie(&parts.headers, SESSION_COOKIE).ok_or_else(ApiError::unauthenticated)?;
+        let session = state
+            .services()
+            .sessions
+            .get(session_id, now)
+            .ok_or_else(ApiError::unauthenticated)?;
+        if state_changing(&parts.method) {
+            let sent = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !same_secret(sent.as_bytes(), session.csrf_token.as_bytes()) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "csrf_token_invalid",
+                    "send the csrf_token from GET /api/v1/me in the X-CSRF-Token header",
+                ));
+            }
+        }
+        Ok(Caller {
+            principal: session.principal,
+            session_id: Some(session_id.to_owned()),
+            csrf_token: Some(session.csrf_token),
+        })
+    }
+}

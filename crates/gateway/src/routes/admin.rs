@@ -1,0 +1,51 @@
+//! An organisation admin's pages: their organisation and its staff.
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{AppJson, Caller};
+use crate::principal::Role;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use omadata_consent::audit::{AuditEntry, AuditEvent};
+use omadata_consent::{NewStaff, Organisation, Staff};
+
+pub async fn organisation(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Organisation>> {
+    let admin = caller.staff(Role::Admin)?;
+    state
+        .services()
+        .directory
+        .organisation(admin.organisation)?
+        .map(Json)
+        .ok_or_else(ApiError::not_found)
+}
+
+pub async fn staff(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Staff>>> {
+    let admin = caller.staff(Role::Admin)?;
+    Ok(Json(
+        state.services().directory.staff_of(admin.organisation)?,
+    ))
+}
+
+pub async fn register_staff(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppJson(body): AppJson<NewStaff>,
+) -> ApiResult<Response> {
+    let admin = caller.staff(Role::Admin)?;
+    let services = state.services();
+    let now = state.now();
+    let staff = services
+        .directory
+        .register_staff(admin.organisation, body, now)?;
+    let mut entry = AuditEntry::new(AuditEvent::Admin, now);
+    entry.professional = Some(admin.id);
+    entry.organisation = Some(admin.organisation);
+    entry.reason = Some(format!("registered staff {}", staff.id));
+    services.consent.audit().append(entry)?;
+    Ok((StatusCode::CREATED, Json(staff)).into_response())
+}

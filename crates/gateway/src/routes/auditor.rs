@@ -1,0 +1,178 @@
+//! The auditor's views of the log: events with filters, the signed checkpoint, proofs
+//! and verification. Never record contents. An auditor sees the events that involve
+//! their own organisation.
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Caller;
+use crate::principal::Role;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Query, State};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use omadata_consent::OrganisationId;
+use omadata_consent::audit::{AuditEntry, AuditFilter, Checkpoint, LogReport};
+use omadata_vault::{ClientId, ProfessionalId};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventQuery {
+    client: Option<ClientId>,
+    professional: Option<ProfessionalId>,
+    organisation: Option<OrganisationId>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    before: Option<u64>,
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventPage {
+    events: Vec<AuditEntry>,
+    /// Pass as `before` for the next (older) page.
+    next_before: Option<u64>,
+}
+
+pub async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<EventQuery>,
+) -> ApiResult<Json<EventPage>> {
+    let auditor = caller.staff(Role::Auditor)?;
+    let own = auditor.organisation;
+    if query.organisation.is_some_and(|o| o != own) {
+        return Err(ApiError::forbidden());
+    }
+    let filter = match (query.client, query.professional) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "conflicting_filters",
+                "filter by client or by professional, not both",
+            ));
+        }
+        (Some(client), None) => AuditFilter::Client(client),
+        (None, Some(professional)) => AuditFilter::Professional(professional),
+        (None, None) => AuditFilter::Organisation(own),
+    };
+    if let (Some(from), Some(to)) = (query.from, query.to)
+        && from >= to
+    {
+        return Err(ApiError::bad_request(
+            "invalid_time_range",
+            "`from` must be before `to`",
+        ));
+    }
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let audit = state.services().consent.audit();
+    let mut events = Vec::new();
+    let mut before = query.before;
+    let mut exhausted = false;
+    while events.len() < limit {
+        let batch = audit.query(filter, query.from, query.to, before, limit)?;
+        let Some(last) = batch.last() else {
+            exhausted = true;
+            break;
+        };
+        before = Some(last.seq);
+        events.extend(batch.into_iter().filter(|e| e.organisation == Some(own)));
+    }
+    events.truncate(limit);
+    let next_before = if exhausted {
+        None
+    } else {
+        events.last().map(|e| e.seq)
+    };
+    Ok(Json(EventPage {
+        events,
+        next_before,
+    }))
+}
+
+/// A checkpoint signed now over the whole log.
+pub async fn checkpoint(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Checkpoint>> {
+    caller.staff(Role::Auditor)?;
+    Ok(Json(
+        state.services().consent.audit().checkpoint(state.now())?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InclusionQuery {
+    seq: u64,
+    size: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Proof {
+    /// Hashes, base64.
+    proof: Vec<String>,
+}
+
+fn encode(hashes: Vec<[u8; 32]>) -> Proof {
+    Proof {
+        proof: hashes
+            .iter()
+            .map(|h| base64::engine::general_purpose::STANDARD.encode(h))
+            .collect(),
+    }
+}
+
+pub async fn inclusion_proof(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<InclusionQuery>,
+) -> ApiResult<Json<Proof>> {
+    caller.staff(Role::Auditor)?;
+    Ok(Json(encode(
+        state
+            .services()
+            .consent
+            .audit()
+            .inclusion_proof(query.seq, query.size)?,
+    )))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyQuery {
+    from: u64,
+    to: u64,
+}
+
+pub async fn consistency_proof(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ConsistencyQuery>,
+) -> ApiResult<Json<Proof>> {
+    caller.staff(Role::Auditor)?;
+    Ok(Json(encode(
+        state
+            .services()
+            .consent
+            .audit()
+            .consistency_proof(query.from, query.to)?,
+    )))
+}
+
+/// Recomputes the whole tree and checks every stored checkpoint.
+pub async fn verify(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<LogReport>> {
+    caller.staff(Role::Auditor)?;
+    let services = state.services();
+    services
+        .consent
+        .audit()
+        .verify(&services.consent.jwks())
+        .map(Json)
+        .map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "log_invalid",
+                e.to_string(),
+            )
+        })
+}

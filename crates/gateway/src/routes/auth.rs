@@ -1,0 +1,367 @@
+//! Login over OpenID Connect, logout, and bearer tokens.
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Caller, cookie, same_secret};
+use crate::principal::{Principal, Role};
+use crate::sessions::{LOGIN_COOKIE, PendingLogin, SESSION_COOKIE};
+use crate::state::{AppState, Metrics};
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use chrono::Duration;
+use omadata_consent::audit::{AuditEntry, AuditEvent};
+use omadata_consent::{ClientIdentity, StaffRole};
+use omadata_vault::{ClientId, ProfessionalId};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+fn set_cookie(state: &AppState, name: &str, value: &str, path: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.config().cookie_secure {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// A plain page that says why a login did not go through.
+fn refusal(status: StatusCode, title_fi: &str, text_fi: &str, text_en: &str) -> Response {
+    let page = format!(
+        "<!doctype html><html lang=\"fi\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title_fi}</title></head><body><main><h1>{title_fi}</h1><p>{text_fi}</p><p lang=\"en\">{text_en}</p><p><a href=\"/\">Etusivulle / Home</a></p></main></body></html>"
+    );
+    (status, Html(page)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    role: Option<String>,
+    login_hint: Option<String>,
+}
+
+pub async fn login(State(state): State<AppState>, Query(query): Query<LoginQuery>) -> Response {
+    let role = match query.role.as_deref() {
+        None | Some("") => None,
+        Some(text) => match Role::parse(text) {
+            Some(role) => Some(role),
+            None => {
+                return refusal(
+                    StatusCode::BAD_REQUEST,
+                    "Tuntematon rooli",
+                    "Roolin pitää olla client, professional, auditor tai admin.",
+                    "The role must be client, professional, auditor or admin.",
+                );
+            }
+        },
+    };
+    let services = state.services();
+    let start = match services
+        .relying_party
+        .start(query.login_hint.as_deref(), &state.config().accepted_acr)
+        .await
+    {
+        Ok(start) => start,
+        Err(error) => {
+            tracing::error!(%error, "login could not start");
+            return refusal(
+                StatusCode::BAD_GATEWAY,
+                "Tunnistus ei ole nyt käytettävissä",
+                "Tunnistuspalveluun ei saatu yhteyttä. Yritä hetken päästä uudelleen.",
+                "The identification service could not be reached. Try again shortly.",
+            );
+        }
+    };
+    let now = state.now();
+    services.sessions.add_pending(
+        start.state.clone(),
+        PendingLogin {
+            nonce: start.nonce,
+            pkce_verifier: start.pkce_verifier,
+            role: role.map(|r| format!("{r:?}")),
+            expires_at: now + Duration::minutes(10),
+        },
+        now,
+    );
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, start.url)]).into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(&state, LOGIN_COOKIE, &start.state, "/auth", 600),
+    );
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+fn audit_refusal(
+    state: &AppState,
+    reason: &str,
+    client: Option<ClientId>,
+    professional: Option<ProfessionalId>,
+) {
+    Metrics::add(&state.services().metrics.logins_refused, 1);
+    let mut entry = AuditEntry::new(AuditEvent::LoginRefused, state.now());
+    entry.reason = Some(reason.to_owned());
+    entry.client = client;
+    entry.professional = professional;
+    if let Err(error) = state.services().consent.audit().append(entry) {
+        tracing::error!(%error, "could not audit a refused login");
+    }
+}
+
+pub async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<CallbackQuery>,
+) -> Response {
+    let services = state.services();
+    let now = state.now();
+    let generic_failure = || {
+        refusal(
+            StatusCode::BAD_REQUEST,
+            "Kirjautuminen ei onnistunut",
+            "Kirjautuminen keskeytyi tai vanheni. Aloita alusta.",
+            "The login was interrupted or expired. Start again.",
+        )
+    };
+    if query.error.is_some() {
+        return generic_failure();
+    }
+    let (Some(code), Some(returned_state)) = (query.code, query.state) else {
+        return generic_failure();
+    };
+    // The state must match the one this browser started with (login CSRF).
+    let browser_state = cookie(&headers, LOGIN_COOKIE).unwrap_or("");
+    if browser_state.is_empty() || !same_secret(browser_state.as_bytes(), returned_state.as_bytes())
+    {
+        return generic_failure();
+    }
+    let Some(pending) = services.sessions.take_pending(&returned_state, now) else {
+        return generic_failure();
+    };
+    let identity = match services
+        .relying_party
+        .finish(
+            code,
+            &pending.nonce,
+            &Zeroizing::new(pending.pkce_verifier.to_string()),
+        )
+        .await
+    {
+        Ok(identity) => identity,
+        Err(error) => {
+            tracing::warn!(%error, "login failed");
+            audit_refusal(&state, "id_token_rejected", None, None);
+            return refusal(
+                StatusCode::UNAUTHORIZED,
+                "Kirjautuminen ei onnistunut",
+                "Tunnistuksen tulosta ei voitu varmistaa.",
+                "The identification result could not be verified.",
+            );
+        }
+    };
+    let acr_ok = identity
+        .acr
+        .as_ref()
+        .is_some_and(|acr| state.config().accepted_acr.iter().any(|a| a == acr));
+    if !acr_ok {
+        audit_refusal(&state, "weak_acr", None, None);
+        return refusal(
+            StatusCode::FORBIDDEN,
+            "Tunnistus ei ollut riittävän vahva",
+            "OmaData vaatii vahvan tunnistautumisen, esimerkiksi pankkitunnukset tai mobiilivarmenteen. Kirjaudu uudelleen vahvalla tunnistustavalla.",
+            "OmaData needs strong authentication (substantial or high level of assurance), such as online banking codes or a mobile certificate. Sign in again with a strong method.",
+        );
+    }
+    let wished = pending
+        .role
+        .as_deref()
+        .and_then(|r| Role::parse(&r.to_lowercase()));
+    let principal = match resolve_principal(&state, &identity, wished) {
+        Ok(Some(principal)) => principal,
+        Ok(None) => {
+            audit_refusal(&state, "not_registered", None, None);
+            return refusal(
+                StatusCode::FORBIDDEN,
+                "Et ole rekisteröitynyt tähän rooliin",
+                "Ammattilaisen, auditoijan ja ylläpitäjän pitää olla organisaationsa rekisteröimä ennen kirjautumista.",
+                "Professionals, auditors and admins must be registered by their organisation before they sign in.",
+            );
+        }
+        Err(error) => return error.into_response(),
+    };
+    let mut entry = AuditEntry::new(AuditEvent::Login, now);
+    match &principal {
+        Principal::Client { id, .. } => entry.client = Some(*id),
+        Principal::Staff { staff, .. } => {
+            entry.professional = Some(staff.id);
+            entry.organisation = Some(staff.organisation);
+        }
+    }
+    entry.reason = Some(format!("{:?}", principal.role()).to_lowercase());
+    if let Err(error) = services.consent.audit().append(entry) {
+        return ApiError::from(error).into_response();
+    }
+    Metrics::add(&services.metrics.logins, 1);
+    let ttl = state.config().session_ttl;
+    let Some((session_id, _)) = services.sessions.create(principal, now + ttl) else {
+        return ApiError::internal().into_response();
+    };
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
+    let headers = response.headers_mut();
+    headers.append(
+        header::SET_COOKIE,
+        set_cookie(&state, SESSION_COOKIE, &session_id, "/", ttl.num_seconds()),
+    );
+    headers.append(
+        header::SET_COOKIE,
+        set_cookie(&state, LOGIN_COOKIE, "", "/auth", 0),
+    );
+    response
+}
+
+/// Who the verified person is in OmaData, in the role they asked for. `None`: not
+/// registered for that role.
+fn resolve_principal(
+    state: &AppState,
+    identity: &crate::oidc::VerifiedIdentity,
+    wished: Option<Role>,
+) -> ApiResult<Option<Principal>> {
+    let services = state.services();
+    let staff = services.directory.staff_by_login(&identity.subject)?;
+    let staff_role = match (wished, &staff) {
+        (Some(Role::Client), _) => None,
+        (Some(role), Some(staff)) => match role.staff_role() {
+            Some(r) if staff.roles.contains(&r) => Some(role),
+            _ => return Ok(None),
+        },
+        (Some(_), None) => return Ok(None),
+        (None, Some(staff)) => staff.roles.iter().next().map(|r| match r {
+            StaffRole::Professional => Role::Professional,
+            StaffRole::Auditor => Role::Auditor,
+            StaffRole::Admin => Role::Admin,
+        }),
+        (None, None) => None,
+    };
+    if let (Some(role), Some(staff)) = (staff_role, staff) {
+        return Ok(Some(Principal::Staff {
+            staff: Box::new(staff),
+            role,
+        }));
+    }
+    let client_identity = match identity.national_id.as_deref() {
+        Some(national_id) => ClientIdentity::NationalId(national_id),
+        None => ClientIdentity::Subject {
+            issuer: &identity.issuer,
+            subject: &identity.subject,
+        },
+    };
+    let id = match services.directory.find_client(client_identity)? {
+        Some(id) if services.vault.is_enrolled(id)? => id,
+        _ => {
+            let id = services.vault.enrol_client()?;
+            services.directory.enrol_client(client_identity, id)?;
+            tracing::info!(client = %id, "new client enrolled");
+            id
+        }
+    };
+    Ok(Some(Principal::Client {
+        id,
+        display_name: identity.name.clone().unwrap_or_else(|| "Asiakas".into()),
+    }))
+}
+
+/// The principal a bearer token names, if it still exists in that role.
+pub fn principal_from_subject(
+    state: &AppState,
+    subject: &str,
+    role: Role,
+) -> ApiResult<Option<Principal>> {
+    let services = state.services();
+    if let Some(id) = subject.strip_prefix("client:") {
+        let Ok(id) = id.parse::<ClientId>() else {
+            return Ok(None);
+        };
+        if role != Role::Client || !services.vault.is_enrolled(id)? {
+            return Ok(None);
+        }
+        return Ok(Some(Principal::Client {
+            id,
+            display_name: "Asiakas".into(),
+        }));
+    }
+    if let Some(id) = subject.strip_prefix("staff:") {
+        let Ok(id) = id.parse::<ProfessionalId>() else {
+            return Ok(None);
+        };
+        let Some(staff) = services.directory.staff(id)? else {
+            return Ok(None);
+        };
+        return Ok(role
+            .staff_role()
+            .filter(|r| staff.roles.contains(r))
+            .map(|_| Principal::Staff {
+                staff: Box::new(staff),
+                role,
+            }));
+    }
+    Ok(None)
+}
+
+pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    let services = state.services();
+    if let Some(id) = &caller.session_id {
+        services.sessions.remove(id);
+    }
+    let mut entry = AuditEntry::new(AuditEvent::Logout, state.now());
+    match &caller.principal {
+        Principal::Client { id, .. } => entry.client = Some(*id),
+        Principal::Staff { staff, .. } => {
+            entry.professional = Some(staff.id);
+            entry.organisation = Some(staff.organisation);
+        }
+    }
+    services.consent.audit().append(entry)?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(&state, SESSION_COOKIE, "", "/", 0),
+    );
+    Ok(response)
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+}
+
+/// A short-lived bearer token for the signed-in caller (API clients).
+pub async fn issue_token(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<TokenResponse>> {
+    let subject = match &caller.principal {
+        Principal::Client { id, .. } => format!("client:{id}"),
+        Principal::Staff { staff, .. } => format!("staff:{}", staff.id),
+    };
+    let ttl = state.config().bearer_ttl;
+    let (token, _) = state
+        .services()
+        .bearer
+        .issue(subject, caller.principal.role(), state.now(), ttl)
+        .ok_or_else(ApiError::internal)?;
+    Ok(Json(TokenResponse {
+        access_token: token,
+        token_type: "Bearer",
+        expires_in: ttl.num_seconds(),
+    }))
+}

@@ -1,0 +1,429 @@
+//! The client's own data and consents: `/api/v1/me/...`.
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{AppJson, Caller};
+use crate::principal::{Principal, Role};
+use crate::state::AppState;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use omadata_consent::audit::{AuditEntry, AuditEvent, AuditFilter};
+use omadata_consent::{
+    AccessAsk, AccessRequest, Action, FieldSelector, Grant, GrantId, GrantState, Narrowing,
+    Purpose, RequestId, RequestStatus,
+};
+use omadata_vault::{Author, ProfessionalId, Record};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+#[derive(Debug, Serialize)]
+pub struct Me {
+    id: String,
+    role: Role,
+    display_name: String,
+    /// Send back in `X-CSRF-Token` on state-changing requests (browser sessions only).
+    csrf_token: Option<String>,
+    organisation: Option<String>,
+}
+
+pub async fn me(caller: Caller) -> Json<Me> {
+    let (id, organisation) = match &caller.principal {
+        Principal::Client { id, .. } => (id.to_string(), None),
+        Principal::Staff { staff, .. } => {
+            (staff.id.to_string(), Some(staff.organisation.to_string()))
+        }
+    };
+    Json(Me {
+        id,
+        role: caller.principal.role(),
+        display_name: caller.principal.display_name().to_owned(),
+        csrf_token: caller.csrf_token.clone(),
+        organisation,
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct RecordView {
+    path: String,
+    version: u64,
+    value: serde_json::Value,
+    author: AuthorView,
+    written_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuthorView {
+    kind: &'static str,
+    id: String,
+    name: Option<String>,
+    title: Option<String>,
+}
+
+pub fn record_view(state: &AppState, record: Record) -> RecordView {
+    let author = match record.author {
+        Author::Client(id) => AuthorView {
+            kind: "client",
+            id: id.to_string(),
+            name: None,
+            title: None,
+        },
+        Author::Professional(id) => {
+            let staff = state.services().directory.staff(id).ok().flatten();
+            AuthorView {
+                kind: "professional",
+                id: id.to_string(),
+                name: staff.as_ref().map(|s| s.name.clone()),
+                title: staff.map(|s| s.title),
+            }
+        }
+    };
+    RecordView {
+        path: record.path,
+        version: record.version,
+        value: record.value,
+        author,
+        written_at: record.written_at,
+    }
+}
+
+pub async fn my_record(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<RecordView>>> {
+    let client = caller.client_id()?;
+    let records = state.services().vault.current_records(client)?;
+    Ok(Json(
+        records
+            .into_iter()
+            .map(|r| record_view(&state, r))
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WriteBody {
+    pub value: serde_json::Value,
+}
+
+pub async fn write_my_field(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(path): Path<String>,
+    AppJson(body): AppJson<WriteBody>,
+) -> ApiResult<Json<RecordView>> {
+    let client = caller.client_id()?;
+    let record = state.services().vault.write(
+        client,
+        &path,
+        body.value,
+        Author::Client(client),
+        state.now(),
+    )?;
+    Ok(Json(record_view(&state, record)))
+}
+
+pub async fn pairing_code(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    let client = caller.client_id()?;
+    let code = state
+        .services()
+        .consent
+        .issue_pairing_code(client, state.now())?;
+    Ok((StatusCode::CREATED, Json(code)).into_response())
+}
+
+#[derive(Debug, Serialize)]
+pub struct RequestView {
+    #[serde(flatten)]
+    request: AccessRequest,
+    current_status: RequestStatus,
+}
+
+pub async fn my_requests(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<RequestView>>> {
+    let client = caller.client_id()?;
+    let now = state.now();
+    let requests = state.services().consent.requests_for_client(client)?;
+    Ok(Json(
+        requests
+            .into_iter()
+            .map(|request| RequestView {
+                current_status: request.status_at(now),
+                request,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Serialize)]
+pub struct GrantView {
+    #[serde(flatten)]
+    grant: Grant,
+    state: GrantState,
+}
+
+pub fn grant_view(grant: Grant, now: DateTime<Utc>) -> GrantView {
+    GrantView {
+        state: grant.state(now),
+        grant,
+    }
+}
+
+pub async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<GrantView>> {
+    let client = caller.client_id()?;
+    let id: RequestId = id.parse().map_err(|_| ApiError::not_found())?;
+    let narrowing: Narrowing = crate::extract::optional_json(&body)?;
+    let now = state.now();
+    let grant = state
+        .services()
+        .consent
+        .approve(client, id, &narrowing, now)?;
+    Ok(Json(grant_view(grant, now)))
+}
+
+pub async fn deny(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AccessRequest>> {
+    let client = caller.client_id()?;
+    let id: RequestId = id.parse().map_err(|_| ApiError::not_found())?;
+    Ok(Json(state.services().consent.deny(
+        client,
+        id,
+        state.now(),
+    )?))
+}
+
+pub async fn my_grants(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<GrantView>>> {
+    let client = caller.client_id()?;
+    let now = state.now();
+    let grants = state.services().consent.grants_for_client(client)?;
+    Ok(Json(
+        grants.into_iter().map(|g| grant_view(g, now)).collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewGrant {
+    professional: ProfessionalId,
+    fields: Vec<FieldSelector>,
+    actions: BTreeSet<Action>,
+    purpose: Purpose,
+    valid_until: DateTime<Utc>,
+}
+
+pub async fn create_grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppJson(body): AppJson<NewGrant>,
+) -> ApiResult<Response> {
+    let client = caller.client_id()?;
+    let services = state.services();
+    let staff = services
+        .directory
+        .staff(body.professional)?
+        .filter(|s| s.roles.contains(&omadata_consent::StaffRole::Professional))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_professional",
+                "no registered professional has that id",
+            )
+        })?;
+    let grantee = services.directory.grantee(&staff)?;
+    let now = state.now();
+    let grant = services.consent.grant(
+        client,
+        &grantee,
+        AccessAsk {
+            fields: body.fields,
+            actions: body.actions,
+            purpose: body.purpose,
+            valid_until: body.valid_until,
+        },
+        now,
+    )?;
+    Ok((StatusCode::CREATED, Json(grant_view(grant, now))).into_response())
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<GrantView>> {
+    let client = caller.client_id()?;
+    let id: GrantId = id.parse().map_err(|_| ApiError::not_found())?;
+    let now = state.now();
+    let grant = state.services().consent.revoke(client, id, now)?;
+    Ok(Json(grant_view(grant, now)))
+}
+
+/// The latest receipt of a grant, exactly as signed.
+pub async fn receipt(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let client = caller.client_id()?;
+    let id: GrantId = id.parse().map_err(|_| ApiError::not_found())?;
+    let bytes = state
+        .services()
+        .consent
+        .receipts(client, id)?
+        .pop()
+        .ok_or_else(ApiError::not_found)?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from(bytes),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Page {
+    before: Option<u64>,
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AccessView {
+    seq: u64,
+    at: DateTime<Utc>,
+    event: AuditEvent,
+    professional: Option<String>,
+    professional_name: Option<String>,
+    organisation_name: Option<String>,
+    fields: Vec<String>,
+    grant: Option<String>,
+    outcome: Option<omadata_consent::audit::Outcome>,
+}
+
+fn access_view(state: &AppState, entry: AuditEntry) -> AccessView {
+    let services = state.services();
+    let staff = entry
+        .professional
+        .and_then(|p| services.directory.staff(p).ok().flatten());
+    let organisation_name = staff
+        .as_ref()
+        .and_then(|s| {
+            services
+                .directory
+                .organisation(s.organisation)
+                .ok()
+                .flatten()
+        })
+        .map(|o| o.name);
+    AccessView {
+        seq: entry.seq,
+        at: entry.at,
+        event: entry.event,
+        professional: entry.professional.map(|p| p.to_string()),
+        professional_name: staff.map(|s| s.name),
+        organisation_name,
+        fields: entry.fields,
+        grant: entry.grant.map(|g| g.to_string()),
+        outcome: entry.outcome,
+    }
+}
+
+/// "Who has seen my data, and when": every access decision about the client.
+pub async fn access_log(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Vec<AccessView>>> {
+    let client = caller.client_id()?;
+    let limit = page.limit.unwrap_or(50).clamp(1, 500);
+    let mut out = Vec::new();
+    let mut before = page.before;
+    // Page through the client's index, keeping access decisions.
+    while out.len() < limit {
+        let batch = state.services().consent.audit().query(
+            AuditFilter::Client(client),
+            None,
+            None,
+            before,
+            limit,
+        )?;
+        let Some(last) = batch.last() else { break };
+        before = Some(last.seq);
+        out.extend(batch.into_iter().filter(|e| e.event == AuditEvent::Access));
+    }
+    out.truncate(limit);
+    Ok(Json(
+        out.into_iter().map(|e| access_view(&state, e)).collect(),
+    ))
+}
+
+#[derive(Debug, Serialize)]
+pub struct Export {
+    client: String,
+    exported_at: DateTime<Utc>,
+    records: Vec<RecordView>,
+    grants: Vec<GrantView>,
+    access_requests: Vec<AccessRequest>,
+    log: Vec<AccessView>,
+}
+
+/// Everything held about the client, machine-readable (GDPR Art. 15 and 20).
+pub async fn export(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    let client = caller.client_id()?;
+    let services = state.services();
+    let now = state.now();
+    let records = services.vault.all_versions(client)?;
+    let grants = services.consent.grants_for_client(client)?;
+    let requests = services.consent.requests_for_client(client)?;
+    let log = services.consent.audit().query(
+        AuditFilter::Client(client),
+        None,
+        None,
+        None,
+        usize::MAX,
+    )?;
+    let export = Export {
+        client: client.to_string(),
+        exported_at: now,
+        records: records
+            .into_iter()
+            .map(|r| record_view(&state, r))
+            .collect(),
+        grants: grants.into_iter().map(|g| grant_view(g, now)).collect(),
+        access_requests: requests,
+        log: log.into_iter().map(|e| access_view(&state, e)).collect(),
+    };
+    Ok((
+        [(
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"omadata-export.json\"",
+        )],
+        Json(export),
+    )
+        .into_response())
+}
+
+/// Erasure: ends every grant, crypto-shreds the records, forgets who the client was.
+pub async fn erase_me(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
+    let client = caller.client_id()?;
+    let services = state.services();
+    let now = state.now();
+    services.consent.erase_client(client, now)?;
+    services.vault.erase_client(client)?;
+    services.directory.forget_client(client)?;
+    services.sessions.remove_principal(&caller.principal);
+    Ok(StatusCode::NO_CONTENT)
+}

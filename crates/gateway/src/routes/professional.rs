@@ -1,0 +1,195 @@
+//! A professional's work: asking for access, their clients, reading and writing exactly
+//! what grants permit. Every decision is audited before the answer leaves.
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{AppJson, Caller};
+use crate::principal::Role;
+use crate::routes::client::{RecordView, WriteBody, record_view};
+use crate::state::{AppState, Metrics};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use omadata_consent::{
+    AccessAsk, AccessRequest, Action, Decision, FieldSelector, GrantId, GrantState, Purpose,
+};
+use omadata_vault::{Author, ClientId};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRequest {
+    pairing_code: String,
+    fields: Vec<FieldSelector>,
+    actions: BTreeSet<Action>,
+    purpose: Purpose,
+    valid_until: DateTime<Utc>,
+}
+
+pub async fn request_access(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppJson(body): AppJson<NewRequest>,
+) -> ApiResult<Response> {
+    let staff = caller.staff(Role::Professional)?;
+    let services = state.services();
+    let grantee = services.directory.grantee(staff)?;
+    let request: AccessRequest = services.consent.request_access(
+        &grantee,
+        &body.pairing_code,
+        AccessAsk {
+            fields: body.fields,
+            actions: body.actions,
+            purpose: body.purpose,
+            valid_until: body.valid_until,
+        },
+        state.now(),
+    )?;
+    Ok((StatusCode::CREATED, Json(request)).into_response())
+}
+
+#[derive(Debug, Serialize)]
+pub struct GrantSummary {
+    id: GrantId,
+    fields: BTreeSet<String>,
+    actions: BTreeSet<Action>,
+    purpose: Purpose,
+    valid_until: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClientView {
+    client: ClientId,
+    grants: Vec<GrantSummary>,
+}
+
+/// Clients with at least one active grant to the caller.
+pub async fn my_clients(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<ClientView>>> {
+    let staff = caller.staff(Role::Professional)?;
+    let now = state.now();
+    let mut by_client: BTreeMap<ClientId, Vec<GrantSummary>> = BTreeMap::new();
+    for grant in state.services().consent.grants_for_professional(staff.id)? {
+        if grant.state(now) == GrantState::Active {
+            by_client
+                .entry(grant.client)
+                .or_default()
+                .push(GrantSummary {
+                    id: grant.id,
+                    fields: grant.fields,
+                    actions: grant.actions,
+                    purpose: grant.purpose,
+                    valid_until: grant.valid_until,
+                });
+        }
+    }
+    Ok(Json(
+        by_client
+            .into_iter()
+            .map(|(client, grants)| ClientView { client, grants })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Serialize)]
+pub struct PermittedField {
+    #[serde(flatten)]
+    record: RecordView,
+    grant: GrantId,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClientRecord {
+    client: ClientId,
+    /// Exactly the fields an active grant permits and that hold a value.
+    fields: Vec<PermittedField>,
+}
+
+pub async fn client_record(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(client): Path<String>,
+) -> ApiResult<Json<ClientRecord>> {
+    let staff = caller.staff(Role::Professional)?;
+    // A malformed id answers like a client without grants.
+    let client: ClientId = client.parse().map_err(|_| ApiError::forbidden())?;
+    let services = state.services();
+    let now = state.now();
+    // The fields any grant between the two ever named; nothing else is even considered.
+    let asked: BTreeSet<String> = services
+        .consent
+        .grants_between(staff.id, client)?
+        .into_iter()
+        .flat_map(|g| g.fields)
+        .collect();
+    let asked: Vec<String> = if asked.is_empty() {
+        // Audit the attempt itself: no grant at all.
+        vec!["*".to_owned()]
+    } else {
+        asked.into_iter().collect()
+    };
+    let decisions = services.consent.authorize(
+        staff.id,
+        staff.organisation,
+        client,
+        &asked,
+        Action::Read,
+        now,
+    )?;
+    let mut fields = Vec::new();
+    for decision in &decisions {
+        match &decision.decision {
+            Decision::Permit { grant, .. } => {
+                Metrics::add(&services.metrics.permits, 1);
+                if let Some(record) = services.vault.read(client, &decision.field)? {
+                    fields.push(PermittedField {
+                        record: record_view(&state, record),
+                        grant: *grant,
+                    });
+                }
+            }
+            Decision::Deny { .. } => Metrics::add(&services.metrics.denies, 1),
+        }
+    }
+    if !decisions.iter().any(|d| d.decision.is_permit()) {
+        return Err(ApiError::forbidden());
+    }
+    Ok(Json(ClientRecord { client, fields }))
+}
+
+pub async fn write_client_field(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((client, path)): Path<(String, String)>,
+    AppJson(body): AppJson<WriteBody>,
+) -> ApiResult<Json<RecordView>> {
+    let staff = caller.staff(Role::Professional)?;
+    let client: ClientId = client.parse().map_err(|_| ApiError::forbidden())?;
+    let services = state.services();
+    let now = state.now();
+    let decisions = services.consent.authorize(
+        staff.id,
+        staff.organisation,
+        client,
+        std::slice::from_ref(&path),
+        Action::Write,
+        now,
+    )?;
+    if !decisions.iter().all(|d| d.decision.is_permit()) {
+        Metrics::add(&services.metrics.denies, 1);
+        return Err(ApiError::forbidden());
+    }
+    Metrics::add(&services.metrics.permits, 1);
+    let record = services.vault.write(
+        client,
+        &path,
+        body.value,
+        Author::Professional(staff.id),
+        now,
+    )?;
+    Ok(Json(record_view(&state, record)))
+}

@@ -1,0 +1,113 @@
+//! What anyone may see: health, metrics, the published keys, the field catalogue, and
+//! the start page.
+
+use crate::error::ApiResult;
+use crate::extract::cookie;
+use crate::sessions::SESSION_COOKIE;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use omadata_vault::{Authors, Sensitivity};
+use serde::Serialize;
+use std::sync::atomic::Ordering;
+
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Ready when the store answers.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    match state.services().directory.organisations() {
+        Ok(_) => (StatusCode::OK, "ready").into_response(),
+        Err(error) => {
+            tracing::error!(%error, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response()
+        }
+    }
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let m = &state.services().metrics;
+    let audit_entries = state.services().consent.audit().len();
+    let body = format!(
+        "# TYPE omadata_http_requests_total counter\nomadata_http_requests_total {}\n\
+         # TYPE omadata_http_client_errors_total counter\nomadata_http_client_errors_total {}\n\
+         # TYPE omadata_http_server_errors_total counter\nomadata_http_server_errors_total {}\n\
+         # TYPE omadata_logins_total counter\nomadata_logins_total {}\n\
+         # TYPE omadata_logins_refused_total counter\nomadata_logins_refused_total {}\n\
+         # TYPE omadata_access_permits_total counter\nomadata_access_permits_total {}\n\
+         # TYPE omadata_access_denies_total counter\nomadata_access_denies_total {}\n\
+         # TYPE omadata_audit_entries gauge\nomadata_audit_entries {}\n",
+        m.requests.load(Ordering::Relaxed),
+        m.client_errors.load(Ordering::Relaxed),
+        m.server_errors.load(Ordering::Relaxed),
+        m.logins.load(Ordering::Relaxed),
+        m.logins_refused.load(Ordering::Relaxed),
+        m.permits.load(Ordering::Relaxed),
+        m.denies.load(Ordering::Relaxed),
+        audit_entries,
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+pub async fn jwks(State(state): State<AppState>) -> Json<omadata_consent::Jwks> {
+    Json(state.services().consent.jwks())
+}
+
+#[derive(Debug, Serialize)]
+pub struct FieldView {
+    path: String,
+    category: String,
+    sensitivity: Sensitivity,
+    author: Authors,
+    #[serde(rename = "type")]
+    value_type: omadata_vault::catalogue::ValueType,
+    labels: omadata_vault::catalogue::Labels,
+}
+
+pub async fn fields(State(state): State<AppState>) -> ApiResult<Json<Vec<FieldView>>> {
+    Ok(Json(
+        state
+            .services()
+            .vault
+            .catalogue()
+            .fields()
+            .iter()
+            .map(|f| FieldView {
+                path: f.path.clone(),
+                category: f.category.clone(),
+                sensitivity: f.sensitivity,
+                author: f.author,
+                value_type: f.value_type.clone(),
+                labels: f.labels.clone(),
+            })
+            .collect(),
+    ))
+}
+
+/// The start page until the web app arrives: sign-in links for each role.
+pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Html<String> {
+    let signed_in = cookie(&headers, SESSION_COOKIE)
+        .and_then(|id| state.services().sessions.get(id, state.now()))
+        .map(|s| {
+            format!(
+                "<p>Kirjautuneena: {} ({:?})</p>",
+                html_escape(s.principal.display_name()),
+                s.principal.role()
+            )
+        })
+        .unwrap_or_default();
+    Html(format!(
+        "<!doctype html><html lang=\"fi\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>OmaData</title></head><body><main><h1>OmaData</h1>{signed_in}<p>Omat tietosi yhdessä paikassa. Sinä päätät, kuka näkee mitä ja kuinka kauan.</p><ul><li><a href=\"/auth/login\">Kirjaudu sisään</a></li><li><a href=\"/auth/login?role=professional\">Ammattilaisena</a></li><li><a href=\"/auth/login?role=auditor\">Auditoijana</a></li><li><a href=\"/auth/login?role=admin\">Ylläpitäjänä</a></li></ul></main></body></html>"
+    ))
+}
+
+pub fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}

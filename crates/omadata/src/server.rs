@@ -1,0 +1,216 @@
+//! Wires the stores, keys and gateway together and serves: what `omadata serve` and
+//! `omadata demo` run, and what the end-to-end tests start in-process.
+
+use omadata_clock::{Clock, SystemClock};
+use omadata_consent::{
+    Consent, ConsentConfig, ConsentError, Directory, EnrolmentSecret, SensitivityPolicy, ServiceKey,
+};
+use omadata_gateway::config::{DEFAULT_ACCEPTED_ACR, GatewayConfig, OidcSettings};
+use omadata_store_sled::SledStore;
+use omadata_vault::{Catalogue, Keyring, MasterKey, Vault, VaultError};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use url::Url;
+use zeroize::Zeroizing;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{0}")]
+    Vault(#[from] VaultError),
+    #[error("{0}")]
+    Consent(#[from] ConsentError),
+    #[error("{0}")]
+    Start(#[from] omadata_gateway::StartError),
+    #[error("demo data: {0}")]
+    Demo(#[from] omadata_gateway::demo::DemoError),
+    #[error("{what}: {reason}")]
+    Io { what: String, reason: String },
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
+    let what = what.into();
+    move |e| ServerError::Io {
+        what,
+        reason: e.to_string(),
+    }
+}
+
+/// How to run the gateway.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    pub listen: SocketAddr,
+    pub data: PathBuf,
+    /// Where people reach the gateway; defaults to `http://<listen address>`.
+    pub public_url: Option<Url>,
+    /// `None`: use the built-in test identity provider (demo only).
+    pub oidc: Option<OidcSettings>,
+    pub accepted_acr: Vec<String>,
+    /// Create keys and demo data in a fresh data directory.
+    pub demo: bool,
+    /// The clock; the system clock unless a test moves time itself.
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+impl ServerOptions {
+    pub fn demo(listen: SocketAddr, data: PathBuf) -> Self {
+        Self {
+            listen,
+            data,
+            public_url: None,
+            oidc: None,
+            accepted_acr: DEFAULT_ACCEPTED_ACR
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            demo: true,
+            clock: None,
+        }
+    }
+}
+
+/// A gateway serving in the background.
+#[derive(Debug)]
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub public_url: Url,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, finishes requests under way, and waits.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(std::io::Error::other(e.to_string())),
+        }
+    }
+
+    /// Waits until the server ends (after a shutdown signal).
+    pub async fn wait(self) -> std::io::Result<()> {
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(std::io::Error::other(e.to_string())),
+        }
+    }
+
+    pub fn take_shutdown(&mut self) -> Option<oneshot::Sender<()>> {
+        self.shutdown.take()
+    }
+}
+
+struct KeyFiles {
+    master: PathBuf,
+    signing: PathBuf,
+    enrolment: PathBuf,
+}
+
+fn key_files(data: &Path) -> KeyFiles {
+    KeyFiles {
+        master: data.join("master.key"),
+        signing: data.join("signing.key"),
+        enrolment: data.join("enrolment.secret"),
+    }
+}
+
+/// Creates every key of a fresh demo data directory. Refuses if a store exists.
+fn create_demo_keys(data: &Path) -> Result<(), ServerError> {
+    let keys = key_files(data);
+    MasterKey::generate()?.write_new_file(&keys.master)?;
+    ServiceKey::generate()?.write_new_file(&keys.signing)?;
+    // The enrolment secret is a random signing seed's worth of bytes, stored like one.
+    ServiceKey::generate()?.write_new_file(&keys.enrolment)?;
+    Ok(())
+}
+
+pub fn read_enrolment_secret(path: &Path) -> Result<EnrolmentSecret, ServerError> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(io(format!("enrolment secret {}", path.display())))?,
+    );
+    let mut bytes = Zeroizing::new(vec![0u8; text.trim().len() / 2]);
+    hex::decode_to_slice(text.trim(), &mut bytes)
+        .map_err(|_| ServerError::Config(format!("{} must hold hex", path.display())))?;
+    if bytes.len() < 32 {
+        return Err(ServerError::Config(format!(
+            "{} must hold at least 32 bytes",
+            path.display()
+        )));
+    }
+    Ok(EnrolmentSecret::new(&bytes))
+}
+
+/// Opens everything and starts serving.
+pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError> {
+    let data = &options.data;
+    std::fs::create_dir_all(data).map_err(io(format!("data directory {}", data.display())))?;
+    let keys = key_files(data);
+    let fresh = !data.join("db").exists();
+    let seed_demo = options.demo && fresh;
+    if seed_demo && !keys.master.exists() {
+        create_demo_keys(data)?;
+    }
+    let master = match std::env::var_os(omadata_vault::keys::MASTER_KEY_ENV) {
+        Some(_) => MasterKey::from_env(omadata_vault::keys::MASTER_KEY_ENV)?,
+        None => MasterKey::from_file(&keys.master)?,
+    };
+    let signing_key = Arc::new(ServiceKey::from_file(&keys.signing)?);
+    let enrolment = read_enrolment_secret(&keys.enrolment)?;
+
+    let store = Arc::new(SledStore::open(&data.join("db")).map_err(VaultError::from)?);
+    let catalogue = Arc::new(Catalogue::builtin()?);
+    let vault = Vault::open(store.clone(), Keyring::new(master), catalogue.clone())?;
+    let consent = Consent::open(
+        store.clone(),
+        catalogue,
+        SensitivityPolicy::builtin()?,
+        signing_key.clone(),
+        ConsentConfig::default(),
+    )?;
+    let directory = Directory::new(store, enrolment);
+    let clock: Arc<dyn Clock> = options
+        .clock
+        .clone()
+        .unwrap_or_else(|| Arc::new(SystemClock));
+    if seed_demo {
+        omadata_gateway::demo::seed(&vault, &consent, &directory, clock.now())?;
+        tracing::info!("demo data created");
+    }
+
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(io(format!("listen on {}", options.listen)))?;
+    let addr = listener.local_addr().map_err(io("listener address"))?;
+    let public_url = match options.public_url {
+        Some(url) => url,
+        None => {
+            Url::parse(&format!("http://{addr}")).map_err(|e| ServerError::Config(e.to_string()))?
+        }
+    };
+    let mut config = GatewayConfig::with_test_idp(public_url.clone());
+    config.accepted_acr = options.accepted_acr;
+    if let Some(oidc) = options.oidc {
+        config.oidc = oidc;
+        config.test_idp = false;
+        config.cookie_secure = public_url.scheme() == "https";
+    }
+    let state = omadata_gateway::state(vault, consent, directory, signing_key, clock, config)?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(omadata_gateway::run(listener, state, async move {
+        let _ = rx.await;
+    }));
+    tracing::info!(%addr, %public_url, "OmaData gateway listening");
+    Ok(RunningServer {
+        addr,
+        public_url,
+        shutdown: Some(tx),
+        task,
+    })
+}
