@@ -14,6 +14,9 @@ need_cargo_tool() { # binary, crate@version
 need_cargo_tool cargo-deny cargo-deny@0.20.2
 need_cargo_tool cargo-nextest cargo-nextest
 
+echo "== npm ci (oidc-provider for the end-to-end tests)"
+(cd tests/oidc-provider && npm ci --no-audit --no-fund)
+
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"

@@ -9,3 +9,4 @@
 mod cli;
 mod crash;
 mod gateway;
+mod third_party_provider;
