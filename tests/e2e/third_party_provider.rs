@@ -18,7 +18,11 @@ fn provider_dir() -> PathBuf {
 
 /// A port that was free a moment ago (the provider binds it next).
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,7 +80,14 @@ async fn login_through_oidc_provider_checks_acr_too() {
     assert_eq!(me["role"], "client");
     assert_eq!(me["display_name"], "Olli Oidc");
     // The test provider is off when a real provider is configured.
-    assert_eq!(browser.raw("/test-idp/.well-known/openid-configuration").await.unwrap().0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        browser
+            .raw("/test-idp/.well-known/openid-configuration")
+            .await
+            .unwrap()
+            .0,
+        StatusCode::NOT_FOUND
+    );
 
     let mut weak = gateway.browser().unwrap();
     let (status, page) = weak.login("oidc-weak", None).await.unwrap();

@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AuditEvent {
     /// A professional asked for access.
     Request,
@@ -60,6 +61,7 @@ pub enum AuditEvent {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Outcome {
     Permit,
     Deny,
@@ -69,6 +71,7 @@ pub enum Outcome {
 /// national identity number: clients appear by their random internal id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub seq: u64,
     pub at: DateTime<Utc>,
@@ -110,6 +113,7 @@ impl AuditEntry {
 /// A signed statement of the log's size and root at a time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Checkpoint {
     pub tree_size: u64,
     /// Hex SHA-256 root hash.
@@ -515,6 +519,7 @@ pub fn verify_store(store: &dyn ConsentStore, keys: &Jwks) -> Result<LogReport, 
 
 /// What a verification established.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogReport {
     pub entries: u64,
     pub root_hash: String,

@@ -22,6 +22,7 @@ use std::sync::Arc;
 /// What a registered staff member may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum StaffRole {
     Professional,
     Auditor,
@@ -31,6 +32,7 @@ pub enum StaffRole {
 /// A registered person of an organisation. Their id doubles as the professional id in
 /// grants.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Staff {
     pub id: ProfessionalId,
     pub organisation: OrganisationId,
@@ -46,6 +48,7 @@ pub struct Staff {
 /// A new organisation, as registered by the operator.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewOrganisation {
     pub name: String,
     pub business_id: String,
@@ -56,6 +59,7 @@ pub struct NewOrganisation {
 /// A new staff member, as registered by the operator or the organisation's admin.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewStaff {
     pub name: String,
     pub title: String,

@@ -12,6 +12,7 @@ macro_rules! uuid_id {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub struct $name(Uuid);
 
         impl $name {
@@ -60,6 +61,7 @@ uuid_id!(
 /// A professional's registered profession; the sensitivity policy is written in these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Profession {
     YouthWork,
     SocialWork,
@@ -72,6 +74,7 @@ pub enum Profession {
 /// What a grant lets the grantee do with a field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Action {
     Read,
     Write,
@@ -80,6 +83,7 @@ pub enum Action {
 /// The closed list of purposes data may be shared for (shared/domain.md rule 3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PurposeCode {
     Guidance,
     ServiceNeedAssessment,
@@ -103,6 +107,7 @@ impl PurposeCode {
 /// A purpose from the closed list, with optional free text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Purpose {
     pub code: PurposeCode,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -114,6 +119,7 @@ pub const MAX_PURPOSE_TEXT: usize = 500;
 
 /// The organisation behind a grantee, as registered (shared/seeds 002).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Organisation {
     pub id: OrganisationId,
     pub name: String,
@@ -124,6 +130,7 @@ pub struct Organisation {
 
 /// The one named professional a grant is given to, as registered when it was given.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Grantee {
     pub professional: ProfessionalId,
     pub name: String,
@@ -135,6 +142,7 @@ pub struct Grantee {
 /// Fields named by path or by whole category.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum FieldSelector {
     Path(String),
     Category(String),
@@ -142,6 +150,7 @@ pub enum FieldSelector {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum GrantState {
     Active,
     Revoked,
@@ -152,6 +161,7 @@ pub enum GrantState {
 
 /// A client's consent to one professional: fields, actions, one purpose, a window.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Grant {
     pub id: GrantId,
     pub client: ClientId,
@@ -188,6 +198,7 @@ impl Grant {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RequestStatus {
     Pending,
     Approved,
@@ -197,6 +208,7 @@ pub enum RequestStatus {
 
 /// A professional's request for access, found through the client's pairing code.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccessRequest {
     pub id: RequestId,
     pub client: ClientId,

@@ -46,6 +46,7 @@ impl Default for ConsentConfig {
 
 /// A code the client shows so a professional can find them. 50 random bits; single use.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PairingCode {
     pub code: String,
     pub expires_at: DateTime<Utc>,
@@ -60,6 +61,7 @@ struct StoredPairingCode {
 /// How a client narrows a request at approval, or a grant later. `None` keeps as is.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Narrowing {
     #[serde(default)]
     pub fields: Option<Vec<FieldSelector>>,

@@ -166,6 +166,7 @@ impl PublicKey {
 
 /// RFC 8037 JSON Web Key for an Ed25519 public key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Jwk {
     pub kty: String,
     pub crv: String,
@@ -178,6 +179,7 @@ pub struct Jwk {
 
 /// A JWKS document: `{"keys": [...]}`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Jwks {
     pub keys: Vec<Jwk>,
 }

@@ -9,6 +9,7 @@
 //! - [`oidc`]: the OpenID Connect relying party; [`test_idp`]: the built-in test provider
 //!   (only when enabled); [`sessions`], [`tokens`], [`extract`]: who is calling.
 //! - [`routes`]: public, auth, client (`/api/v1/me`), professional, auditor, admin.
+//! - [`openapi`]: the OpenAPI document generated from the handlers.
 //! - [`demo`]: demo organisation, staff and clients for every test person.
 
 pub mod config;
@@ -16,6 +17,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod oidc;
+pub mod openapi;
 pub mod principal;
 pub mod routes;
 pub mod sessions;
@@ -100,6 +102,14 @@ async fn count_responses(State(state): State<AppState>, request: Request, next: 
     response
 }
 
+async fn openapi_document() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        openapi::openapi_json(),
+    )
+        .into_response()
+}
+
 async fn not_found() -> Response {
     ApiError::not_found().into_response()
 }
@@ -119,6 +129,7 @@ pub fn app(state: AppState) -> Router {
         .route("/auth/logout", post(auth::logout))
         .route("/api/v1/tokens", post(auth::issue_token))
         .route("/api/v1/fields", get(public::fields))
+        .route("/api/v1/openapi.json", get(openapi_document))
         .route("/api/v1/me", get(client::me).delete(client::erase_me))
         .route("/api/v1/me/record", get(client::my_record))
         .route("/api/v1/me/record/{path}", put(client::write_my_field))

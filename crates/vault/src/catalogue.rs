@@ -14,6 +14,7 @@ pub const BUILTIN_JSON: &str = include_str!("../../../specs/fields.json");
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Sensitivity {
     /// Ordinary personal data.
     Basic,
@@ -26,6 +27,7 @@ pub enum Sensitivity {
 /// Who may author a field's value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Authors {
     Client,
     Professional,
@@ -43,6 +45,7 @@ impl Authors {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Labels {
     pub fi: String,
     pub sv: String,
@@ -51,6 +54,7 @@ pub struct Labels {
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TextFormat {
     #[default]
     Free,
@@ -62,6 +66,7 @@ pub enum TextFormat {
 /// means the field was cleared.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ValueType {
     /// A string of at most `max_chars` characters.
     Text {

@@ -1,6 +1,6 @@
 //! An organisation admin's pages: their organisation and its staff.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{AppJson, Caller};
 use crate::principal::Role;
 use crate::state::AppState;
@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use omadata_consent::audit::{AuditEntry, AuditEvent};
 use omadata_consent::{NewStaff, Organisation, Staff};
 
+#[utoipa::path(get, path = "/api/v1/admin/organisation", tag = "admin", responses((status = 200, body = omadata_consent::Organisation), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn organisation(
     State(state): State<AppState>,
     caller: Caller,
@@ -24,6 +25,7 @@ pub async fn organisation(
         .ok_or_else(ApiError::not_found)
 }
 
+#[utoipa::path(get, path = "/api/v1/admin/professionals", tag = "admin", responses((status = 200, body = [omadata_consent::Staff]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn staff(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Staff>>> {
     let admin = caller.staff(Role::Admin)?;
     Ok(Json(
@@ -31,6 +33,7 @@ pub async fn staff(State(state): State<AppState>, caller: Caller) -> ApiResult<J
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/professionals", tag = "admin", request_body = omadata_consent::NewStaff, responses((status = 201, body = omadata_consent::Staff), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn register_staff(
     State(state): State<AppState>,
     caller: Caller,

@@ -2,7 +2,7 @@
 //! and verification. Never record contents. An auditor sees the events that involve
 //! their own organisation.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::Caller;
 use crate::principal::Role;
 use crate::state::AppState;
@@ -15,7 +15,8 @@ use omadata_consent::audit::{AuditEntry, AuditFilter, Checkpoint, LogReport};
 use omadata_vault::{ClientId, ProfessionalId};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventQuery {
     client: Option<ClientId>,
@@ -27,13 +28,14 @@ pub struct EventQuery {
     limit: Option<usize>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventPage {
     events: Vec<AuditEntry>,
     /// Pass as `before` for the next (older) page.
     next_before: Option<u64>,
 }
 
+#[utoipa::path(get, path = "/api/v1/audit/events", tag = "auditor", params(EventQuery), responses((status = 200, body = EventPage), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn events(
     State(state): State<AppState>,
     caller: Caller,
@@ -90,6 +92,7 @@ pub async fn events(
 }
 
 /// A checkpoint signed now over the whole log.
+#[utoipa::path(get, path = "/api/v1/audit/checkpoint", tag = "auditor", responses((status = 200, body = omadata_consent::audit::Checkpoint), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn checkpoint(
     State(state): State<AppState>,
     caller: Caller,
@@ -100,14 +103,15 @@ pub async fn checkpoint(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct InclusionQuery {
     seq: u64,
     size: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Proof {
     /// Hashes, base64.
     proof: Vec<String>,
@@ -122,6 +126,7 @@ fn encode(hashes: Vec<[u8; 32]>) -> Proof {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/audit/proofs/inclusion", tag = "auditor", params(InclusionQuery), responses((status = 200, body = Proof), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn inclusion_proof(
     State(state): State<AppState>,
     caller: Caller,
@@ -137,13 +142,15 @@ pub async fn inclusion_proof(
     )))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConsistencyQuery {
     from: u64,
     to: u64,
 }
 
+#[utoipa::path(get, path = "/api/v1/audit/proofs/consistency", tag = "auditor", params(ConsistencyQuery), responses((status = 200, body = Proof), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn consistency_proof(
     State(state): State<AppState>,
     caller: Caller,
@@ -160,6 +167,7 @@ pub async fn consistency_proof(
 }
 
 /// Recomputes the whole tree and checks every stored checkpoint.
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "auditor", responses((status = 200, body = omadata_consent::audit::LogReport), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem), (status = 409, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn verify(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<LogReport>> {
     caller.staff(Role::Auditor)?;
     let services = state.services();

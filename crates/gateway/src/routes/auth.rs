@@ -1,6 +1,6 @@
 //! Login over OpenID Connect, logout, and bearer tokens.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Caller, cookie, same_secret};
 use crate::principal::{Principal, Role};
 use crate::sessions::{LOGIN_COOKIE, PendingLogin, SESSION_COOKIE};
@@ -36,12 +36,14 @@ fn refusal(status: StatusCode, title_fi: &str, text_fi: &str, text_en: &str) -> 
     (status, Html(page)).into_response()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LoginQuery {
     role: Option<String>,
     login_hint: Option<String>,
 }
 
+#[utoipa::path(get, path = "/auth/login", tag = "session", params(LoginQuery), responses((status = 303, description = "to the identity provider"), (status = 400, description = "unknown role (HTML page)"), (status = 502, description = "provider unreachable (HTML page)")))]
 pub async fn login(State(state): State<AppState>, Query(query): Query<LoginQuery>) -> Response {
     let role = match query.role.as_deref() {
         None | Some("") => None,
@@ -93,7 +95,8 @@ pub async fn login(State(state): State<AppState>, Query(query): Query<LoginQuery
     response
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
@@ -116,6 +119,7 @@ fn audit_refusal(
     }
 }
 
+#[utoipa::path(get, path = "/auth/callback", tag = "session", params(CallbackQuery), responses((status = 303, description = "signed in; session cookie set"), (status = 400, description = "interrupted or expired login (HTML page)"), (status = 401, description = "ID token did not verify (HTML page)"), (status = 403, description = "weak acr or not registered for the role (HTML page)")))]
 pub async fn callback(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -315,6 +319,7 @@ pub fn principal_from_subject(
     Ok(None)
 }
 
+#[utoipa::path(post, path = "/auth/logout", tag = "session", responses((status = 204, description = "signed out"), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let services = state.services();
     if let Some(id) = &caller.session_id {
@@ -337,7 +342,7 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<
     Ok(response)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     access_token: String,
     token_type: &'static str,
@@ -345,6 +350,7 @@ pub struct TokenResponse {
 }
 
 /// A short-lived bearer token for the signed-in caller (API clients).
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "session", responses((status = 200, body = TokenResponse), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn issue_token(
     State(state): State<AppState>,
     caller: Caller,

@@ -1,6 +1,6 @@
 //! The client's own data and consents: `/api/v1/me/...`.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{AppJson, Caller};
 use crate::principal::{Principal, Role};
 use crate::state::AppState;
@@ -19,7 +19,7 @@ use omadata_vault::{Author, ProfessionalId, Record};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Me {
     id: String,
     role: Role,
@@ -29,6 +29,7 @@ pub struct Me {
     organisation: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/me", tag = "session", responses((status = 200, body = Me), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn me(caller: Caller) -> Json<Me> {
     let (id, organisation) = match &caller.principal {
         Principal::Client { id, .. } => (id.to_string(), None),
@@ -45,7 +46,7 @@ pub async fn me(caller: Caller) -> Json<Me> {
     })
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RecordView {
     path: String,
     version: u64,
@@ -54,7 +55,7 @@ pub struct RecordView {
     written_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuthorView {
     kind: &'static str,
     id: String,
@@ -89,6 +90,7 @@ pub fn record_view(state: &AppState, record: Record) -> RecordView {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/me/record", tag = "client", responses((status = 200, body = [RecordView]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn my_record(
     State(state): State<AppState>,
     caller: Caller,
@@ -105,10 +107,12 @@ pub async fn my_record(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct WriteBody {
     pub value: serde_json::Value,
 }
 
+#[utoipa::path(put, path = "/api/v1/me/record/{path}", tag = "client", params(("path" = String, Path, description = "field path from the catalogue")), request_body = WriteBody, responses((status = 200, body = RecordView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn write_my_field(
     State(state): State<AppState>,
     caller: Caller,
@@ -126,6 +130,7 @@ pub async fn write_my_field(
     Ok(Json(record_view(&state, record)))
 }
 
+#[utoipa::path(post, path = "/api/v1/me/pairing-codes", tag = "client", responses((status = 201, body = omadata_consent::PairingCode), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn pairing_code(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let client = caller.client_id()?;
     let code = state
@@ -135,13 +140,14 @@ pub async fn pairing_code(State(state): State<AppState>, caller: Caller) -> ApiR
     Ok((StatusCode::CREATED, Json(code)).into_response())
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RequestView {
     #[serde(flatten)]
     request: AccessRequest,
     current_status: RequestStatus,
 }
 
+#[utoipa::path(get, path = "/api/v1/me/access-requests", tag = "client", responses((status = 200, body = [RequestView]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn my_requests(
     State(state): State<AppState>,
     caller: Caller,
@@ -160,7 +166,7 @@ pub async fn my_requests(
     ))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GrantView {
     #[serde(flatten)]
     grant: Grant,
@@ -174,6 +180,7 @@ pub fn grant_view(grant: Grant, now: DateTime<Utc>) -> GrantView {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/me/access-requests/{id}/approve", tag = "client", params(("id" = String, Path)), request_body = Option<omadata_consent::Narrowing>, responses((status = 200, body = GrantView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,
@@ -191,6 +198,7 @@ pub async fn approve(
     Ok(Json(grant_view(grant, now)))
 }
 
+#[utoipa::path(post, path = "/api/v1/me/access-requests/{id}/deny", tag = "client", params(("id" = String, Path)), responses((status = 200, body = omadata_consent::AccessRequest), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn deny(
     State(state): State<AppState>,
     caller: Caller,
@@ -205,6 +213,7 @@ pub async fn deny(
     )?))
 }
 
+#[utoipa::path(get, path = "/api/v1/me/grants", tag = "client", responses((status = 200, body = [GrantView]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn my_grants(
     State(state): State<AppState>,
     caller: Caller,
@@ -219,6 +228,7 @@ pub async fn my_grants(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct NewGrant {
     professional: ProfessionalId,
     fields: Vec<FieldSelector>,
@@ -227,6 +237,7 @@ pub struct NewGrant {
     valid_until: DateTime<Utc>,
 }
 
+#[utoipa::path(post, path = "/api/v1/me/grants", tag = "client", request_body = NewGrant, responses((status = 201, body = GrantView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn create_grant(
     State(state): State<AppState>,
     caller: Caller,
@@ -261,6 +272,7 @@ pub async fn create_grant(
     Ok((StatusCode::CREATED, Json(grant_view(grant, now))).into_response())
 }
 
+#[utoipa::path(delete, path = "/api/v1/me/grants/{id}", tag = "client", params(("id" = String, Path)), responses((status = 200, body = GrantView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
@@ -274,6 +286,7 @@ pub async fn revoke(
 }
 
 /// The latest receipt of a grant, exactly as signed.
+#[utoipa::path(get, path = "/api/v1/me/grants/{id}/receipt", tag = "client", params(("id" = String, Path)), responses((status = 200, description = "the signed consent receipt, canonical JSON", content_type = "application/json", body = Object), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem), (status = 404, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn receipt(
     State(state): State<AppState>,
     caller: Caller,
@@ -294,13 +307,14 @@ pub async fn receipt(
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     before: Option<u64>,
     limit: Option<usize>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccessView {
     seq: u64,
     at: DateTime<Utc>,
@@ -342,6 +356,7 @@ fn access_view(state: &AppState, entry: AuditEntry) -> AccessView {
 }
 
 /// "Who has seen my data, and when": every access decision about the client.
+#[utoipa::path(get, path = "/api/v1/me/access-log", tag = "client", params(Page), responses((status = 200, body = [AccessView]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn access_log(
     State(state): State<AppState>,
     caller: Caller,
@@ -370,7 +385,7 @@ pub async fn access_log(
     ))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Export {
     client: String,
     exported_at: DateTime<Utc>,
@@ -381,6 +396,7 @@ pub struct Export {
 }
 
 /// Everything held about the client, machine-readable (GDPR Art. 15 and 20).
+#[utoipa::path(get, path = "/api/v1/me/export", tag = "client", responses((status = 200, body = Export), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn export(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let client = caller.client_id()?;
     let services = state.services();
@@ -417,6 +433,7 @@ pub async fn export(State(state): State<AppState>, caller: Caller) -> ApiResult<
 }
 
 /// Erasure: ends every grant, crypto-shreds the records, forgets who the client was.
+#[utoipa::path(delete, path = "/api/v1/me", tag = "client", responses((status = 204, description = "everything erased"), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn erase_me(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
     let client = caller.client_id()?;
     let services = state.services();

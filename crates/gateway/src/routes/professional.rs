@@ -1,7 +1,7 @@
 //! A professional's work: asking for access, their clients, reading and writing exactly
 //! what grants permit. Every decision is audited before the answer leaves.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{AppJson, Caller};
 use crate::principal::Role;
 use crate::routes::client::{RecordView, WriteBody, record_view};
@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct NewRequest {
     pairing_code: String,
     fields: Vec<FieldSelector>,
@@ -28,6 +29,7 @@ pub struct NewRequest {
     valid_until: DateTime<Utc>,
 }
 
+#[utoipa::path(post, path = "/api/v1/access-requests", tag = "professional", request_body = NewRequest, responses((status = 201, body = omadata_consent::AccessRequest), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn request_access(
     State(state): State<AppState>,
     caller: Caller,
@@ -50,7 +52,7 @@ pub async fn request_access(
     Ok((StatusCode::CREATED, Json(request)).into_response())
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GrantSummary {
     id: GrantId,
     fields: BTreeSet<String>,
@@ -59,13 +61,14 @@ pub struct GrantSummary {
     valid_until: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ClientView {
     client: ClientId,
     grants: Vec<GrantSummary>,
 }
 
 /// Clients with at least one active grant to the caller.
+#[utoipa::path(get, path = "/api/v1/clients", tag = "professional", responses((status = 200, body = [ClientView]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn my_clients(
     State(state): State<AppState>,
     caller: Caller,
@@ -95,20 +98,21 @@ pub async fn my_clients(
     ))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PermittedField {
     #[serde(flatten)]
     record: RecordView,
     grant: GrantId,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ClientRecord {
     client: ClientId,
     /// Exactly the fields an active grant permits and that hold a value.
     fields: Vec<PermittedField>,
 }
 
+#[utoipa::path(get, path = "/api/v1/clients/{id}/record", tag = "professional", params(("id" = String, Path)), responses((status = 200, body = ClientRecord), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn client_record(
     State(state): State<AppState>,
     caller: Caller,
@@ -161,6 +165,7 @@ pub async fn client_record(
     Ok(Json(ClientRecord { client, fields }))
 }
 
+#[utoipa::path(put, path = "/api/v1/clients/{id}/record/{path}", tag = "professional", params(("id" = String, Path), ("path" = String, Path)), request_body = crate::routes::client::WriteBody, responses((status = 200, body = crate::routes::client::RecordView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn write_client_field(
     State(state): State<AppState>,
     caller: Caller,

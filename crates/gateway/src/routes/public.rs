@@ -13,11 +13,13 @@ use omadata_vault::{Authors, Sensitivity};
 use serde::Serialize;
 use std::sync::atomic::Ordering;
 
+#[utoipa::path(get, path = "/healthz", tag = "public", responses((status = 200, description = "alive", body = String)))]
 pub async fn healthz() -> &'static str {
     "ok"
 }
 
 /// Ready when the store answers.
+#[utoipa::path(get, path = "/readyz", tag = "public", responses((status = 200, description = "ready", body = String), (status = 503, description = "storage unavailable", body = String)))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.services().directory.organisations() {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
@@ -28,6 +30,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "public", responses((status = 200, description = "Prometheus text format", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let m = &state.services().metrics;
     let audit_entries = state.services().consent.audit().len();
@@ -52,11 +55,12 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "public", responses((status = 200, description = "keys that verify receipts and checkpoints", body = omadata_consent::Jwks)))]
 pub async fn jwks(State(state): State<AppState>) -> Json<omadata_consent::Jwks> {
     Json(state.services().consent.jwks())
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FieldView {
     path: String,
     category: String,
@@ -67,6 +71,7 @@ pub struct FieldView {
     labels: omadata_vault::catalogue::Labels,
 }
 
+#[utoipa::path(get, path = "/api/v1/fields", tag = "public", responses((status = 200, body = [FieldView])))]
 pub async fn fields(State(state): State<AppState>) -> ApiResult<Json<Vec<FieldView>>> {
     Ok(Json(
         state
