@@ -589,3 +589,241 @@ async fn admin_registers_staff_and_public_endpoints_answer() {
     );
     gateway.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_registers_staff_from_the_cli_and_data_survives_a_restart() {
+    let mut gateway = Gateway::demo().await.unwrap();
+    let client = signed_in(&gateway, "client1").await;
+    let (_, me) = client.get("/api/v1/me").await.unwrap();
+    gateway.stop().await.unwrap();
+
+    // The operator registers a new organisation and a professional while the service is down.
+    let data = gateway.data_dir();
+    let data_arg = data.to_str().unwrap();
+    let mut out = Vec::new();
+    omadata::cli::run(
+        [
+            "omadata",
+            "register",
+            "organisation",
+            "--data",
+            data_arg,
+            "--name",
+            "Nuorten Paja ry",
+            "--business-id",
+            "1572860-0",
+            "--privacy-notice-url",
+            "https://paja.example.fi/tietosuoja",
+            "--dpo-contact",
+            "dpo@paja.example.fi",
+        ],
+        &mut out,
+    )
+    .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let organisation = text.split_whitespace().nth(1).unwrap().to_owned();
+    let mut out = Vec::new();
+    omadata::cli::run(
+        [
+            "omadata",
+            "register",
+            "staff",
+            "--data",
+            data_arg,
+            "--organisation",
+            &organisation,
+            "--name",
+            "Sami Satunnainen",
+            "--title",
+            "Pajaohjaaja",
+            "--profession",
+            "youth_work",
+            "--role",
+            "professional",
+            "--login-subject",
+            "stranger",
+        ],
+        &mut out,
+    )
+    .unwrap();
+    let bad = omadata::cli::run(
+        [
+            "omadata",
+            "register",
+            "staff",
+            "--data",
+            data_arg,
+            "--organisation",
+            &organisation,
+            "--name",
+            "X",
+            "--title",
+            "Y",
+            "--profession",
+            "astrology",
+            "--role",
+            "professional",
+            "--login-subject",
+            "z",
+        ],
+        &mut Vec::new(),
+    );
+    assert!(bad.is_err());
+
+    // Restart on the same data: the client is still there, and the stranger is now a professional.
+    let mut options =
+        omadata::server::ServerOptions::demo("127.0.0.1:0".parse().unwrap(), data.clone());
+    options.clock = Some(gateway.clock.clone());
+    let server = omadata::server::start(options).await.unwrap();
+    gateway.base = server.public_url.as_str().trim_end_matches('/').to_owned();
+    gateway.server = Some(server);
+    let again = signed_in(&gateway, "client1").await;
+    assert_eq!(again.get("/api/v1/me").await.unwrap().1["id"], me["id"]);
+    let (_, record) = again.get("/api/v1/me/record").await.unwrap();
+    assert!(record.as_array().unwrap().len() >= 6);
+    let mut stranger = gateway.browser().unwrap();
+    let (status, page) = stranger
+        .login("stranger", Some("professional"))
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(
+        stranger.get("/api/v1/me").await.unwrap().1["role"],
+        "professional"
+    );
+    gateway.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_input_gets_4xx_problems_never_500() {
+    let mut gateway = Gateway::demo().await.unwrap();
+    let client = signed_in(&gateway, "client1").await;
+    let pro = signed_in(&gateway, "pro-youth").await;
+    let huge = "x".repeat(200 * 1024);
+    let response = client
+        .http
+        .put(format!("{}/api/v1/me/record/identity.name", client.base))
+        .header("x-csrf-token", client.csrf.clone().unwrap())
+        .header("content-type", "application/json")
+        .body(format!("{{\"value\":\"{huge}\"}}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+
+    let weird = [
+        "%00",
+        "..%2F..%2Fetc%2Fpasswd",
+        "identity.name%0A",
+        "ä",
+        &"a.".repeat(500),
+        "%F0%9F%98%80",
+    ];
+    for path in weird {
+        for (who, method, url, body) in [
+            (
+                &client,
+                Method::PUT,
+                format!("/api/v1/me/record/{path}"),
+                Some(json!({"value": "x"})),
+            ),
+            (
+                &client,
+                Method::POST,
+                format!("/api/v1/me/access-requests/{path}/approve"),
+                Some(json!({})),
+            ),
+            (
+                &client,
+                Method::DELETE,
+                format!("/api/v1/me/grants/{path}"),
+                None,
+            ),
+            (
+                &client,
+                Method::GET,
+                format!("/api/v1/me/grants/{path}/receipt"),
+                None,
+            ),
+            (
+                &pro,
+                Method::GET,
+                format!("/api/v1/clients/{path}/record"),
+                None,
+            ),
+            (
+                &pro,
+                Method::PUT,
+                format!("/api/v1/clients/{path}/record/{path}"),
+                Some(json!({"value": 1})),
+            ),
+        ] {
+            let (status, body) = who.call(method.clone(), &url, body).await.unwrap();
+            assert!(status.is_client_error(), "{method} {url}: {status} {body}");
+        }
+    }
+    for body in [
+        json!(null),
+        json!([]),
+        json!({"value": {"deep": [[[[1]]]]}}),
+        json!({"pairing_code": 1}),
+    ] {
+        let (status, _) = client
+            .call(
+                Method::PUT,
+                "/api/v1/me/record/identity.name",
+                Some(body.clone()),
+            )
+            .await
+            .unwrap();
+        assert!(status.is_client_error());
+        let (status, _) = pro
+            .call(Method::POST, "/api/v1/access-requests", Some(body))
+            .await
+            .unwrap();
+        assert!(status.is_client_error());
+    }
+    let auditor = signed_in(&gateway, "auditor").await;
+    for query in [
+        "seq=5&size=2",
+        "seq=999999&size=1000000",
+        "seq=-1&size=x",
+        "size=18446744073709551615&seq=0",
+    ] {
+        let (status, _) = auditor
+            .get(&format!("/api/v1/audit/proofs/inclusion?{query}"))
+            .await
+            .unwrap();
+        assert!(status.is_client_error(), "{query}: {status}");
+    }
+    for query in [
+        "from=10&to=5",
+        "from=0&to=18446744073709551615",
+        "limit=0",
+        "before=0",
+        "from=2026-13-01T00:00:00Z",
+        "client=nope",
+        "unknown=1",
+    ] {
+        let (status, _) = auditor
+            .get(&format!("/api/v1/audit/events?{query}"))
+            .await
+            .unwrap();
+        assert!(
+            status.is_client_error() || status == StatusCode::OK,
+            "{query}: {status}"
+        );
+        assert!(!status.is_server_error());
+    }
+    let (_, metrics) = auditor.raw("/metrics").await.unwrap();
+    assert!(
+        String::from_utf8(metrics)
+            .unwrap()
+            .contains("omadata_http_server_errors_total 0")
+    );
+    gateway.stop().await.unwrap();
+}

@@ -185,11 +185,10 @@ pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    crate::extract::OptionalJson(narrowing): crate::extract::OptionalJson<Narrowing>,
 ) -> ApiResult<Json<GrantView>> {
     let client = caller.client_id()?;
     let id: RequestId = id.parse().map_err(|_| ApiError::not_found())?;
-    let narrowing: Narrowing = crate::extract::optional_json(&body)?;
     let now = state.now();
     let grant = state
         .services()
