@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every check OmaData runs: formatting, lints, dependency policy, all tests.
-# Installs what it needs itself, so it works on a bare machine; .ci/run calls it.
+# Every check OmaData runs: formatting, lints, dependency policy, all tests (Rust, then the
+# web pages in Chromium). Installs what it needs itself, so it works on a bare machine;
+# .ci/run calls it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -14,8 +15,16 @@ need_cargo_tool() { # binary, crate@version
 need_cargo_tool cargo-deny cargo-deny@0.20.2
 need_cargo_tool cargo-nextest cargo-nextest
 
-echo "== npm ci (oidc-provider for the end-to-end tests)"
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing chromium (Debian) for the browser tests"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y --no-install-recommends chromium
+fi
+
+echo "== npm ci (oidc-provider and the browser-test tools)"
 (cd tests/oidc-provider && npm ci --no-audit --no-fund)
+(cd tests/browser && npm ci --no-audit --no-fund)
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
@@ -25,3 +34,8 @@ echo "== cargo deny check bans licenses sources"
 cargo deny --log-level error check bans licenses sources
 echo "== tests"
 cargo nextest run --workspace --locked --no-fail-fast
+
+echo "== web pages in Chromium (playwright-core, axe-core)"
+cargo build --locked -p omadata
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+(cd tests/browser && OMADATA_BIN="$target_dir/debug/omadata" npm test)

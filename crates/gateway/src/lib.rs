@@ -9,6 +9,7 @@
 //! - [`oidc`]: the OpenID Connect relying party; [`test_idp`]: the built-in test provider
 //!   (only when enabled); [`sessions`], [`tokens`], [`extract`]: who is calling.
 //! - [`routes`]: public, auth, client (`/api/v1/me`), professional, auditor, admin.
+//! - [`pages`]: the web app (HTML shell, script, stylesheet), built into the binary.
 //! - [`openapi`]: the OpenAPI document generated from the handlers.
 //! - [`demo`]: demo organisation, staff and clients for every test person.
 
@@ -18,6 +19,7 @@ pub mod error;
 pub mod extract;
 pub mod oidc;
 pub mod openapi;
+pub mod pages;
 pub mod principal;
 pub mod routes;
 pub mod sessions;
@@ -118,7 +120,10 @@ pub fn app(state: AppState) -> Router {
     use routes::{admin, auditor, auth, client, professional, public};
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = Router::new()
-        .route("/", get(public::home))
+        .route("/", get(pages::app_shell))
+        .route("/app", get(pages::app_shell))
+        .route("/assets/app.js", get(pages::script))
+        .route("/assets/app.css", get(pages::stylesheet))
         .route("/healthz", get(public::healthz))
         .route("/readyz", get(public::readyz))
         .route("/metrics", get(public::metrics))
@@ -146,6 +151,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/me/grants/{id}", delete(client::revoke))
         .route("/api/v1/me/grants/{id}/receipt", get(client::receipt))
         .route("/api/v1/me/access-log", get(client::access_log))
+        .route(
+            "/api/v1/directory/professionals",
+            get(client::professionals),
+        )
         .route("/api/v1/me/export", get(client::export))
         .route(
             "/api/v1/access-requests",
@@ -189,7 +198,9 @@ pub fn app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+            ),
         ))
         .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

@@ -43,7 +43,7 @@ impl Modify for Security {
         client::me, client::my_record, client::write_my_field, client::pairing_code,
         client::my_requests, client::approve, client::deny, client::my_grants,
         client::create_grant, client::revoke, client::receipt, client::access_log,
-        client::export, client::erase_me,
+        client::export, client::erase_me, client::professionals,
         professional::request_access, professional::my_clients, professional::client_record,
         professional::write_client_field,
         auditor::events, auditor::checkpoint, auditor::inclusion_proof,

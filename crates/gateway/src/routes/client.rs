@@ -130,14 +130,76 @@ pub async fn write_my_field(
     Ok(Json(record_view(&state, record)))
 }
 
-#[utoipa::path(post, path = "/api/v1/me/pairing-codes", tag = "client", responses((status = 201, body = omadata_consent::PairingCode), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/me/pairing-codes", tag = "client", responses((status = 201, body = PairingCodeView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
 pub async fn pairing_code(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let client = caller.client_id()?;
     let code = state
         .services()
         .consent
         .issue_pairing_code(client, state.now())?;
-    Ok((StatusCode::CREATED, Json(code)).into_response())
+    let qr_svg = qrcode::QrCode::new(code.code.as_bytes())
+        .map(|qr| {
+            qr.render::<qrcode::render::svg::Color<'_>>()
+                .min_dimensions(200, 200)
+                .quiet_zone(true)
+                .build()
+        })
+        .unwrap_or_default();
+    Ok((
+        StatusCode::CREATED,
+        Json(PairingCodeView {
+            code: code.code,
+            expires_at: code.expires_at,
+            qr_svg,
+        }),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PairingCodeView {
+    code: String,
+    expires_at: DateTime<Utc>,
+    /// The code as a QR code (SVG), for the professional's camera.
+    qr_svg: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProfessionalEntry {
+    id: ProfessionalId,
+    name: String,
+    title: String,
+    profession: omadata_consent::Profession,
+    organisation: String,
+}
+
+/// Registered professionals, so a client can grant to the one in front of them.
+#[utoipa::path(get, path = "/api/v1/directory/professionals", tag = "client", responses((status = 200, body = [ProfessionalEntry]), (status = 401, body = Problem), (status = 403, body = Problem)), security(("session" = []), ("bearer" = [])))]
+pub async fn professionals(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<ProfessionalEntry>>> {
+    caller.client_id()?;
+    let directory = &state.services().directory;
+    let mut out = Vec::new();
+    for organisation in directory.organisations()? {
+        for staff in directory.staff_of(organisation.id)? {
+            if staff
+                .roles
+                .contains(&omadata_consent::StaffRole::Professional)
+            {
+                out.push(ProfessionalEntry {
+                    id: staff.id,
+                    name: staff.name,
+                    title: staff.title,
+                    profession: staff.profession,
+                    organisation: organisation.name.clone(),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Json(out))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -2,13 +2,11 @@
 //! the start page.
 
 use crate::error::ApiResult;
-use crate::extract::cookie;
-use crate::sessions::SESSION_COOKIE;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use omadata_vault::{Authors, Sensitivity};
 use serde::Serialize;
 use std::sync::atomic::Ordering;
@@ -90,29 +88,4 @@ pub async fn fields(State(state): State<AppState>) -> ApiResult<Json<Vec<FieldVi
             })
             .collect(),
     ))
-}
-
-/// The start page until the web app arrives: sign-in links for each role.
-pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Html<String> {
-    let signed_in = cookie(&headers, SESSION_COOKIE)
-        .and_then(|id| state.services().sessions.get(id, state.now()))
-        .map(|s| {
-            format!(
-                "<p>Kirjautuneena: {} ({:?})</p>",
-                html_escape(s.principal.display_name()),
-                s.principal.role()
-            )
-        })
-        .unwrap_or_default();
-    Html(format!(
-        "<!doctype html><html lang=\"fi\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>OmaData</title></head><body><main><h1>OmaData</h1>{signed_in}<p>Omat tietosi yhdessä paikassa. Sinä päätät, kuka näkee mitä ja kuinka kauan.</p><ul><li><a href=\"/auth/login\">Kirjaudu sisään</a></li><li><a href=\"/auth/login?role=professional\">Ammattilaisena</a></li><li><a href=\"/auth/login?role=auditor\">Auditoijana</a></li><li><a href=\"/auth/login?role=admin\">Ylläpitäjänä</a></li></ul></main></body></html>"
-    ))
-}
-
-pub fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }

@@ -1,0 +1,777 @@
+// OmaData web app: plain JavaScript, no framework, no inline code (CSP).
+// Finnish by default; Swedish and English. Everyday words first; the legal facts are one
+// tap away under "Lisätietoa".
+'use strict';
+
+const T = {
+  fi: {
+    skip: 'Siirry sisältöön', language: 'Kieli', logout: 'Kirjaudu ulos', loading: 'Ladataan…', menu: 'Päävalikko',
+    welcome: 'Omat tietosi yhdessä paikassa', intro: 'Sinä päätät, kuka näkee tietojasi, mitä tietoja ja kuinka kauan. Voit perua luvan milloin vain.',
+    signInClient: 'Kirjaudu sisään', signInClientText: 'Nuorelle: katso ja hallitse omia tietojasi.',
+    signInPro: 'Ammattilainen', signInProText: 'Pyydä lupaa ja katso asiakkaan jakamat tiedot.',
+    signInAuditor: 'Auditoija', signInAuditorText: 'Tarkista lupien ja katselujen historia.',
+    signInAdmin: 'Ylläpitäjä', signInAdminText: 'Organisaation ammattilaiset.',
+    navData: 'Omat tiedot', navRequests: 'Pyynnöt', navShare: 'Jaa', navGrants: 'Kuka näkee', navSeen: 'Kuka on katsonut', navAccount: 'Lataa tai poista',
+    navClients: 'Asiakkaat', navAsk: 'Pyydä lupaa', navEvents: 'Tapahtumat', navStaff: 'Henkilöstö',
+    myData: 'Omat tiedot', myDataIntro: 'Tässä ovat tietosi. Voit muuttaa tietoja, jotka olet kirjoittanut itse.',
+    noValue: 'Ei tietoa vielä', edit: 'Muokkaa', add: 'Lisää', save: 'Tallenna', cancel: 'Peruuta', saved: 'Tallennettu.',
+    writtenBy: 'Kirjoittanut {name}, {title}, {date}', writtenByYou: 'Sinä, {date}',
+    listHint: 'Yksi asia riville.',
+    requests: 'Pyynnöt', requestsIntro: 'Ammattilainen pyytää lupaa nähdä tietojasi. Sinä päätät. Jos kiellät, saat silti palvelua.',
+    noRequests: 'Ei uusia pyyntöjä.', who: 'Kuka', which: 'Mitä tietoja', why: 'Miksi', until: 'Mihin asti',
+    approve: 'Hyväksy', approveLess: 'Hyväksy vähemmän', deny: 'Kiellä', approved: 'Hyväksytty. Voit perua luvan milloin vain.', denied: 'Kielletty.',
+    chooseFields: 'Valitse tiedot, jotka haluat näyttää', shorterTime: 'Lupa päättyy', approveChosen: 'Hyväksy valitut',
+    oldRequests: 'Aiemmat pyynnöt', status_pending: 'odottaa', status_approved: 'hyväksytty', status_denied: 'kielletty', status_expired: 'vanhentunut',
+    share: 'Jaa tietoja', shareIntro: 'Näytä koodi ammattilaiselle, joka on nyt kanssasi. Hän lähettää sinulle pyynnön. Koodi toimii kerran ja vain vähän aikaa.',
+    showCode: 'Näytä koodi', codeValid: 'Koodi toimii {time} asti.',
+    grantYourself: 'Anna lupa itse', professional: 'Ammattilainen', fields: 'Tiedot', purpose: 'Käyttötarkoitus', purposeText: 'Tarkemmin (vapaaehtoinen)',
+    actions: 'Mitä saa tehdä', actionRead: 'Katsoa', actionWrite: 'Kirjoittaa', give: 'Anna lupa', given: 'Lupa annettu.',
+    lessIsMore: 'Vinkki: jaa vain se, mitä tarvitaan.',
+    grants: 'Kuka näkee tietojani nyt', grantsIntro: 'Nämä ammattilaiset saavat nyt nähdä valitsemasi tiedot.', noGrants: 'Kukaan ei näe tietojasi nyt.',
+    stopNow: 'Lopeta heti', stopped: 'Lupa lopetettu. Ammattilainen ei enää näe näitä tietoja.', pastGrants: 'Päättyneet luvat',
+    state_active: 'voimassa', state_revoked: 'peruttu', state_expired: 'päättynyt', state_not_yet_valid: 'ei vielä voimassa',
+    receipt: 'Kuitti luvasta',
+    seen: 'Kuka on katsonut tietojani', seenIntro: 'Jokainen katselu tallentuu. Tässä näet, kuka katsoi, mitä ja milloin.', noneSeen: 'Kukaan ei ole vielä katsonut tietojasi.',
+    sawFields: 'katsoi', triedFields: 'yritti katsoa ilman lupaa',
+    account: 'Lataa tai poista tietosi', download: 'Lataa kaikki tietoni', downloadText: 'Saat kaiken, mitä sinusta on tallennettu, yhtenä tiedostona.',
+    deleteAll: 'Poista kaikki tietoni', deleteText: 'Kaikki tietosi poistetaan lopullisesti. Kaikki luvat loppuvat heti. Tätä ei voi perua. Lokiin jää vain merkintä, että tiedot poistettiin, ilman nimeäsi.',
+    deleteConfirm: 'Ymmärrän, että tietoja ei saa takaisin.', deletedBye: 'Tietosi on poistettu. Kiitos, että käytit OmaDataa.',
+    legal: 'Lisätietoa (laki)',
+    legalData: 'Sinulla on oikeus saada tietää, mitä tietoja sinusta on, korjata niitä, saada ne itsellesi ja pyytää niiden poistamista (EU:n tietosuoja-asetus, artiklat 15–20).',
+    legalConsent: 'Suostumus on vapaaehtoinen, ja sen voi perua yhtä helposti kuin antaa. Peruminen lopettaa käsittelyn heti. Terveystietoja saa näyttää vain terveydenhuollon ammattilaiselle.',
+    legalLog: 'Jokainen tietojesi käyttö kirjataan lokiin, jota ei voi muuttaa huomaamatta. Lokiin ei tallenneta tietojesi sisältöä.',
+    clients: 'Asiakkaani', clientsIntro: 'Asiakkaat, joilta sinulla on voimassa oleva lupa.', noClients: 'Ei voimassa olevia lupia.',
+    open: 'Avaa', client: 'Asiakas', record: 'Asiakkaan tiedot', noAccess: 'Ei pääsyä: lupaa ei ole, se on päättynyt tai se on peruttu.',
+    ask: 'Pyydä lupaa', askIntro: 'Kysy asiakkaalta koodi. Pyydä vain ne tiedot, joita tehtävä vaatii.', pairingCode: 'Asiakkaan koodi', send: 'Lähetä pyyntö', sent: 'Pyyntö lähetetty. Asiakas päättää.',
+    sensitive: 'arkaluonteinen',
+    events: 'Tapahtumat', eventsIntro: 'Lupien ja katselujen historia. Lokissa ei ole tietojen sisältöä.', filter: 'Hae', clientId: 'Asiakkaan tunnus', professionalId: 'Ammattilaisen tunnus',
+    from: 'Alkaen', to: 'Päättyen', more: 'Näytä lisää', exportCsv: 'Lataa CSV', exportJson: 'Lataa JSON', when: 'Milloin', event: 'Tapahtuma', outcome: 'Tulos',
+    verify: 'Lokin eheys', verifyOk: 'Loki on eheä: {n} merkintää, {c} allekirjoitettua tarkistuspistettä.', verifyBad: 'Loki EI ole eheä: {why}',
+    checkpoint: 'Viimeisin tarkistuspiste', treeSize: 'Merkintöjä', rootHash: 'Juurisumma', signedAt: 'Allekirjoitettu',
+    staff: 'Organisaation henkilöstö', register: 'Rekisteröi henkilö', name: 'Nimi', title: 'Tehtävänimike', profession: 'Ammatti', role: 'Rooli', loginSubject: 'Tunnistuksen tunniste', registered: 'Rekisteröity.',
+    error: 'Jokin meni vikaan: {detail}', signedOut: 'Olet kirjautunut ulos.',
+    cat_identity: 'Henkilö- ja yhteystiedot', cat_background: 'Tausta', cat_situation: 'Nykytilanne', cat_needs: 'Tarpeet', cat_plan: 'Yhteinen suunnitelma',
+    cat_encounters: 'Asiointi', cat_self_assessment: 'Itsearviot', cat_health: 'Terveys ja toimintakyky', cat_social_welfare: 'Sosiaalihuolto', cat_employment_services: 'Työllisyyspalvelut',
+    p_guidance: 'Ohjaus', p_service_need_assessment: 'Palvelutarpeen arviointi', p_service_decision: 'Palvelupäätös', p_employer_cooperation: 'Yhteistyö työnantajan kanssa', p_shared_plan: 'Yhteinen suunnitelma',
+    prof_youth_work: 'Nuorisotyö', prof_social_work: 'Sosiaalityö', prof_employment_services: 'Työllisyyspalvelut', prof_health_care: 'Terveydenhuolto', prof_education: 'Opetus ja ohjaus', prof_other: 'Muu',
+  },
+  sv: {
+    skip: 'Till innehållet', language: 'Språk', logout: 'Logga ut', loading: 'Laddar…', menu: 'Huvudmeny',
+    welcome: 'Dina egna uppgifter på ett ställe', intro: 'Du bestämmer vem som ser dina uppgifter, vilka uppgifter och hur länge. Du kan ta tillbaka ditt lov när som helst.',
+    signInClient: 'Logga in', signInClientText: 'För unga: se och hantera dina uppgifter.',
+    signInPro: 'Yrkesperson', signInProText: 'Be om lov och se uppgifter som klienten delat.',
+    signInAuditor: 'Granskare', signInAuditorText: 'Granska historiken över lov och visningar.',
+    signInAdmin: 'Administratör', signInAdminText: 'Organisationens yrkespersoner.',
+    navData: 'Mina uppgifter', navRequests: 'Förfrågningar', navShare: 'Dela', navGrants: 'Vem ser', navSeen: 'Vem har tittat', navAccount: 'Ladda ner eller radera',
+    navClients: 'Klienter', navAsk: 'Be om lov', navEvents: 'Händelser', navStaff: 'Personal',
+    myData: 'Mina uppgifter', myDataIntro: 'Här är dina uppgifter. Du kan ändra det du själv har skrivit.',
+    noValue: 'Inga uppgifter ännu', edit: 'Ändra', add: 'Lägg till', save: 'Spara', cancel: 'Avbryt', saved: 'Sparat.',
+    writtenBy: 'Skrivet av {name}, {title}, {date}', writtenByYou: 'Du, {date}', listHint: 'En sak per rad.',
+    requests: 'Förfrågningar', requestsIntro: 'En yrkesperson ber om lov att se dina uppgifter. Du bestämmer. Om du säger nej får du ändå service.',
+    noRequests: 'Inga nya förfrågningar.', who: 'Vem', which: 'Vilka uppgifter', why: 'Varför', until: 'Till och med',
+    approve: 'Godkänn', approveLess: 'Godkänn mindre', deny: 'Säg nej', approved: 'Godkänt. Du kan ta tillbaka lovet när som helst.', denied: 'Nekat.',
+    chooseFields: 'Välj de uppgifter du vill visa', shorterTime: 'Lovet slutar', approveChosen: 'Godkänn valda',
+    oldRequests: 'Tidigare förfrågningar', status_pending: 'väntar', status_approved: 'godkänd', status_denied: 'nekad', status_expired: 'föråldrad',
+    share: 'Dela uppgifter', shareIntro: 'Visa koden för yrkespersonen som är med dig nu. Hen skickar dig en förfrågan. Koden fungerar en gång och bara en kort stund.',
+    showCode: 'Visa kod', codeValid: 'Koden fungerar till {time}.',
+    grantYourself: 'Ge lov själv', professional: 'Yrkesperson', fields: 'Uppgifter', purpose: 'Ändamål', purposeText: 'Mer exakt (frivilligt)',
+    actions: 'Vad får göras', actionRead: 'Se', actionWrite: 'Skriva', give: 'Ge lov', given: 'Lov givet.', lessIsMore: 'Tips: dela bara det som behövs.',
+    grants: 'Vem ser mina uppgifter nu', grantsIntro: 'Dessa yrkespersoner får nu se de uppgifter du valt.', noGrants: 'Ingen ser dina uppgifter nu.',
+    stopNow: 'Stoppa nu', stopped: 'Lovet stoppat. Yrkespersonen ser inte längre uppgifterna.', pastGrants: 'Avslutade lov',
+    state_active: 'gäller', state_revoked: 'återkallat', state_expired: 'slut', state_not_yet_valid: 'gäller inte ännu', receipt: 'Kvitto på lovet',
+    seen: 'Vem har tittat på mina uppgifter', seenIntro: 'Varje visning sparas. Här ser du vem som tittade, på vad och när.', noneSeen: 'Ingen har tittat på dina uppgifter ännu.',
+    sawFields: 'tittade på', triedFields: 'försökte titta utan lov',
+    account: 'Ladda ner eller radera dina uppgifter', download: 'Ladda ner alla mina uppgifter', downloadText: 'Du får allt som sparats om dig i en fil.',
+    deleteAll: 'Radera alla mina uppgifter', deleteText: 'Alla dina uppgifter raderas för alltid. Alla lov slutar direkt. Det går inte att ångra. I loggen blir bara en anteckning om att uppgifterna raderades, utan ditt namn.',
+    deleteConfirm: 'Jag förstår att uppgifterna inte kan fås tillbaka.', deletedBye: 'Dina uppgifter är raderade. Tack för att du använde OmaData.',
+    legal: 'Mer information (lag)',
+    legalData: 'Du har rätt att få veta vilka uppgifter som finns om dig, rätta dem, få dem och begära att de raderas (EU:s dataskyddsförordning, artiklarna 15–20).',
+    legalConsent: 'Samtycket är frivilligt och kan tas tillbaka lika lätt som det ges. Då upphör behandlingen direkt. Hälsouppgifter får visas bara för hälso- och sjukvårdspersonal.',
+    legalLog: 'Varje användning av dina uppgifter loggas i en logg som inte kan ändras obemärkt. Loggen innehåller inte dina uppgifter.',
+    clients: 'Mina klienter', clientsIntro: 'Klienter som gett dig ett gällande lov.', noClients: 'Inga gällande lov.',
+    open: 'Öppna', client: 'Klient', record: 'Klientens uppgifter', noAccess: 'Ingen åtkomst: lov saknas, har gått ut eller har återkallats.',
+    ask: 'Be om lov', askIntro: 'Fråga klienten efter koden. Be bara om de uppgifter uppdraget kräver.', pairingCode: 'Klientens kod', send: 'Skicka förfrågan', sent: 'Förfrågan skickad. Klienten bestämmer.',
+    sensitive: 'känslig',
+    events: 'Händelser', eventsIntro: 'Historik över lov och visningar. Loggen innehåller inga uppgifter.', filter: 'Sök', clientId: 'Klientens id', professionalId: 'Yrkespersonens id',
+    from: 'Från', to: 'Till', more: 'Visa fler', exportCsv: 'Ladda ner CSV', exportJson: 'Ladda ner JSON', when: 'När', event: 'Händelse', outcome: 'Resultat',
+    verify: 'Loggens integritet', verifyOk: 'Loggen är hel: {n} poster, {c} signerade kontrollpunkter.', verifyBad: 'Loggen är INTE hel: {why}',
+    checkpoint: 'Senaste kontrollpunkt', treeSize: 'Poster', rootHash: 'Rotsumma', signedAt: 'Signerad',
+    staff: 'Organisationens personal', register: 'Registrera person', name: 'Namn', title: 'Titel', profession: 'Yrke', role: 'Roll', loginSubject: 'Identifieringens id', registered: 'Registrerad.',
+    error: 'Något gick fel: {detail}', signedOut: 'Du har loggat ut.',
+    cat_identity: 'Person- och kontaktuppgifter', cat_background: 'Bakgrund', cat_situation: 'Nuvarande situation', cat_needs: 'Behov', cat_plan: 'Gemensam plan',
+    cat_encounters: 'Kontakter', cat_self_assessment: 'Självskattningar', cat_health: 'Hälsa och funktionsförmåga', cat_social_welfare: 'Socialvård', cat_employment_services: 'Arbetskraftstjänster',
+    p_guidance: 'Vägledning', p_service_need_assessment: 'Bedömning av servicebehov', p_service_decision: 'Servicebeslut', p_employer_cooperation: 'Samarbete med arbetsgivare', p_shared_plan: 'Gemensam plan',
+    prof_youth_work: 'Ungdomsarbete', prof_social_work: 'Socialt arbete', prof_employment_services: 'Arbetskraftstjänster', prof_health_care: 'Hälso- och sjukvård', prof_education: 'Utbildning och vägledning', prof_other: 'Annat',
+  },
+  en: {
+    skip: 'Skip to content', language: 'Language', logout: 'Sign out', loading: 'Loading…', menu: 'Main menu',
+    welcome: 'Your own data in one place', intro: 'You decide who sees your data, which data and for how long. You can take your permission back at any time.',
+    signInClient: 'Sign in', signInClientText: 'For young people: see and manage your own data.',
+    signInPro: 'Professional', signInProText: 'Ask for permission and see what a client shares.',
+    signInAuditor: 'Auditor', signInAuditorText: 'Check the history of permissions and views.',
+    signInAdmin: 'Admin', signInAdminText: 'Your organisation\'s professionals.',
+    navData: 'My data', navRequests: 'Requests', navShare: 'Share', navGrants: 'Who can see', navSeen: 'Who has looked', navAccount: 'Download or delete',
+    navClients: 'Clients', navAsk: 'Ask for access', navEvents: 'Events', navStaff: 'Staff',
+    myData: 'My data', myDataIntro: 'Here is your data. You can change what you wrote yourself.',
+    noValue: 'Nothing yet', edit: 'Edit', add: 'Add', save: 'Save', cancel: 'Cancel', saved: 'Saved.',
+    writtenBy: 'Written by {name}, {title}, {date}', writtenByYou: 'You, {date}', listHint: 'One item per line.',
+    requests: 'Requests', requestsIntro: 'A professional asks to see your data. You decide. If you say no, you still get help.',
+    noRequests: 'No new requests.', who: 'Who', which: 'Which data', why: 'Why', until: 'Until',
+    approve: 'Approve', approveLess: 'Approve less', deny: 'Say no', approved: 'Approved. You can take it back at any time.', denied: 'Refused.',
+    chooseFields: 'Choose the data you want to show', shorterTime: 'Permission ends', approveChosen: 'Approve chosen',
+    oldRequests: 'Earlier requests', status_pending: 'waiting', status_approved: 'approved', status_denied: 'refused', status_expired: 'expired',
+    share: 'Share data', shareIntro: 'Show the code to the professional who is with you now. They send you a request. The code works once and only for a short time.',
+    showCode: 'Show code', codeValid: 'The code works until {time}.',
+    grantYourself: 'Give permission yourself', professional: 'Professional', fields: 'Data', purpose: 'Purpose', purposeText: 'More detail (optional)',
+    actions: 'What they may do', actionRead: 'See', actionWrite: 'Write', give: 'Give permission', given: 'Permission given.', lessIsMore: 'Tip: share only what is needed.',
+    grants: 'Who can see my data now', grantsIntro: 'These professionals may now see the data you chose.', noGrants: 'Nobody can see your data now.',
+    stopNow: 'Stop now', stopped: 'Permission stopped. The professional no longer sees this data.', pastGrants: 'Ended permissions',
+    state_active: 'valid', state_revoked: 'taken back', state_expired: 'ended', state_not_yet_valid: 'not yet valid', receipt: 'Receipt of permission',
+    seen: 'Who has looked at my data', seenIntro: 'Every view is recorded. Here you see who looked, at what and when.', noneSeen: 'Nobody has looked at your data yet.',
+    sawFields: 'looked at', triedFields: 'tried to look without permission',
+    account: 'Download or delete your data', download: 'Download all my data', downloadText: 'You get everything stored about you in one file.',
+    deleteAll: 'Delete all my data', deleteText: 'All your data is deleted for good. Every permission ends at once. This cannot be undone. The log keeps only a note that data was deleted, without your name.',
+    deleteConfirm: 'I understand the data cannot be brought back.', deletedBye: 'Your data has been deleted. Thank you for using OmaData.',
+    legal: 'More information (law)',
+    legalData: 'You have the right to know what data is held about you, to correct it, to get it and to ask for it to be erased (EU General Data Protection Regulation, Articles 15–20).',
+    legalConsent: 'Consent is voluntary and can be withdrawn as easily as it is given; withdrawal ends processing at once. Health data may be shown only to health-care staff.',
+    legalLog: 'Every use of your data is written to a log that cannot be altered unnoticed. The log never holds the contents of your data.',
+    clients: 'My clients', clientsIntro: 'Clients who have given you a valid permission.', noClients: 'No valid permissions.',
+    open: 'Open', client: 'Client', record: 'Client\'s data', noAccess: 'No access: there is no permission, or it has ended or been taken back.',
+    ask: 'Ask for access', askIntro: 'Ask the client for their code. Ask only for the data the task needs.', pairingCode: 'Client\'s code', send: 'Send request', sent: 'Request sent. The client decides.',
+    sensitive: 'sensitive',
+    events: 'Events', eventsIntro: 'History of permissions and views. The log holds no data contents.', filter: 'Search', clientId: 'Client id', professionalId: 'Professional id',
+    from: 'From', to: 'To', more: 'Show more', exportCsv: 'Download CSV', exportJson: 'Download JSON', when: 'When', event: 'Event', outcome: 'Outcome',
+    verify: 'Log integrity', verifyOk: 'The log is intact: {n} entries, {c} signed checkpoints.', verifyBad: 'The log is NOT intact: {why}',
+    checkpoint: 'Latest checkpoint', treeSize: 'Entries', rootHash: 'Root hash', signedAt: 'Signed',
+    staff: 'Organisation staff', register: 'Register a person', name: 'Name', title: 'Title', profession: 'Profession', role: 'Role', loginSubject: 'Login identifier', registered: 'Registered.',
+    error: 'Something went wrong: {detail}', signedOut: 'You have signed out.',
+    cat_identity: 'Identity and contact', cat_background: 'Background', cat_situation: 'Current situation', cat_needs: 'Needs', cat_plan: 'Shared plan',
+    cat_encounters: 'Encounters', cat_self_assessment: 'Self-assessments', cat_health: 'Health and functional capacity', cat_social_welfare: 'Social welfare', cat_employment_services: 'Employment services',
+    p_guidance: 'Guidance', p_service_need_assessment: 'Service-need assessment', p_service_decision: 'Service decision', p_employer_cooperation: 'Employer cooperation', p_shared_plan: 'Shared plan',
+    prof_youth_work: 'Youth work', prof_social_work: 'Social work', prof_employment_services: 'Employment services', prof_health_care: 'Health care', prof_education: 'Education and guidance', prof_other: 'Other',
+  },
+};
+
+const PURPOSES = ['guidance', 'service_need_assessment', 'service_decision', 'employer_cooperation', 'shared_plan'];
+const PROFESSIONS = ['youth_work', 'social_work', 'employment_services', 'health_care', 'education', 'other'];
+const app = { lang: 'fi', me: null, fields: [], byPath: new Map() };
+
+function t(key, vars) {
+  let text = (T[app.lang] && T[app.lang][key]) || T.fi[key] || key;
+  for (const [name, value] of Object.entries(vars || {})) text = text.replace('{' + name + '}', value);
+  return text;
+}
+
+// Builds an element; children are nodes or strings (always text, never HTML).
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name.startsWith('on')) el.addEventListener(name.slice(2), value);
+    else if (name === 'text') el.textContent = value;
+    else el.setAttribute(name, value === true ? '' : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+function say(message, isError) {
+  const status = document.getElementById('status');
+  status.textContent = '';
+  status.append(h('p', { class: isError ? 'error' : '' }, message));
+}
+
+async function api(method, path, body) {
+  const headers = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && app.me && app.me.csrf_token) headers['x-csrf-token'] = app.me.csrf_token;
+  const response = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (e) { data = text; }
+  if (!response.ok) {
+    const error = new Error((data && data.detail) || response.statusText);
+    error.status = response.status;
+    error.code = data && data.code;
+    throw error;
+  }
+  return data;
+}
+
+function fail(error) { say(t('error', { detail: error.message }), true); }
+
+const dateFormat = () => new Intl.DateTimeFormat(app.lang === 'en' ? 'en-GB' : app.lang + '-FI', { dateStyle: 'medium' });
+const timeFormat = () => new Intl.DateTimeFormat(app.lang === 'en' ? 'en-GB' : app.lang + '-FI', { dateStyle: 'medium', timeStyle: 'short' });
+const fmtDate = (iso) => dateFormat().format(new Date(iso));
+const fmtTime = (iso) => timeFormat().format(new Date(iso));
+const isoDay = (date) => date.toISOString().slice(0, 10);
+
+function fieldLabel(path) {
+  const field = app.byPath.get(path);
+  return field ? field.labels[app.lang] || field.labels.fi : path;
+}
+
+function formatValue(value) {
+  if (value === null || value === undefined || value === '') return t('noValue');
+  if (Array.isArray(value)) return value.join(', ');
+  return String(value);
+}
+
+function legal(...keys) {
+  return h('details', {}, h('summary', {}, t('legal')), ...keys.map((k) => h('p', {}, t(k))));
+}
+
+// ---- page frame ----------------------------------------------------------------------
+
+const NAV = {
+  client: [['data', 'navData'], ['requests', 'navRequests'], ['share', 'navShare'], ['grants', 'navGrants'], ['seen', 'navSeen'], ['account', 'navAccount']],
+  professional: [['clients', 'navClients'], ['ask', 'navAsk']],
+  auditor: [['events', 'navEvents']],
+  admin: [['staff', 'navStaff']],
+};
+
+function route() {
+  const hash = location.hash.replace(/^#\/?/, '');
+  const [page, ...rest] = hash.split('/');
+  return { page, arg: rest.join('/') };
+}
+
+function renderFrame() {
+  document.documentElement.lang = app.lang;
+  document.querySelector('.skip').textContent = t('skip');
+  document.getElementById('lang-label').textContent = t('language');
+  const logout = document.getElementById('logout');
+  logout.textContent = t('logout');
+  logout.hidden = !app.me;
+  const nav = document.getElementById('nav');
+  nav.setAttribute('aria-label', t('menu'));
+  nav.textContent = '';
+  if (!app.me) return;
+  const current = route().page || NAV[app.me.role][0][0];
+  nav.append(h('ul', {}, NAV[app.me.role].map(([page, key]) =>
+    h('li', {}, h('a', { href: '#/' + page, 'aria-current': page === current ? 'page' : false }, t(key))))));
+}
+
+async function render() {
+  renderFrame();
+  const main = document.getElementById('main');
+  main.textContent = '';
+  main.append(h('p', {}, t('loading')));
+  const views = {
+    client: { data: myData, requests: myRequests, share: share, grants: myGrants, seen: seen, account: account },
+    professional: { clients: myClients, client: clientRecord, ask: askAccess },
+    auditor: { events: auditEvents },
+    admin: { staff: staffPage },
+  };
+  let content;
+  try {
+    if (!app.me) content = signIn();
+    else {
+      const { page, arg } = route();
+      const pages = views[app.me.role];
+      const view = pages[page] || pages[NAV[app.me.role][0][0]];
+      content = await view(arg);
+    }
+  } catch (error) {
+    content = h('p', { class: 'error' }, t('error', { detail: error.message }));
+  }
+  main.textContent = '';
+  main.append(content);
+  const heading = main.querySelector('h1');
+  document.title = (heading ? heading.textContent + ' – ' : '') + 'OmaData';
+}
+
+function signIn() {
+  const role = (key, textKey, query) => h('div', { class: 'card' },
+    h('h2', {}, h('a', { href: '/auth/login' + query }, t(key))), h('p', {}, t(textKey)));
+  return h('div', {},
+    h('h1', {}, t('welcome')),
+    h('p', {}, t('intro')),
+    h('div', { class: 'roles' },
+      role('signInClient', 'signInClientText', ''),
+      role('signInPro', 'signInProText', '?role=professional'),
+      role('signInAuditor', 'signInAuditorText', '?role=auditor'),
+      role('signInAdmin', 'signInAdminText', '?role=admin')),
+    legal('legalConsent', 'legalLog'));
+}
+
+// ---- client -------------------------------------------------------------------------
+
+function valueEditor(field, value, id) {
+  const type = field.type;
+  if (type.kind === 'date') return h('input', { type: 'date', id, value: value || '' });
+  if (type.kind === 'choice') {
+    return h('select', { id }, h('option', { value: '' }, '—'),
+      type.options.map((o) => h('option', { value: o, selected: o === value }, o)));
+  }
+  if (type.kind === 'text_list') return h('textarea', { id, 'aria-describedby': id + '-hint' }, (value || []).join('\n'));
+  if (type.max_chars > 200) return h('textarea', { id, maxlength: type.max_chars }, value || '');
+  const inputType = type.format === 'email' ? 'email' : type.format === 'phone' ? 'tel' : 'text';
+  return h('input', { type: inputType, id, value: value || '', maxlength: type.max_chars });
+}
+
+function readEditor(field, element) {
+  const raw = element.value;
+  if (field.type.kind === 'text_list') return raw.split('\n').map((s) => s.trim()).filter(Boolean);
+  if (raw === '' && field.type.kind !== 'text') return null;
+  return raw;
+}
+
+function editForm(field, current, write) {
+  const id = 'edit-' + field.path.replace(/\./g, '-');
+  const editor = valueEditor(field, current, id);
+  const form = h('form', { class: 'card soft' },
+    h('div', { class: 'row' }, h('label', { for: id, class: 'label' }, fieldLabel(field.path)),
+      field.type.kind === 'text_list' ? h('p', { id: id + '-hint', class: 'meta' }, t('listHint')) : null, editor),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, t('save')),
+      h('button', { type: 'button', class: 'secondary', onclick: () => render() }, t('cancel'))));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      await write(readEditor(field, editor));
+      say(t('saved'));
+      await render();
+    } catch (error) { fail(error); }
+  });
+  return form;
+}
+
+function authorLine(record) {
+  if (record.author.kind === 'professional') {
+    return t('writtenBy', { name: record.author.name || '?', title: record.author.title || '', date: fmtDate(record.written_at) });
+  }
+  return t('writtenByYou', { date: fmtDate(record.written_at) });
+}
+
+async function myData() {
+  const records = await api('GET', '/api/v1/me/record');
+  const byPath = new Map(records.map((r) => [r.path, r]));
+  const categories = [...new Set(app.fields.map((f) => f.category))];
+  return h('div', {},
+    h('h1', {}, t('myData')),
+    h('p', {}, t('myDataIntro')),
+    categories.map((category) => {
+      const fields = app.fields.filter((f) => f.category === category && (byPath.has(f.path) || f.author !== 'professional'));
+      if (!fields.length) return null;
+      return h('section', { class: 'card', 'aria-labelledby': 'cat-' + category },
+        h('h2', { id: 'cat-' + category }, t('cat_' + category)),
+        fields.map((field) => {
+          const record = byPath.get(field.path);
+          const editable = field.author !== 'professional';
+          const holder = h('div', { class: 'field' });
+          const show = () => {
+            holder.textContent = '';
+            holder.append(
+              h('span', { class: 'label' }, fieldLabel(field.path), field.sensitivity === 'special' ? [' ', h('span', { class: 'badge special' }, t('sensitive'))] : null),
+              h('div', { class: 'value' }, formatValue(record && record.value)),
+              record ? h('p', { class: 'meta' }, authorLine(record)) : null,
+              editable ? h('button', { type: 'button', class: 'secondary', 'aria-label': (record ? t('edit') : t('add')) + ': ' + fieldLabel(field.path),
+                onclick: () => {
+                  holder.textContent = '';
+                  holder.append(editForm(field, record && record.value, (value) => api('PUT', '/api/v1/me/record/' + field.path, { value })));
+                  holder.querySelector('input, textarea, select').focus();
+                } }, record ? t('edit') : t('add')) : null);
+          };
+          show();
+          return holder;
+        }));
+    }),
+    legal('legalData'));
+}
+
+function fieldList(paths) {
+  return h('ul', {}, [...paths].map((p) => h('li', {}, fieldLabel(p),
+    app.byPath.get(p) && app.byPath.get(p).sensitivity === 'special' ? [' ', h('span', { class: 'badge special' }, t('sensitive'))] : null)));
+}
+
+function purposeText(purpose) {
+  return t('p_' + purpose.code) + (purpose.text ? ': ' + purpose.text : '');
+}
+
+function fieldChecklist(name, paths, checkedPaths) {
+  return h('fieldset', {}, h('legend', {}, t('chooseFields')),
+    [...paths].map((p, i) => {
+      const id = name + '-' + i;
+      return h('div', { class: 'check' },
+        h('input', { type: 'checkbox', id, name, value: p, checked: checkedPaths.has(p) }),
+        h('label', { for: id }, fieldLabel(p)));
+    }));
+}
+
+async function myRequests() {
+  const requests = await api('GET', '/api/v1/me/access-requests');
+  const pending = requests.filter((r) => r.current_status === 'pending');
+  const older = requests.filter((r) => r.current_status !== 'pending');
+  const card = (r) => {
+    const who = r.requester;
+    const box = h('article', { class: 'card', 'aria-labelledby': 'req-' + r.id },
+      h('h2', { id: 'req-' + r.id }, who.name + ', ' + who.title),
+      h('p', {}, h('strong', {}, t('who') + ': '), who.name + ', ' + who.title + ', ' + who.organisation.name),
+      h('div', {}, h('strong', {}, t('which') + ':'), fieldList(r.fields)),
+      h('p', {}, h('strong', {}, t('why') + ': '), purposeText(r.purpose)),
+      h('p', {}, h('strong', {}, t('until') + ': '), fmtDate(r.valid_until)));
+    const answer = async (path, body, message) => {
+      try { await api('POST', path, body); say(message); await render(); } catch (error) { fail(error); }
+    };
+    const less = () => {
+      const until = h('input', { type: 'date', id: 'until-' + r.id, max: r.valid_until.slice(0, 10), value: r.valid_until.slice(0, 10) });
+      const form = h('form', { class: 'card soft' },
+        fieldChecklist('f-' + r.id, r.fields, new Set(r.fields)),
+        h('div', { class: 'row' }, h('label', { for: 'until-' + r.id, class: 'label' }, t('shorterTime')), until),
+        h('button', { type: 'submit' }, t('approveChosen')));
+      form.addEventListener('submit', (event) => {
+        event.preventDefault();
+        const fields = [...form.querySelectorAll('input[type=checkbox]:checked')].map((c) => ({ path: c.value }));
+        const body = { fields };
+        if (until.value && until.value < r.valid_until.slice(0, 10)) body.valid_until = new Date(until.value + 'T23:59:59Z').toISOString();
+        answer('/api/v1/me/access-requests/' + r.id + '/approve', body, t('approved'));
+      });
+      box.append(form);
+      form.querySelector('input').focus();
+    };
+    box.append(h('div', { class: 'actions' },
+      h('button', { type: 'button', onclick: () => answer('/api/v1/me/access-requests/' + r.id + '/approve', {}, t('approved')) }, t('approve')),
+      h('button', { type: 'button', class: 'secondary', onclick: less }, t('approveLess')),
+      h('button', { type: 'button', class: 'secondary', onclick: () => answer('/api/v1/me/access-requests/' + r.id + '/deny', undefined, t('denied')) }, t('deny'))));
+    return box;
+  };
+  return h('div', {},
+    h('h1', {}, t('requests')),
+    h('p', {}, t('requestsIntro')),
+    pending.length ? pending.map(card) : h('p', {}, t('noRequests')),
+    older.length ? h('details', {}, h('summary', {}, t('oldRequests')),
+      h('ul', {}, older.map((r) => h('li', {}, r.requester.name + ' – ' + fmtDate(r.created_at) + ' – ' + t('status_' + r.current_status))))) : null,
+    legal('legalConsent'));
+}
+
+async function share() {
+  const codeBox = h('div', { 'aria-live': 'polite' });
+  const showCode = async () => {
+    try {
+      const code = await api('POST', '/api/v1/me/pairing-codes');
+      codeBox.textContent = '';
+      const svg = new DOMParser().parseFromString(code.qr_svg, 'image/svg+xml').documentElement;
+      svg.setAttribute('role', 'img');
+      svg.setAttribute('aria-label', 'QR: ' + code.code);
+      codeBox.append(h('p', { class: 'code' }, code.code), h('div', { class: 'qr' }, document.importNode(svg, true)),
+        h('p', {}, t('codeValid', { time: fmtTime(code.expires_at) })));
+    } catch (error) { fail(error); }
+  };
+  const professionals = await api('GET', '/api/v1/directory/professionals');
+  const basicPaths = app.fields.map((f) => f.path);
+  const until = h('input', { type: 'date', id: 'grant-until', value: isoDay(new Date(Date.now() + 30 * 86400000)), min: isoDay(new Date()) });
+  const form = h('form', {},
+    h('div', { class: 'row' }, h('label', { for: 'grant-pro', class: 'label' }, t('professional')),
+      h('select', { id: 'grant-pro', required: true }, professionals.map((p) => h('option', { value: p.id }, p.name + ', ' + p.title + ' (' + p.organisation + ')')))),
+    fieldChecklist('grant-field', basicPaths, new Set()),
+    h('p', { class: 'meta' }, t('lessIsMore')),
+    h('fieldset', {}, h('legend', {}, t('actions')),
+      h('div', { class: 'check' }, h('input', { type: 'checkbox', id: 'grant-read', checked: true }), h('label', { for: 'grant-read' }, t('actionRead'))),
+      h('div', { class: 'check' }, h('input', { type: 'checkbox', id: 'grant-write' }), h('label', { for: 'grant-write' }, t('actionWrite')))),
+    h('div', { class: 'row' }, h('label', { for: 'grant-purpose', class: 'label' }, t('purpose')),
+      h('select', { id: 'grant-purpose' }, PURPOSES.map((p) => h('option', { value: p }, t('p_' + p))))),
+    h('div', { class: 'row' }, h('label', { for: 'grant-text', class: 'label' }, t('purposeText')), h('input', { type: 'text', id: 'grant-text', maxlength: 500 })),
+    h('div', { class: 'row' }, h('label', { for: 'grant-until', class: 'label' }, t('until')), until),
+    h('button', { type: 'submit' }, t('give')));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const actions = [];
+    if (form.querySelector('#grant-read').checked) actions.push('read');
+    if (form.querySelector('#grant-write').checked) actions.push('write');
+    const text = form.querySelector('#grant-text').value.trim();
+    try {
+      await api('POST', '/api/v1/me/grants', {
+        professional: form.querySelector('#grant-pro').value,
+        fields: [...form.querySelectorAll('input[name=grant-field]:checked')].map((c) => ({ path: c.value })),
+        actions,
+        purpose: text ? { code: form.querySelector('#grant-purpose').value, text } : { code: form.querySelector('#grant-purpose').value },
+        valid_until: new Date(until.value + 'T23:59:59Z').toISOString(),
+      });
+      say(t('given'));
+      location.hash = '#/grants';
+    } catch (error) { fail(error); }
+  });
+  return h('div', {},
+    h('h1', {}, t('share')),
+    h('p', {}, t('shareIntro')),
+    h('button', { type: 'button', onclick: showCode }, t('showCode')),
+    codeBox,
+    h('h2', {}, t('grantYourself')),
+    form,
+    legal('legalConsent'));
+}
+
+async function myGrants() {
+  const grants = await api('GET', '/api/v1/me/grants');
+  const active = grants.filter((g) => g.state === 'active');
+  const ended = grants.filter((g) => g.state !== 'active');
+  const card = (g) => h('article', { class: 'card', 'aria-labelledby': 'grant-' + g.id },
+    h('h2', { id: 'grant-' + g.id }, g.grantee.name + ', ' + g.grantee.title),
+    h('p', { class: 'meta' }, g.grantee.organisation.name),
+    h('div', {}, h('strong', {}, t('which') + ':'), fieldList(g.fields)),
+    h('p', {}, h('strong', {}, t('why') + ': '), purposeText(g.purpose)),
+    h('p', {}, h('strong', {}, t('until') + ': '), fmtDate(g.valid_until), ' ', h('span', { class: 'badge ok' }, t('state_' + g.state))),
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', class: 'danger', 'aria-label': t('stopNow') + ': ' + g.grantee.name,
+        onclick: async () => { try { await api('DELETE', '/api/v1/me/grants/' + g.id); say(t('stopped')); await render(); } catch (error) { fail(error); } } }, t('stopNow')),
+      h('a', { href: '/api/v1/me/grants/' + g.id + '/receipt', download: 'omadata-receipt-' + g.id + '.json', class: 'button secondary' }, t('receipt'))));
+  return h('div', {},
+    h('h1', {}, t('grants')),
+    h('p', {}, t('grantsIntro')),
+    active.length ? active.map(card) : h('p', {}, t('noGrants')),
+    ended.length ? h('details', {}, h('summary', {}, t('pastGrants')),
+      h('ul', {}, ended.map((g) => h('li', {}, g.grantee.name + ' – ' + t('state_' + g.state) + ' – ' + fmtDate(g.revoked_at || g.valid_until))))) : null,
+    legal('legalConsent'));
+}
+
+async function seen() {
+  const log = await api('GET', '/api/v1/me/access-log');
+  return h('div', {},
+    h('h1', {}, t('seen')),
+    h('p', {}, t('seenIntro')),
+    log.length ? h('ol', { class: 'timeline' }, log.map((e) => h('li', { class: e.outcome === 'permit' ? '' : 'denied' },
+      h('p', {}, h('strong', {}, fmtTime(e.at))),
+      h('p', {}, (e.professional_name || '?') + (e.organisation_name ? ' (' + e.organisation_name + ')' : '') + ' ' + (e.outcome === 'permit' ? t('sawFields') : t('triedFields')) + ':'),
+      h('p', {}, e.fields.filter((f) => f !== '*').map(fieldLabel).join(', '))))) : h('p', {}, t('noneSeen')),
+    legal('legalLog'));
+}
+
+function account() {
+  const confirm = h('input', { type: 'checkbox', id: 'confirm-delete' });
+  const button = h('button', { type: 'button', class: 'danger', disabled: true }, t('deleteAll'));
+  confirm.addEventListener('change', () => { button.disabled = !confirm.checked; });
+  button.addEventListener('click', async () => {
+    try {
+      await api('DELETE', '/api/v1/me');
+      app.me = null;
+      const main = document.getElementById('main');
+      renderFrame();
+      main.textContent = '';
+      main.append(h('h1', {}, t('deletedBye')));
+      main.focus();
+    } catch (error) { fail(error); }
+  });
+  return h('div', {},
+    h('h1', {}, t('account')),
+    h('section', { class: 'card' }, h('h2', {}, t('download')), h('p', {}, t('downloadText')),
+      h('a', { href: '/api/v1/me/export', download: 'omadata.json', class: 'button' }, t('download'))),
+    h('section', { class: 'card' }, h('h2', {}, t('deleteAll')), h('p', {}, t('deleteText')),
+      h('div', { class: 'check' }, confirm, h('label', { for: 'confirm-delete' }, t('deleteConfirm'))),
+      h('div', { class: 'actions' }, button)),
+    legal('legalData'));
+}
+
+// ---- professional --------------------------------------------------------------------
+
+async function myClients() {
+  const clients = await api('GET', '/api/v1/clients');
+  return h('div', {},
+    h('h1', {}, t('clients')),
+    h('p', {}, t('clientsIntro')),
+    clients.length ? clients.map((c) => h('article', { class: 'card' },
+      h('h2', {}, t('client') + ' ' + c.client.slice(0, 8)),
+      c.grants.map((g) => h('div', {}, fieldList(g.fields), h('p', { class: 'meta' }, purposeText(g.purpose) + ' – ' + t('until') + ' ' + fmtDate(g.valid_until)))),
+      h('a', { href: '#/client/' + c.client, class: 'button' }, t('open')))) : h('p', {}, t('noClients')));
+}
+
+async function clientRecord(id) {
+  let record;
+  try {
+    record = await api('GET', '/api/v1/clients/' + encodeURIComponent(id) + '/record');
+  } catch (error) {
+    if (error.status === 403) return h('div', {}, h('h1', {}, t('record')), h('p', { class: 'error', role: 'alert' }, t('noAccess')));
+    throw error;
+  }
+  const clients = await api('GET', '/api/v1/clients');
+  const mine = clients.find((c) => c.client === id);
+  const writable = new Set((mine ? mine.grants : []).filter((g) => g.actions.includes('write')).flatMap((g) => g.fields)
+    .filter((p) => app.byPath.get(p) && app.byPath.get(p).author !== 'client'));
+  const shown = new Set(record.fields.map((f) => f.path));
+  return h('div', {},
+    h('h1', {}, t('record')),
+    h('p', { class: 'meta' }, t('client') + ' ' + id),
+    h('section', { class: 'card' }, record.fields.map((f) => h('div', { class: 'field' },
+      h('span', { class: 'label' }, fieldLabel(f.path)), h('div', { class: 'value' }, formatValue(f.value)), h('p', { class: 'meta' }, authorLine(f))))),
+    [...writable].map((path) => {
+      const field = app.byPath.get(path);
+      const current = record.fields.find((f) => f.path === path);
+      return editForm(field, current && current.value, (value) => api('PUT', '/api/v1/clients/' + id + '/record/' + path, { value }));
+    }),
+    shown.size === 0 ? h('p', {}, t('noValue')) : null);
+}
+
+async function askAccess() {
+  const until = h('input', { type: 'date', id: 'ask-until', value: isoDay(new Date(Date.now() + 30 * 86400000)), min: isoDay(new Date()) });
+  const categories = [...new Set(app.fields.map((f) => f.category))];
+  const form = h('form', {},
+    h('div', { class: 'row' }, h('label', { for: 'ask-code', class: 'label' }, t('pairingCode')), h('input', { type: 'text', id: 'ask-code', required: true, autocomplete: 'off' })),
+    categories.map((category) => h('fieldset', {}, h('legend', {}, t('cat_' + category)),
+      app.fields.filter((f) => f.category === category).map((f, i) => {
+        const id = 'ask-' + category + '-' + i;
+        return h('div', { class: 'check' }, h('input', { type: 'checkbox', id, name: 'ask-field', value: f.path }),
+          h('label', { for: id }, fieldLabel(f.path), f.sensitivity !== 'basic' ? [' ', h('span', { class: 'badge special' }, t('sensitive'))] : null));
+      }))),
+    h('fieldset', {}, h('legend', {}, t('actions')),
+      h('div', { class: 'check' }, h('input', { type: 'checkbox', id: 'ask-read', checked: true }), h('label', { for: 'ask-read' }, t('actionRead'))),
+      h('div', { class: 'check' }, h('input', { type: 'checkbox', id: 'ask-write' }), h('label', { for: 'ask-write' }, t('actionWrite')))),
+    h('div', { class: 'row' }, h('label', { for: 'ask-purpose', class: 'label' }, t('purpose')),
+      h('select', { id: 'ask-purpose' }, PURPOSES.map((p) => h('option', { value: p }, t('p_' + p))))),
+    h('div', { class: 'row' }, h('label', { for: 'ask-text', class: 'label' }, t('purposeText')), h('input', { type: 'text', id: 'ask-text', maxlength: 500 })),
+    h('div', { class: 'row' }, h('label', { for: 'ask-until', class: 'label' }, t('until')), until),
+    h('button', { type: 'submit' }, t('send')));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const actions = [];
+    if (form.querySelector('#ask-read').checked) actions.push('read');
+    if (form.querySelector('#ask-write').checked) actions.push('write');
+    const text = form.querySelector('#ask-text').value.trim();
+    try {
+      await api('POST', '/api/v1/access-requests', {
+        pairing_code: form.querySelector('#ask-code').value,
+        fields: [...form.querySelectorAll('input[name=ask-field]:checked')].map((c) => ({ path: c.value })),
+        actions,
+        purpose: text ? { code: form.querySelector('#ask-purpose').value, text } : { code: form.querySelector('#ask-purpose').value },
+        valid_until: new Date(until.value + 'T23:59:59Z').toISOString(),
+      });
+      say(t('sent'));
+      form.reset();
+    } catch (error) { fail(error); }
+  });
+  return h('div', {}, h('h1', {}, t('ask')), h('p', {}, t('askIntro')), form);
+}
+
+// ---- auditor -------------------------------------------------------------------------
+
+function download(name, type, text) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const link = h('a', { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+function toCsv(events) {
+  const columns = ['seq', 'at', 'event', 'client', 'professional', 'organisation', 'grant', 'request', 'fields', 'action', 'purpose', 'outcome', 'reason'];
+  const cell = (v) => { const s = Array.isArray(v) ? v.join(' ') : v === null || v === undefined ? '' : String(v); return '"' + s.replace(/"/g, '""') + '"'; };
+  return [columns.join(',')].concat(events.map((e) => columns.map((c) => cell(e[c])).join(','))).join('\n') + '\n';
+}
+
+async function auditEvents() {
+  const params = new URLSearchParams(location.hash.split('?')[1] || '');
+  // Sign a checkpoint first, so the verification anchors everything up to now.
+  const checkpoint = await api('GET', '/api/v1/audit/checkpoint');
+  const verify = await api('GET', '/api/v1/audit/verify').then((r) => ({ ok: true, r })).catch((e) => ({ ok: false, e }));
+  const events = [];
+  let before = null;
+  const tbody = h('tbody');
+  const more = h('button', { type: 'button', class: 'secondary' }, t('more'));
+  const load = async () => {
+    const query = new URLSearchParams();
+    for (const key of ['client', 'professional', 'from', 'to']) if (params.get(key)) query.set(key, params.get(key));
+    if (before !== null) query.set('before', before);
+    query.set('limit', '50');
+    const page = await api('GET', '/api/v1/audit/events?' + query);
+    events.push(...page.events);
+    before = page.next_before;
+    more.hidden = before === null || before === undefined;
+    for (const e of page.events) {
+      tbody.append(h('tr', {}, h('td', {}, fmtTime(e.at)), h('td', {}, e.event), h('td', {}, e.client || ''), h('td', {}, e.professional || ''),
+        h('td', {}, e.fields.join(', ')), h('td', {}, e.outcome || ''), h('td', {}, e.reason || '')));
+    }
+  };
+  more.addEventListener('click', () => load().catch(fail));
+  await load();
+  const input = (name, label, type) => h('div', { class: 'row' }, h('label', { for: 'q-' + name, class: 'label' }, label),
+    h('input', { type: type || 'text', id: 'q-' + name, name, value: params.get(name) ? (type === 'date' ? params.get(name).slice(0, 10) : params.get(name)) : '' }));
+  const filters = h('form', { class: 'card soft' }, input('client', t('clientId')), input('professional', t('professionalId')),
+    input('from', t('from'), 'date'), input('to', t('to'), 'date'), h('button', { type: 'submit' }, t('filter')));
+  filters.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const q = new URLSearchParams();
+    for (const name of ['client', 'professional']) { const v = filters.querySelector('#q-' + name).value.trim(); if (v) q.set(name, v); }
+    for (const name of ['from', 'to']) { const v = filters.querySelector('#q-' + name).value; if (v) q.set(name, new Date(v + 'T00:00:00Z').toISOString()); }
+    location.hash = '#/events?' + q;
+  });
+  return h('div', {},
+    h('h1', {}, t('events')),
+    h('p', {}, t('eventsIntro')),
+    h('section', { class: 'card', 'aria-labelledby': 'verify-h' }, h('h2', { id: 'verify-h' }, t('verify')),
+      verify.ok ? h('p', { class: 'badge ok' }, t('verifyOk', { n: verify.r.entries, c: verify.r.checkpoints_verified }))
+        : h('p', { class: 'error' }, t('verifyBad', { why: verify.e.message })),
+      h('h3', {}, t('checkpoint')),
+      h('dl', {}, h('dt', {}, t('treeSize')), h('dd', {}, String(checkpoint.tree_size)), h('dt', {}, t('rootHash')), h('dd', { class: 'value' }, checkpoint.root_hash),
+        h('dt', {}, t('signedAt')), h('dd', {}, fmtTime(checkpoint.timestamp)))),
+    filters,
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', class: 'secondary', onclick: () => download('omadata-audit.csv', 'text/csv', toCsv(events)) }, t('exportCsv')),
+      h('button', { type: 'button', class: 'secondary', onclick: () => download('omadata-audit.json', 'application/json', JSON.stringify(events, null, 2)) }, t('exportJson'))),
+    h('div', { class: 'table-wrap' }, h('table', {},
+      h('caption', { class: 'visually-hidden' }, t('events')),
+      h('thead', {}, h('tr', {}, [t('when'), t('event'), t('client'), t('professional'), t('fields'), t('outcome'), '—'].map((c) => h('th', { scope: 'col' }, c)))),
+      tbody)),
+    more);
+}
+
+// ---- admin ---------------------------------------------------------------------------
+
+async function staffPage() {
+  const [organisation, staff] = await Promise.all([api('GET', '/api/v1/admin/organisation'), api('GET', '/api/v1/admin/professionals')]);
+  const row = (name, label, control) => h('div', { class: 'row' }, h('label', { for: 'st-' + name, class: 'label' }, label), control);
+  const form = h('form', { class: 'card soft' },
+    h('h2', {}, t('register')),
+    row('name', t('name'), h('input', { type: 'text', id: 'st-name', required: true })),
+    row('title', t('title'), h('input', { type: 'text', id: 'st-title', required: true })),
+    row('profession', t('profession'), h('select', { id: 'st-profession' }, PROFESSIONS.map((p) => h('option', { value: p }, t('prof_' + p))))),
+    row('role', t('role'), h('select', { id: 'st-role' }, ['professional', 'auditor', 'admin'].map((r) => h('option', { value: r }, r)))),
+    row('login', t('loginSubject'), h('input', { type: 'text', id: 'st-login', required: true })),
+    h('button', { type: 'submit' }, t('register')));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const value = (id) => form.querySelector('#' + id).value;
+    try {
+      await api('POST', '/api/v1/admin/professionals', { name: value('st-name'), title: value('st-title'), profession: value('st-profession'), roles: [value('st-role')], login_subject: value('st-login') });
+      say(t('registered'));
+      await render();
+    } catch (error) { fail(error); }
+  });
+  return h('div', {},
+    h('h1', {}, t('staff')),
+    h('p', {}, organisation.name + ' (' + organisation.business_id + ')'),
+    h('div', { class: 'table-wrap' }, h('table', {},
+      h('thead', {}, h('tr', {}, [t('name'), t('title'), t('profession'), t('role')].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, staff.map((s) => h('tr', {}, h('td', {}, s.name), h('td', {}, s.title), h('td', {}, t('prof_' + s.profession)), h('td', {}, s.roles.join(', '))))))),
+    form);
+}
+
+// ---- start ---------------------------------------------------------------------------
+
+async function start() {
+  const stored = localStorage.getItem('omadata.lang');
+  app.lang = T[stored] ? stored : 'fi';
+  const select = document.getElementById('lang');
+  select.value = app.lang;
+  select.addEventListener('change', () => { app.lang = select.value; localStorage.setItem('omadata.lang', app.lang); render(); });
+  document.getElementById('logout').addEventListener('click', async () => {
+    try { await api('POST', '/auth/logout'); } catch (error) { /* already signed out */ }
+    app.me = null;
+    location.hash = '';
+    await render();
+    say(t('signedOut'));
+  });
+  window.addEventListener('hashchange', async () => { document.getElementById('status').textContent = ''; await render(); document.getElementById('main').focus(); });
+  try {
+    app.me = await api('GET', '/api/v1/me');
+  } catch (error) {
+    app.me = null;
+  }
+  app.fields = await api('GET', '/api/v1/fields');
+  app.byPath = new Map(app.fields.map((f) => [f.path, f]));
+  await render();
+}
+
+document.addEventListener('DOMContentLoaded', start);

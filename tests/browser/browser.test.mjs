@@ -1,0 +1,170 @@
+// OmaData's web pages in Debian's Chromium through playwright-core, at a phone and a
+// desktop viewport: a client answers a request, a professional sees exactly the granted
+// fields, the client revokes and the professional's next view is refused, the client
+// sees the access in the timeline, and an auditor finds both events. axe-core runs on
+// every page (WCAG 2.1 A and AA rules) and any Content-Security-Policy violation fails.
+//
+// OMADATA_BIN: the omadata binary (scripts/test.sh builds it).
+// OMADATA_SCREENSHOTS=dir: also save screenshots there (docs/screenshots in the repo).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const BIN = process.env.OMADATA_BIN || new URL('../../target/debug/omadata', import.meta.url).pathname;
+const SHOTS = process.env.OMADATA_SCREENSHOTS;
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+async function startDemo() {
+  const data = mkdtempSync(join(tmpdir(), 'omadata-browser-'));
+  const child = spawn(BIN, ['demo', '--listen', '127.0.0.1:0', '--data', join(data, 'data')], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const base = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('the gateway did not start: ' + out)), 30000);
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = out.match(/listening on (http:\/\/\S+)/);
+      if (match) { clearTimeout(timer); resolve(match[1]); }
+    });
+    child.on('exit', (code) => reject(new Error('the gateway exited with ' + code)));
+  });
+  return { base, stop: () => { child.kill('SIGTERM'); rmSync(data, { recursive: true, force: true }); } };
+}
+
+const VIEWPORTS = {
+  phone: { width: 360, height: 740, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
+  desktop: { width: 1280, height: 800 },
+};
+
+async function person(browser, base, login, size) {
+  const { width, height, ...rest } = VIEWPORTS[size];
+  const context = await browser.newContext({ viewport: { width, height }, ...rest, locale: 'fi-FI' });
+  const page = await context.newPage();
+  page.cspViolations = [];
+  page.on('console', (message) => {
+    if (/Content.Security.Policy/i.test(message.text())) page.cspViolations.push(message.text());
+  });
+  page.on('pageerror', (error) => page.cspViolations.push('page error: ' + error.message));
+  const response = await page.goto(base + '/auth/login?login_hint=' + login);
+  assert.equal(response.status(), 200, login + ' could not sign in');
+  await page.waitForSelector('main h1');
+  return page;
+}
+
+// Runs axe on the page as it is now; fails on any violation. Evaluated through the
+// DevTools protocol, so the page's own CSP stays in force.
+async function accessible(page, name, size) {
+  await page.evaluate(AXE);
+  const result = await page.evaluate(() => window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }));
+  const problems = result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join('; ')})`);
+  assert.deepEqual(problems, [], `${name} (${size}) has accessibility violations`);
+  assert.deepEqual(page.cspViolations, [], `${name} (${size}) broke the Content-Security-Policy`);
+  if (SHOTS) await page.screenshot({ path: join(SHOTS, `${name}-${size}.png`), fullPage: true });
+}
+
+async function visit(page, hash) {
+  await page.evaluate((h) => { location.hash = h; }, hash);
+  await page.waitForFunction(() => !document.querySelector('main').textContent.includes('Ladataan'));
+}
+
+for (const size of Object.keys(VIEWPORTS)) {
+  test(`consent round trip in the browser (${size})`, async () => {
+    const demo = await startDemo();
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+    });
+    try {
+      // The sign-in page.
+      const anonymous = await (await browser.newContext({ viewport: { width: VIEWPORTS[size].width, height: VIEWPORTS[size].height } })).newPage();
+      anonymous.cspViolations = [];
+      anonymous.on('console', (m) => { if (/Content.Security.Policy/i.test(m.text())) anonymous.cspViolations.push(m.text()); });
+      await anonymous.goto(demo.base + '/');
+      await anonymous.waitForSelector('main h1');
+      assert.match(await anonymous.textContent('main h1'), /Omat tietosi/);
+      await accessible(anonymous, 'sign-in', size);
+
+      // The client sees their data and answers the pending request, sharing less.
+      const client = await person(browser, demo.base, 'client2', size);
+      assert.match(await client.textContent('main'), /Eero Esimerkki/);
+      await accessible(client, 'client-data', size);
+      await visit(client, '#/requests');
+      assert.match(await client.textContent('main'), /Tero Työllisyys/);
+      await accessible(client, 'client-requests', size);
+      await client.getByRole('button', { name: 'Hyväksy vähemmän' }).click();
+      await client.getByLabel('Osaaminen ja taidot').uncheck();
+      await client.getByRole('button', { name: 'Hyväksy valitut' }).click();
+      await client.waitForSelector('#status p');
+      assert.match(await client.textContent('#status'), /Hyväksytty/);
+
+      // The professional sees exactly the granted field.
+      const pro = await person(browser, demo.base, 'pro-employment', size);
+      await accessible(pro, 'pro-clients', size);
+      await pro.getByRole('link', { name: 'Avaa' }).click();
+      await pro.waitForSelector('main .field');
+      const labels = await pro.$$eval('main .field .label', (els) => els.map((e) => e.textContent));
+      assert.deepEqual(labels, ['Nimi']);
+      assert.match(await pro.textContent('main'), /Eero Esimerkki/);
+      assert.doesNotMatch(await pro.textContent('main'), /trukkikortti/);
+      await accessible(pro, 'pro-record', size);
+      const recordUrl = pro.url();
+      await visit(pro, '#/ask');
+      await accessible(pro, 'pro-ask', size);
+
+      // The client shares a code (and its QR), then stops the grant at once.
+      await visit(client, '#/share');
+      await client.getByRole('button', { name: 'Näytä koodi' }).click();
+      await client.waitForSelector('.code');
+      assert.match(await client.textContent('.code'), /^[0-9A-Z]{5}-[0-9A-Z]{5}$/);
+      await accessible(client, 'client-share', size);
+      await visit(client, '#/grants');
+      await accessible(client, 'client-grants', size);
+      await client.getByRole('button', { name: 'Lopeta heti: Tero Työllisyys' }).click();
+      await client.waitForFunction(() => document.querySelector('#status').textContent.includes('Lupa lopetettu'));
+
+      // The professional's next view is refused.
+      await pro.goto(recordUrl);
+      await pro.waitForSelector('main [role=alert]');
+      assert.match(await pro.textContent('main'), /Ei pääsyä/);
+
+      // The client sees the access in "who has looked".
+      await visit(client, '#/seen');
+      const timeline = await client.textContent('main');
+      assert.match(timeline, /Tero Työllisyys/);
+      assert.match(timeline, /katsoi/);
+      await accessible(client, 'client-seen', size);
+      await visit(client, '#/account');
+      await accessible(client, 'client-account', size);
+      // Swedish and English are one choice away.
+      await client.selectOption('#lang', 'sv');
+      await client.waitForFunction(() => document.documentElement.lang === 'sv');
+      assert.match(await client.textContent('main h1'), /Ladda ner eller radera/);
+      await accessible(client, 'client-account-sv', size);
+      await client.selectOption('#lang', 'fi');
+
+      // The auditor finds the permit and the deny, and the log is intact.
+      const auditor = await person(browser, demo.base, 'auditor', size);
+      await auditor.waitForSelector('main table tbody tr');
+      const events = await auditor.textContent('main table');
+      assert.match(events, /access/);
+      assert.match(events, /permit/);
+      assert.match(events, /deny/);
+      assert.match(await auditor.textContent('main'), /Loki on eheä/);
+      await accessible(auditor, 'auditor-events', size);
+
+      const admin = await person(browser, demo.base, 'admin', size);
+      await admin.waitForSelector('main table');
+      assert.match(await admin.textContent('main'), /Pirjo Nuorisotyö/);
+      await accessible(admin, 'admin-staff', size);
+    } finally {
+      await browser.close();
+      demo.stop();
+    }
+  });
+}
