@@ -245,6 +245,10 @@ async fn authorize(
         .code_challenge
         .clone()
         .ok_or_else(|| bad("code_challenge is required"))?;
+    // Only the gateway's own client and callback: the test provider is no open redirector.
+    if client_id != state.config().oidc.client_id || redirect_uri != state.config().redirect_url() {
+        return Err(bad("unknown client or redirect_uri"));
+    }
     let Some(login) = query.login_hint.as_deref().filter(|l| !l.is_empty()) else {
         return Ok(chooser(&query).into_response());
     };
