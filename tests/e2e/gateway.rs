@@ -833,7 +833,7 @@ async fn the_test_provider_only_redirects_to_the_gateway() {
     let mut gateway = Gateway::demo().await.unwrap();
     let browser = gateway.browser().unwrap();
     let url = "/test-idp/authorize?response_type=code&scope=openid&client_id=omadata-demo&redirect_uri=https%3A%2F%2Fevil.example%2Fcb&code_challenge=x&code_challenge_method=S256&login_hint=client1";
-    let (status, problem) = browser.get(&url).await.unwrap();
+    let (status, problem) = browser.get(url).await.unwrap();
     assert_eq!(
         (status, problem["code"].as_str()),
         (
