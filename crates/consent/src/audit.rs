@@ -22,6 +22,7 @@ use omadata_vault::{ClientId, ProfessionalId};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -223,6 +224,10 @@ pub struct AuditLog {
     store: Arc<dyn ConsentStore>,
     key: Arc<ServiceKey>,
     next_seq: Mutex<u64>,
+    /// Entries below this sequence number are known to be on disk.
+    durable_below: AtomicU64,
+    /// Held by the one caller flushing for everyone (group commit).
+    flushing: Mutex<()>,
 }
 
 impl AuditLog {
@@ -235,6 +240,8 @@ impl AuditLog {
             store,
             key,
             next_seq: Mutex::new(next_seq),
+            durable_below: AtomicU64::new(next_seq),
+            flushing: Mutex::new(()),
         })
     }
 
@@ -250,6 +257,19 @@ impl AuditLog {
     /// Appends `entry` (its `seq` is assigned) together with `extra` writes, atomically
     /// and durably: a consent change and its log entry land together or not at all.
     pub fn append_with(
+        &self,
+        entry: AuditEntry,
+        extra: Vec<Write>,
+    ) -> Result<AuditEntry, ConsentError> {
+        let entry = self.append_deferred(entry, extra)?;
+        self.sync_through(entry.seq)?;
+        Ok(entry)
+    }
+
+    /// Appends like [`AuditLog::append_with`] but returns before the disk has it; the
+    /// caller must [`AuditLog::sync_through`] the returned `seq` before acting on it
+    /// (answering a request). Many callers share one flush this way (group commit).
+    pub fn append_deferred(
         &self,
         mut entry: AuditEntry,
         extra: Vec<Write>,
@@ -298,9 +318,26 @@ impl AuditLog {
             Some(Vec::new()),
         ));
         writes.push((key(&[ENTRY, &seq_bytes]), Some(bytes)));
-        self.store.apply(writes)?;
+        self.store.apply_deferred(writes)?;
         *next_seq = seq + 1;
         Ok(entry)
+    }
+
+    /// Returns once entry `seq` (and everything before it) is on disk. Concurrent callers
+    /// wait for one flush instead of each making their own.
+    pub fn sync_through(&self, seq: u64) -> Result<(), ConsentError> {
+        if self.durable_below.load(Ordering::Acquire) > seq {
+            return Ok(());
+        }
+        let _flusher = self.flushing.lock();
+        if self.durable_below.load(Ordering::Acquire) > seq {
+            return Ok(());
+        }
+        // Everything appended until now rides on this flush.
+        let appended = *self.next_seq.lock();
+        self.store.sync()?;
+        self.durable_below.fetch_max(appended, Ordering::AcqRel);
+        Ok(())
     }
 
     pub fn append(&self, entry: AuditEntry) -> Result<AuditEntry, ConsentError> {

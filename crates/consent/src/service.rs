@@ -800,7 +800,7 @@ impl Consent {
     }
 
     /// Decides for each field and writes the decisions to the audit log (one entry per
-    /// permitting grant, one for the denied fields) before returning them.
+    /// permitting grant, one for the denied fields); durable before it returns.
     pub fn authorize(
         &self,
         professional: ProfessionalId,
@@ -810,6 +810,26 @@ impl Consent {
         action: Action,
         now: DateTime<Utc>,
     ) -> Result<Vec<FieldDecision>, ConsentError> {
+        let (decisions, last_entry) =
+            self.authorize_deferred(professional, organisation, client, fields, action, now)?;
+        if let Some(seq) = last_entry {
+            self.audit.sync_through(seq)?;
+        }
+        Ok(decisions)
+    }
+
+    /// Like [`Consent::authorize`], but the audit entries may not be on disk yet: the
+    /// caller must `audit().sync_through(seq)` with the returned sequence number before
+    /// it acts on any decision. Lets concurrent requests share one flush.
+    pub fn authorize_deferred(
+        &self,
+        professional: ProfessionalId,
+        organisation: OrganisationId,
+        client: ClientId,
+        fields: &[String],
+        action: Action,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<FieldDecision>, Option<u64>), ConsentError> {
         let grants = self.grants_between(professional, client)?;
         let decisions: Vec<FieldDecision> = fields
             .iter()
@@ -844,12 +864,13 @@ impl Consent {
                 }
             }
         }
+        let mut last_entry = None;
         for (grant, purpose, fields) in permitted {
             let mut entry = base(Outcome::Permit);
             entry.grant = Some(grant);
             entry.purpose = Some(purpose);
             entry.fields = fields;
-            self.audit.append(entry)?;
+            last_entry = Some(self.audit.append_deferred(entry, Vec::new())?.seq);
         }
         if !denied.is_empty() {
             let mut entry = base(Outcome::Deny);
@@ -857,9 +878,9 @@ impl Consent {
             entry.reason = reason
                 .and_then(|r| serde_json::to_value(r).ok())
                 .and_then(|v| v.as_str().map(str::to_owned));
-            self.audit.append(entry)?;
+            last_entry = Some(self.audit.append_deferred(entry, Vec::new())?.seq);
         }
-        Ok(decisions)
+        Ok((decisions, last_entry))
     }
 
     // ---- erasure --------------------------------------------------------------------

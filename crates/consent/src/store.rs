@@ -30,8 +30,18 @@ pub trait ConsentStore: Send + Sync + Debug {
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError>;
 
+    /// Applies every write or none, without waiting for the disk. Readers see the writes
+    /// at once; they are durable after the next [`ConsentStore::sync`].
+    fn apply_deferred(&self, writes: Vec<Write>) -> Result<(), StoreError>;
+
+    /// Makes every write applied so far durable.
+    fn sync(&self) -> Result<(), StoreError>;
+
     /// Applies every write or none. Durable on return.
-    fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError>;
+    fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.apply_deferred(writes)?;
+        self.sync()
+    }
 }
 
 /// The first key after every key that starts with `prefix` (`None`: no such key).
@@ -109,7 +119,11 @@ impl ConsentStore for MemoryConsentStore {
         })
     }
 
-    fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+    fn sync(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn apply_deferred(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         let mut map = self.map.write();
         for (key, value) in writes {
             match value {

@@ -26,7 +26,13 @@ pub struct BearerKeys {
     decoding: DecodingKey,
     kid: String,
     issuer: String,
+    /// Tokens whose signature already verified, by SHA-256 of the token. Safe to keep:
+    /// a token's claims cannot change, and expiry is still checked on every use.
+    verified: parking_lot::Mutex<std::collections::HashMap<[u8; 32], BearerClaims>>,
 }
+
+/// Bounds the verified-token cache; it is emptied when full.
+const VERIFIED_CACHE_LIMIT: usize = 100_000;
 
 impl std::fmt::Debug for BearerKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -44,6 +50,7 @@ impl BearerKeys {
             decoding: DecodingKey::from_ed_components(&jwk.x)?,
             kid: key.kid().to_owned(),
             issuer,
+            verified: parking_lot::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -71,6 +78,26 @@ impl BearerKeys {
 
     /// Verifies signature, issuer, audience and expiry against `now` (not the system clock).
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Option<BearerClaims> {
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(
+            ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref(),
+        );
+        let fresh = |claims: &BearerClaims| {
+            claims.exp > now.timestamp() && claims.iat <= now.timestamp() + 60
+        };
+        if let Some(claims) = self.verified.lock().get(&digest) {
+            return fresh(claims).then(|| claims.clone());
+        }
+        let claims = self.verify_signature(token)?;
+        let mut cache = self.verified.lock();
+        if cache.len() >= VERIFIED_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(digest, claims.clone());
+        fresh(&claims).then_some(claims)
+    }
+
+    fn verify_signature(&self, token: &str) -> Option<BearerClaims> {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_audience(&[AUDIENCE]);
         validation.set_issuer(&[self.issuer.as_str()]);
@@ -79,9 +106,11 @@ impl BearerKeys {
             .iter()
             .map(|s| (*s).to_owned())
             .collect();
-        let data = jsonwebtoken::decode::<BearerClaims>(token, &self.decoding, &validation).ok()?;
-        (data.claims.exp > now.timestamp() && data.claims.iat <= now.timestamp() + 60)
-            .then_some(data.claims)
+        Some(
+            jsonwebtoken::decode::<BearerClaims>(token, &self.decoding, &validation)
+                .ok()?
+                .claims,
+        )
     }
 }
 

@@ -21,6 +21,9 @@ const CONSENT_TREE: &str = "consent";
 /// A sled database holding the vault's trees.
 #[derive(Clone, Debug)]
 pub struct SledStore {
+    /// Bulk loading (seeding a benchmark store): writes are not flushed one by one;
+    /// call [`SledStore::flush`] at the end. Never for a serving store.
+    bulk_load: bool,
     db: sled::Db,
     meta: sled::Tree,
     wrapped_keys: sled::Tree,
@@ -61,6 +64,7 @@ impl SledStore {
     /// Wraps an already opened sled database, e.g. a temporary one.
     pub fn from_db(db: sled::Db) -> Result<Self, StoreError> {
         Ok(Self {
+            bulk_load: false,
             meta: db.open_tree(META_TREE).map_err(backend)?,
             wrapped_keys: db.open_tree(WRAPPED_KEYS_TREE).map_err(backend)?,
             records: db.open_tree(RECORDS_TREE).map_err(backend)?,
@@ -69,9 +73,26 @@ impl SledStore {
         })
     }
 
+    /// A handle for bulk loading: mutations no longer wait for the disk one by one.
+    /// Acknowledged writes are durable only after [`SledStore::flush`].
+    pub fn for_bulk_load(&self) -> Self {
+        Self {
+            bulk_load: true,
+            ..self.clone()
+        }
+    }
+
     /// Blocks until everything written so far is on disk.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(|_| ()).map_err(backend)
+    }
+
+    /// The flush that mutating methods run before they return (skipped in bulk loading).
+    fn flush_write(&self) -> Result<(), StoreError> {
+        if self.bulk_load {
+            return Ok(());
+        }
+        self.flush()
     }
 
     fn versions(&self, prefix: &[u8]) -> Result<Vec<StoredVersion>, StoreError> {
@@ -100,7 +121,7 @@ impl VaultStore for SledStore {
             Some(v) => self.meta.insert(name, v).map_err(backend)?,
             None => self.meta.remove(name).map_err(backend)?,
         };
-        self.flush()
+        self.flush_write()
     }
 
     fn wrapped_key(&self, client: ClientId) -> Result<Option<Vec<u8>>, StoreError> {
@@ -123,7 +144,7 @@ impl VaultStore for SledStore {
             .map_err(backend)?
             .is_ok();
         if swapped {
-            self.flush()?;
+            self.flush_write()?;
         }
         Ok(swapped)
     }
@@ -164,7 +185,7 @@ impl VaultStore for SledStore {
             .map_err(backend)?
             .is_ok();
         if inserted {
-            self.flush()?;
+            self.flush_write()?;
         }
         Ok(inserted)
     }
@@ -210,7 +231,7 @@ impl VaultStore for SledStore {
             count += 1;
         }
         self.records.apply_batch(batch).map_err(backend)?;
-        self.flush()?;
+        self.flush_write()?;
         Ok(count)
     }
 
@@ -261,7 +282,7 @@ impl ConsentStore for SledStore {
         }
     }
 
-    fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+    fn apply_deferred(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for (key, value) in writes {
             match value {
@@ -269,7 +290,10 @@ impl ConsentStore for SledStore {
                 None => batch.remove(key),
             }
         }
-        self.consent.apply_batch(batch).map_err(backend)?;
-        self.flush()
+        self.consent.apply_batch(batch).map_err(backend)
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        self.flush_write()
     }
 }

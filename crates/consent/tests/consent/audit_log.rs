@@ -316,3 +316,81 @@ fn views_are_answered_from_indexes_with_paging_and_time_ranges() {
     let expected = (10..20u64).filter(|i| i / 2 % 2 == 1).count();
     assert_eq!(client_range.len(), expected);
 }
+
+/// A store whose flush is slow and counted, and remembers how many entries each flush
+/// covered.
+#[derive(Debug, Default)]
+struct SlowFlushStore {
+    inner: MemoryConsentStore,
+    flushes: std::sync::atomic::AtomicUsize,
+    entries_flushed: std::sync::atomic::AtomicU64,
+}
+
+impl omadata_consent::ConsentStore for SlowFlushStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, omadata_vault::StoreError> {
+        self.inner.get(key)
+    }
+    fn scan(
+        &self,
+        prefix: &[u8],
+        from: Option<&[u8]>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<omadata_consent::store::Entry>, omadata_vault::StoreError> {
+        self.inner.scan(prefix, from, reverse, limit)
+    }
+    fn apply_deferred(
+        &self,
+        writes: Vec<omadata_consent::store::Write>,
+    ) -> Result<(), omadata_vault::StoreError> {
+        self.inner.apply_deferred(writes)
+    }
+    fn sync(&self) -> Result<(), omadata_vault::StoreError> {
+        use std::sync::atomic::Ordering;
+        let entries = self.inner.scan(b"a/e/", None, false, usize::MAX)?.len() as u64;
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        self.flushes.fetch_add(1, Ordering::SeqCst);
+        self.entries_flushed.fetch_max(entries, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[test]
+fn concurrent_appends_share_flushes_and_none_returns_before_its_flush() {
+    use std::sync::atomic::Ordering;
+    let store = std::sync::Arc::new(SlowFlushStore::default());
+    let log = std::sync::Arc::new(
+        omadata_consent::audit::AuditLog::open(
+            store.clone(),
+            std::sync::Arc::new(ServiceKey::generate().unwrap()),
+        )
+        .unwrap(),
+    );
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (log, store) = (log.clone(), store.clone());
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let entry = log
+                        .append_deferred(AuditEntry::new(AuditEvent::Access, t(i)), Vec::new())
+                        .unwrap();
+                    log.sync_through(entry.seq).unwrap();
+                    assert!(
+                        store.entries_flushed.load(Ordering::SeqCst) > entry.seq,
+                        "returned before a flush covered entry {}",
+                        entry.seq
+                    );
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let flushes = store.flushes.load(Ordering::SeqCst);
+    assert!(
+        flushes < 200,
+        "{flushes} flushes for 200 appends: no group commit"
+    );
+    assert_eq!(log.len(), 200);
+}

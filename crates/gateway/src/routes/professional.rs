@@ -18,6 +18,16 @@ use omadata_vault::{Author, ClientId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Waits, off the async workers, until the audit entry `seq` is on disk.
+async fn durable(state: &AppState, seq: Option<u64>) -> ApiResult<()> {
+    let Some(seq) = seq else { return Ok(()) };
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || state.services().consent.audit().sync_through(seq))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(ApiError::from)
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[derive(utoipa::ToSchema)]
@@ -136,7 +146,7 @@ pub async fn client_record(
     } else {
         asked.into_iter().collect()
     };
-    let decisions = services.consent.authorize(
+    let (decisions, audited) = services.consent.authorize_deferred(
         staff.id,
         staff.organisation,
         client,
@@ -159,6 +169,8 @@ pub async fn client_record(
             Decision::Deny { .. } => Metrics::add(&services.metrics.denies, 1),
         }
     }
+    // Nothing leaves before its audit entry is on disk (a shared flush: group commit).
+    durable(&state, audited).await?;
     if !decisions.iter().any(|d| d.decision.is_permit()) {
         return Err(ApiError::forbidden());
     }
@@ -176,7 +188,7 @@ pub async fn write_client_field(
     let client: ClientId = client.parse().map_err(|_| ApiError::forbidden())?;
     let services = state.services();
     let now = state.now();
-    let decisions = services.consent.authorize(
+    let (decisions, audited) = services.consent.authorize_deferred(
         staff.id,
         staff.organisation,
         client,
@@ -184,6 +196,7 @@ pub async fn write_client_field(
         Action::Write,
         now,
     )?;
+    durable(&state, audited).await?;
     if !decisions.iter().all(|d| d.decision.is_permit()) {
         Metrics::add(&services.metrics.denies, 1);
         return Err(ApiError::forbidden());
