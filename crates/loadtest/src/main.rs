@@ -1,0 +1,400 @@
+//! `omadata-loadtest`: OmaData close to its limit.
+//!
+//! 1. Seeds a store with N clients (a 4 KiB record for the first R of them), P
+//!    professionals and one grant per client, through the domain crates (bulk loading:
+//!    flushed once at the end).
+//! 2. Measures the same work as an authorised read without HTTP, in process.
+//! 3. Starts the real `omadata` binary on the store and times its start-up.
+//! 4. Drives a bare axum hello-world (the ceiling) and the gateway with `wrk` (64
+//!    connections by default): mostly authorised reads of 4 KiB records, some writes,
+//!    some denied requests. Prints throughput, latency percentiles, the ratio to the
+//!    ceiling and the gateway's peak memory.
+//!
+//! The load only goes to 127.0.0.1, bounded in time. Run it with `scripts/loadtest.sh`.
+#![allow(clippy::print_stdout, clippy::expect_used)] // a command-line report
+
+use chrono::Duration;
+use clap::Parser;
+use omadata_clock::{Clock, SystemClock};
+use omadata_consent::{
+    AccessAsk, Action, Consent, ConsentConfig, Directory, EnrolmentSecret, FieldSelector,
+    NewOrganisation, NewStaff, Profession, Purpose, PurposeCode, SensitivityPolicy, ServiceKey,
+    StaffRole,
+};
+use omadata_gateway::principal::Role;
+use omadata_gateway::tokens::BearerKeys;
+use omadata_store_sled::SledStore;
+use omadata_vault::{Author, Catalogue, ClientId, Keyring, MasterKey, ProfessionalId, Vault};
+use serde_json::json;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Clients enrolled in the store.
+    #[arg(long, default_value_t = 100_000)]
+    clients: usize,
+    /// Clients that also hold a 4 KiB record (the ones the load reads).
+    #[arg(long, default_value_t = 10_000)]
+    with_records: usize,
+    #[arg(long, default_value_t = 1_000)]
+    professionals: usize,
+    /// Seconds of load per target.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// The omadata binary (default: next to this one).
+    #[arg(long)]
+    omadata: Option<PathBuf>,
+    /// Data directory (default: a fresh one under the system temp directory).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+type Fail = Box<dyn std::error::Error + Send + Sync>;
+
+struct Seeded {
+    store: SledStore,
+    signing: Arc<ServiceKey>,
+    professionals: Vec<(ProfessionalId, omadata_consent::OrganisationId)>,
+    clients: Vec<ClientId>,
+}
+
+fn seed(args: &Args, data: &Path) -> Result<Seeded, Fail> {
+    std::fs::create_dir_all(data)?;
+    MasterKey::generate()?.write_new_file(&data.join("master.key"))?;
+    let signing = ServiceKey::generate()?;
+    signing.write_new_file(&data.join("signing.key"))?;
+    ServiceKey::generate()?.write_new_file(&data.join("enrolment.secret"))?;
+    let store = SledStore::open(&data.join("db"))?;
+    let bulk = Arc::new(store.for_bulk_load());
+    let signing = Arc::new(signing);
+    let catalogue = Arc::new(Catalogue::builtin()?);
+    let vault = Vault::open(bulk.clone(), Keyring::new(MasterKey::from_file(&data.join("master.key"))?), catalogue.clone())?;
+    let consent = Consent::open(bulk.clone(), catalogue, SensitivityPolicy::builtin()?, signing.clone(), ConsentConfig::default())?;
+    let directory = Directory::new(bulk.clone(), EnrolmentSecret::new(b"loadtest-enrolment-secret-32-bytes!!"));
+    let now = SystemClock.now();
+    let organisation = directory.register_organisation(NewOrganisation {
+        name: "Ohjaamo Kuormitus".into(),
+        business_id: "0201256-6".into(),
+        privacy_notice_url: "https://example.fi/tietosuoja".into(),
+        dpo_contact: "dpo@example.fi".into(),
+    })?;
+    let mut professionals = Vec::new();
+    let mut grantees = Vec::new();
+    for i in 0..args.professionals {
+        let staff = directory.register_staff(
+            organisation.id,
+            NewStaff {
+                name: format!("Ammattilainen {i}"),
+                title: "Ohjaaja".into(),
+                profession: Profession::YouthWork,
+                roles: [StaffRole::Professional].into_iter().collect(),
+                login_subject: format!("load-pro-{i}"),
+            },
+            now,
+        )?;
+        grantees.push(directory.grantee(&staff)?);
+        professionals.push((staff.id, organisation.id));
+    }
+    let record = "x".repeat(4000);
+    let mut clients = Vec::with_capacity(args.clients);
+    let started = Instant::now();
+    for i in 0..args.clients {
+        let client = vault.enrol_client()?;
+        vault.write(client, "identity.name", json!(format!("Asiakas {i}")), Author::Client(client), now)?;
+        let mut fields = vec![FieldSelector::Path("identity.name".into())];
+        let mut actions = vec![Action::Read];
+        if i < args.with_records {
+            vault.write(client, "plan.follow_up", json!(record), Author::Client(client), now)?;
+            fields.push(FieldSelector::Path("plan.follow_up".into()));
+            actions.push(Action::Write);
+        }
+        consent.grant(
+            client,
+            &grantees[i % grantees.len()],
+            AccessAsk {
+                fields,
+                actions: actions.into_iter().collect(),
+                purpose: Purpose { code: PurposeCode::Guidance, text: None },
+                valid_until: now + Duration::days(300),
+            },
+            now,
+        )?;
+        clients.push(client);
+        if (i + 1) % 100_000 == 0 {
+            println!("  seeded {} clients in {:.0} s", i + 1, started.elapsed().as_secs_f64());
+        }
+    }
+    store.flush()?;
+    Ok(Seeded { store, signing, professionals, clients })
+}
+
+/// The gateway's work for one authorised read, without HTTP: token check, principal
+/// lookup, decision, audit (group-committed), decrypt, JSON.
+fn in_process(seeded: &Seeded, args: &Args, data: &Path, issuer: &str) -> Result<(f64, f64), Fail> {
+    let store = Arc::new(seeded.store.clone());
+    let catalogue = Arc::new(Catalogue::builtin()?);
+    let vault = Arc::new(Vault::open(store.clone(), Keyring::new(MasterKey::from_file(&data.join("master.key"))?), catalogue.clone())?);
+    let consent = Arc::new(Consent::open(store.clone(), catalogue, SensitivityPolicy::builtin()?, seeded.signing.clone(), ConsentConfig::default())?);
+    let directory = Arc::new(Directory::new(store, EnrolmentSecret::new(b"x")));
+    let keys = Arc::new(BearerKeys::new(&seeded.signing, issuer.to_owned())?);
+    let now = SystemClock.now();
+    let tokens: Arc<Vec<String>> = Arc::new(
+        seeded
+            .professionals
+            .iter()
+            .map(|(id, _)| keys.issue(format!("staff:{id}"), Role::Professional, now, Duration::hours(2)).map(|(t, _)| t).unwrap_or_default())
+            .collect(),
+    );
+    let readers = args.with_records.min(seeded.clients.len()).max(1);
+    let mut results = Vec::new();
+    for threads in [1usize, 2] {
+        let deadline = Instant::now() + std::time::Duration::from_secs(3);
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let (vault, consent, directory, keys, tokens) = (vault.clone(), consent.clone(), directory.clone(), keys.clone(), tokens.clone());
+                let clients: Vec<ClientId> = seeded.clients[..readers].to_vec();
+                let professionals = seeded.professionals.clone();
+                std::thread::spawn(move || -> Result<u64, String> {
+                    let mut done = 0u64;
+                    let mut i = t;
+                    while Instant::now() < deadline {
+                        let c = i % clients.len();
+                        let (pro, org) = professionals[c % professionals.len()];
+                        let claims = keys.verify(&tokens[c % professionals.len()], now).ok_or("token")?;
+                        let _staff = directory.staff(pro).map_err(|e| e.to_string())?.ok_or(claims.sub)?;
+                        let fields = ["identity.name".to_owned(), "plan.follow_up".to_owned()];
+                        let (decisions, seq) = consent
+                            .authorize_deferred(pro, org, clients[c], &fields, Action::Read, now)
+                            .map_err(|e| e.to_string())?;
+                        let mut out = Vec::new();
+                        for d in decisions.iter().filter(|d| d.decision.is_permit()) {
+                            out.push(vault.read(clients[c], &d.field).map_err(|e| e.to_string())?);
+                        }
+                        if let Some(seq) = seq {
+                            consent.audit().sync_through(seq).map_err(|e| e.to_string())?;
+                        }
+                        std::hint::black_box(serde_json::to_vec(&out).map_err(|e| e.to_string())?);
+                        done += 1;
+                        i += threads;
+                    }
+                    Ok(done)
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for worker in workers {
+            total += worker.join().map_err(|_| "worker panicked")??;
+        }
+        results.push(total as f64 / 3.0);
+    }
+    Ok((results[0], results[1]))
+}
+
+struct WrkResult {
+    requests: u64,
+    seconds: f64,
+    non_2xx: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+    p999_ms: f64,
+}
+
+impl WrkResult {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+}
+
+const WRK_SCRIPT: &str = r#"
+local reqs = {}
+local n = 0
+function init(args)
+  for line in io.lines(args[1]) do
+    local method, path, token, body = line:match("^(%S+) (%S+) (%S+) ?(.*)$")
+    local headers = { ["Authorization"] = "Bearer " .. token }
+    if body ~= nil and body ~= "" then headers["Content-Type"] = "application/json" else body = nil end
+    reqs[#reqs + 1] = wrk.format(method, path, headers, body)
+  end
+end
+function request()
+  n = n % #reqs + 1
+  return reqs[n]
+end
+function done(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %d %d %d\n", summary.requests, summary.duration,
+    summary.errors.status, latency:percentile(50), latency:percentile(99), latency:percentile(99.9)))
+end
+"#;
+
+async fn wrk(url: &str, script: Option<(&Path, &Path)>, args: &Args) -> Result<WrkResult, Fail> {
+    let mut command = tokio::process::Command::new("wrk");
+    command
+        .arg("-t1")
+        .arg(format!("-c{}", args.connections))
+        .arg(format!("-d{}s", args.seconds))
+        .arg("--timeout")
+        .arg("5s");
+    if let Some((lua, requests)) = script {
+        command.arg("-s").arg(lua).arg(url).arg("--").arg(requests);
+    } else {
+        command.arg("-s").arg(script_path_plain()?).arg(url);
+    }
+    let output = command.output().await?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text.lines().find(|l| l.starts_with("RESULT ")).ok_or_else(|| format!("wrk printed no result: {text}"))?;
+    let v: Vec<f64> = line.split_whitespace().skip(1).map(|x| x.parse().unwrap_or(0.0)).collect();
+    Ok(WrkResult {
+        requests: v[0] as u64,
+        seconds: v[1] / 1e6,
+        non_2xx: v[2] as u64,
+        p50_ms: v[3] / 1000.0,
+        p99_ms: v[4] / 1000.0,
+        p999_ms: v[5] / 1000.0,
+    })
+}
+
+/// A script that only reports (for the hello-world ceiling).
+fn script_path_plain() -> Result<PathBuf, Fail> {
+    let path = std::env::temp_dir().join("omadata-wrk-plain.lua");
+    std::fs::write(&path, r#"
+function done(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %d %d %d\n", summary.requests, summary.duration,
+    summary.errors.status, latency:percentile(50), latency:percentile(99), latency:percentile(99.9)))
+end
+"#)?;
+    Ok(path)
+}
+
+fn peak_memory_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Fail> {
+    let args = Args::parse();
+    let data = args.data.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("omadata-load-{}", std::process::id())));
+    if data.join("db").exists() {
+        return Err(format!("{} already holds a store; give a fresh --data", data.display()).into());
+    }
+    println!("seeding {} clients ({} with a 4 KiB record), {} professionals, one grant each", args.clients, args.with_records, args.professionals);
+    let started = Instant::now();
+    let seeded = tokio::task::block_in_place(|| seed(&args, &data))?;
+    let seeding = started.elapsed().as_secs_f64();
+
+    // Bind the gateway's port first: tokens name the issuer URL.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let base = format!("http://127.0.0.1:{port}");
+    let issuer = format!("{base}/");
+    println!("in-process work without HTTP (3 s each, 1 and 2 threads)");
+    let (in_process_1, in_process_2) = tokio::task::block_in_place(|| in_process(&seeded, &args, &data, &issuer))?;
+    let Seeded { store, signing, professionals, clients } = seeded;
+    drop(store);
+
+    // The real binary on the seeded store.
+    let omadata = match &args.omadata {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?.with_file_name("omadata"),
+    };
+    let launch = Instant::now();
+    let mut gateway = tokio::process::Command::new(&omadata)
+        .arg("demo")
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data")
+        .arg(&data)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = BufReader::new(gateway.stdout.take().ok_or("no stdout")?).lines();
+    while let Some(line) = lines.next_line().await? {
+        if line.contains("listening on") {
+            break;
+        }
+    }
+    let startup = launch.elapsed().as_secs_f64();
+    let pid = gateway.id().ok_or("no pid")?;
+
+    // Requests: 90 % authorised reads of 4 KiB records, 5 % writes, 5 % denied.
+    let keys = BearerKeys::new(&signing, issuer)?;
+    let now = SystemClock.now();
+    let token = |p: usize| keys.issue(format!("staff:{}", professionals[p].0), Role::Professional, now, Duration::hours(2)).map(|(t, _)| t).unwrap_or_default();
+    let tokens: Vec<String> = (0..professionals.len()).map(token).collect();
+    let readers = args.with_records.min(clients.len()).max(1);
+    let mut requests = String::new();
+    for i in 0..20_000usize {
+        let c = (i * 7919) % readers;
+        let owner = c % professionals.len();
+        match i % 20 {
+            0 => requests.push_str(&format!("PUT /api/v1/clients/{}/record/plan.follow_up {} {{\"value\":\"seurantamerkintä {i}\"}}\n", clients[c], tokens[owner])),
+            1 => requests.push_str(&format!("GET /api/v1/clients/{}/record {}\n", clients[c], tokens[(owner + 1) % professionals.len()])),
+            _ => requests.push_str(&format!("GET /api/v1/clients/{}/record {}\n", clients[c], tokens[owner])),
+        }
+    }
+    let requests_path = std::env::temp_dir().join("omadata-wrk-requests.txt");
+    let lua_path = std::env::temp_dir().join("omadata-wrk.lua");
+    std::fs::write(&requests_path, requests)?;
+    std::fs::write(&lua_path, WRK_SCRIPT)?;
+
+    // The ceiling: a bare axum hello-world, same generator, same run.
+    let hello_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let hello_addr = hello_listener.local_addr()?;
+    let hello = tokio::spawn(async move {
+        let app = axum::Router::new().route("/", axum::routing::get(|| async { "Hello, World!" }));
+        axum::serve(hello_listener, app).await
+    });
+    println!("driving the hello-world ceiling and the gateway with wrk ({} connections, {} s each)", args.connections, args.seconds);
+    let ceiling = wrk(&format!("http://{hello_addr}/"), None, &args).await?;
+    hello.abort();
+    let load = wrk(&base, Some((&lua_path, &requests_path)), &args).await?;
+    let memory = peak_memory_mb(pid).unwrap_or(0.0);
+    let _ = gateway.kill().await;
+    let db_bytes = dir_size(&data.join("db"));
+
+    let expected_denied = load.requests / 20;
+    println!();
+    println!("| measure | figure |");
+    println!("| --- | --- |");
+    println!("| clients / professionals / grants seeded | {} / {} / {} |", clients.len(), professionals.len(), clients.len());
+    println!("| seeding time | {seeding:.0} s |");
+    println!("| store on disk | {:.0} MB |", db_bytes as f64 / 1e6);
+    println!("| gateway start-up (spawn to listening) | {:.2} s |", startup);
+    println!("| in-process authorised read, 1 thread | {in_process_1:.0} /s |");
+    println!("| in-process authorised read, 2 threads | {in_process_2:.0} /s |");
+    println!("| hello-world ceiling (bare axum) | {:.0} req/s, p99 {:.2} ms |", ceiling.rps(), ceiling.p99_ms);
+    println!("| gateway mix (90 % reads of 4 KiB, 5 % writes, 5 % denied) | {:.0} req/s |", load.rps());
+    println!("| ratio to ceiling | {:.1} % |", 100.0 * load.rps() / ceiling.rps());
+    println!("| gateway latency p50 / p99 / p99.9 | {:.2} / {:.2} / {:.2} ms |", load.p50_ms, load.p99_ms, load.p999_ms);
+    println!("| non-2xx responses (5 % denied expected: {expected_denied}) | {} |", load.non_2xx);
+    println!("| gateway peak memory (VmHWM) | {memory:.0} MB |");
+    std::io::stdout().flush()?;
+    if args.data.is_none() {
+        let _ = std::fs::remove_dir_all(&data);
+    }
+    Ok(())
+}
+
+fn dir_size(path: &Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => dir_size(&e.path()),
+                    _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# OmaData close to its limit: seeds a store (default 10^6 clients), starts the gateway,
+# drives it and a bare hello-world with wrk on loopback, and prints a table.
+#   scripts/loadtest.sh [--clients N] [--with-records R] [--professionals P] [--seconds S] [--connections C]
+# Also run the Criterion benchmarks listed in docs/performance.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "installing wrk (Debian) for the load generator"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y --no-install-recommends wrk
+fi
+cargo build --release --locked -p omadata -p omadata-loadtest
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+if [ "$#" -eq 0 ]; then
+  set -- --clients 1000000 --with-records 20000 --professionals 1000
+fi
+exec "$target_dir/release/omadata-loadtest" --omadata "$target_dir/release/omadata" "$@"
