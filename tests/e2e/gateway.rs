@@ -843,3 +843,117 @@ async fn the_test_provider_only_redirects_to_the_gateway() {
     );
     gateway.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_pairing_codes_and_hammering_login_are_stopped_and_audited() {
+    let mut gateway = Gateway::demo().await.unwrap();
+    let client = signed_in(&gateway, "client1").await;
+    let (_, code) = client
+        .call(Method::POST, "/api/v1/me/pairing-codes", None)
+        .await
+        .unwrap();
+    let pro = signed_in(&gateway, "pro-unrelated").await;
+    let ask = |code: &str| {
+        json!({
+            "pairing_code": code,
+            "fields": [{"path": "identity.name"}],
+            "actions": ["read"],
+            "purpose": {"code": "guidance"},
+            "valid_until": (gateway.now() + Duration::days(5)).to_rfc3339(),
+        })
+    };
+    for guess in 0..5 {
+        let (status, problem) = pro
+            .call(
+                Method::POST,
+                "/api/v1/access-requests",
+                Some(ask(&format!("AAAAA-AAAA{guess}"))),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("pairing_code_invalid")
+            )
+        );
+    }
+    let (status, problem) = pro
+        .call(
+            Method::POST,
+            "/api/v1/access-requests",
+            Some(ask("AAAAA-AAAA9")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("too_many_attempts"))
+    );
+    // Locked out: even the right code is refused until the window passes.
+    let right = code["code"].as_str().unwrap();
+    assert_eq!(
+        pro.call(Method::POST, "/api/v1/access-requests", Some(ask(right)))
+            .await
+            .unwrap()
+            .0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    gateway.clock.advance(Duration::minutes(16));
+    let client = signed_in(&gateway, "client1").await;
+    let (_, code) = client
+        .call(Method::POST, "/api/v1/me/pairing-codes", None)
+        .await
+        .unwrap();
+    let pro = signed_in(&gateway, "pro-unrelated").await;
+    let (status, _) = pro
+        .call(
+            Method::POST,
+            "/api/v1/access-requests",
+            Some(ask(code["code"].as_str().unwrap())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::CREATED);
+
+    // Sign-in starts are limited per address.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut limited = false;
+    for _ in 0..80 {
+        let response = no_redirects
+            .get(format!("{}/auth/login", gateway.base))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = true;
+            assert_eq!(response.headers()["retry-after"], "60");
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    }
+    assert!(limited, "80 sign-in starts in a minute were all accepted");
+
+    let data = gateway.data_dir();
+    gateway.stop().await.unwrap();
+    let store = omadata_store_sled::SledStore::open(&data.join("db")).unwrap();
+    let (entries, _) = omadata_consent::audit::export_store(&store).unwrap();
+    let events: Vec<Value> = entries
+        .iter()
+        .map(|e| serde_json::from_slice(e).unwrap())
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "lockout" && e["reason"] == "pairing_code_guessing")
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "login_refused" && e["reason"] == "rate_limited")
+    );
+}

@@ -9,4 +9,5 @@
 mod cli;
 mod crash;
 mod gateway;
+mod logs;
 mod third_party_provider;

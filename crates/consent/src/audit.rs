@@ -58,6 +58,8 @@ pub enum AuditEvent {
     Logout,
     /// An administrator registered or changed an organisation or its staff.
     Admin,
+    /// Someone was locked out after too many failed attempts (guessing).
+    Lockout,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

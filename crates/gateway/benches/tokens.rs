@@ -16,14 +16,32 @@ fn tokens(c: &mut Criterion) {
     let mut group = c.benchmark_group("bearer");
     group.bench_function("verify_first_use", |b| {
         b.iter_batched(
-            || keys.issue("staff:x".into(), Role::Professional, now, Duration::minutes(15)).unwrap().0,
+            || {
+                keys.issue(
+                    "staff:x".into(),
+                    Role::Professional,
+                    now,
+                    Duration::minutes(15),
+                )
+                .unwrap()
+                .0
+            },
             |token| assert!(keys.verify(black_box(&token), now).is_some()),
             BatchSize::SmallInput,
         )
     });
-    let (token, _) = keys.issue("staff:y".into(), Role::Professional, now, Duration::minutes(15)).unwrap();
+    let (token, _) = keys
+        .issue(
+            "staff:y".into(),
+            Role::Professional,
+            now,
+            Duration::minutes(15),
+        )
+        .unwrap();
     keys.verify(&token, now).unwrap();
-    group.bench_function("verify_cached", |b| b.iter(|| assert!(keys.verify(black_box(&token), now).is_some())));
+    group.bench_function("verify_cached", |b| {
+        b.iter(|| assert!(keys.verify(black_box(&token), now).is_some()))
+    });
     group.finish();
 }
 

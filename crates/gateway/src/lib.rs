@@ -8,6 +8,7 @@
 //!   the one mapping from domain errors to HTTP status.
 //! - [`oidc`]: the OpenID Connect relying party; [`test_idp`]: the built-in test provider
 //!   (only when enabled); [`sessions`], [`tokens`], [`extract`]: who is calling.
+//! - [`limits`]: rate limits on sign-in and pairing-code guessing.
 //! - [`routes`]: public, auth, client (`/api/v1/me`), professional, auditor, admin.
 //! - [`pages`]: the web app (HTML shell, script, stylesheet), built into the binary.
 //! - [`openapi`]: the OpenAPI document generated from the handlers.
@@ -17,6 +18,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod oidc;
 pub mod openapi;
 pub mod pages;
@@ -88,6 +90,7 @@ pub fn state(
         test_idp,
         bearer,
         metrics: Metrics::default(),
+        limits: limits::Limits::default(),
     })))
 }
 
@@ -189,6 +192,12 @@ pub fn app(state: AppState) -> Router {
         router = router.merge(test_idp::routes());
     }
     let max_body = state.config().max_body_bytes;
+    if state.config().public_url.scheme() == "https" {
+        router = router.layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ));
+    }
     router
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), count_responses))

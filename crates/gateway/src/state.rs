@@ -44,6 +44,7 @@ pub struct Services {
     pub test_idp: Option<TestIdp>,
     pub bearer: BearerKeys,
     pub metrics: Metrics,
+    pub limits: crate::limits::Limits,
 }
 
 #[derive(Clone, Debug)]

@@ -75,9 +75,22 @@ fn seed(args: &Args, data: &Path) -> Result<Seeded, Fail> {
     let bulk = Arc::new(store.for_bulk_load());
     let signing = Arc::new(signing);
     let catalogue = Arc::new(Catalogue::builtin()?);
-    let vault = Vault::open(bulk.clone(), Keyring::new(MasterKey::from_file(&data.join("master.key"))?), catalogue.clone())?;
-    let consent = Consent::open(bulk.clone(), catalogue, SensitivityPolicy::builtin()?, signing.clone(), ConsentConfig::default())?;
-    let directory = Directory::new(bulk.clone(), EnrolmentSecret::new(b"loadtest-enrolment-secret-32-bytes!!"));
+    let vault = Vault::open(
+        bulk.clone(),
+        Keyring::new(MasterKey::from_file(&data.join("master.key"))?),
+        catalogue.clone(),
+    )?;
+    let consent = Consent::open(
+        bulk.clone(),
+        catalogue,
+        SensitivityPolicy::builtin()?,
+        signing.clone(),
+        ConsentConfig::default(),
+    )?;
+    let directory = Directory::new(
+        bulk.clone(),
+        EnrolmentSecret::new(b"loadtest-enrolment-secret-32-bytes!!"),
+    );
     let now = SystemClock.now();
     let organisation = directory.register_organisation(NewOrganisation {
         name: "Ohjaamo Kuormitus".into(),
@@ -107,11 +120,23 @@ fn seed(args: &Args, data: &Path) -> Result<Seeded, Fail> {
     let started = Instant::now();
     for i in 0..args.clients {
         let client = vault.enrol_client()?;
-        vault.write(client, "identity.name", json!(format!("Asiakas {i}")), Author::Client(client), now)?;
+        vault.write(
+            client,
+            "identity.name",
+            json!(format!("Asiakas {i}")),
+            Author::Client(client),
+            now,
+        )?;
         let mut fields = vec![FieldSelector::Path("identity.name".into())];
         let mut actions = vec![Action::Read];
         if i < args.with_records {
-            vault.write(client, "plan.follow_up", json!(record), Author::Client(client), now)?;
+            vault.write(
+                client,
+                "plan.follow_up",
+                json!(record),
+                Author::Client(client),
+                now,
+            )?;
             fields.push(FieldSelector::Path("plan.follow_up".into()));
             actions.push(Action::Write);
         }
@@ -121,18 +146,30 @@ fn seed(args: &Args, data: &Path) -> Result<Seeded, Fail> {
             AccessAsk {
                 fields,
                 actions: actions.into_iter().collect(),
-                purpose: Purpose { code: PurposeCode::Guidance, text: None },
+                purpose: Purpose {
+                    code: PurposeCode::Guidance,
+                    text: None,
+                },
                 valid_until: now + Duration::days(300),
             },
             now,
         )?;
         clients.push(client);
         if (i + 1) % 100_000 == 0 {
-            println!("  seeded {} clients in {:.0} s", i + 1, started.elapsed().as_secs_f64());
+            println!(
+                "  seeded {} clients in {:.0} s",
+                i + 1,
+                started.elapsed().as_secs_f64()
+            );
         }
     }
     store.flush()?;
-    Ok(Seeded { store, signing, professionals, clients })
+    Ok(Seeded {
+        store,
+        signing,
+        professionals,
+        clients,
+    })
 }
 
 /// The gateway's work for one authorised read, without HTTP: token check, principal
@@ -140,8 +177,18 @@ fn seed(args: &Args, data: &Path) -> Result<Seeded, Fail> {
 fn in_process(seeded: &Seeded, args: &Args, data: &Path, issuer: &str) -> Result<(f64, f64), Fail> {
     let store = Arc::new(seeded.store.clone());
     let catalogue = Arc::new(Catalogue::builtin()?);
-    let vault = Arc::new(Vault::open(store.clone(), Keyring::new(MasterKey::from_file(&data.join("master.key"))?), catalogue.clone())?);
-    let consent = Arc::new(Consent::open(store.clone(), catalogue, SensitivityPolicy::builtin()?, seeded.signing.clone(), ConsentConfig::default())?);
+    let vault = Arc::new(Vault::open(
+        store.clone(),
+        Keyring::new(MasterKey::from_file(&data.join("master.key"))?),
+        catalogue.clone(),
+    )?);
+    let consent = Arc::new(Consent::open(
+        store.clone(),
+        catalogue,
+        SensitivityPolicy::builtin()?,
+        seeded.signing.clone(),
+        ConsentConfig::default(),
+    )?);
     let directory = Arc::new(Directory::new(store, EnrolmentSecret::new(b"x")));
     let keys = Arc::new(BearerKeys::new(&seeded.signing, issuer.to_owned())?);
     let now = SystemClock.now();
@@ -149,7 +196,16 @@ fn in_process(seeded: &Seeded, args: &Args, data: &Path, issuer: &str) -> Result
         seeded
             .professionals
             .iter()
-            .map(|(id, _)| keys.issue(format!("staff:{id}"), Role::Professional, now, Duration::hours(2)).map(|(t, _)| t).unwrap_or_default())
+            .map(|(id, _)| {
+                keys.issue(
+                    format!("staff:{id}"),
+                    Role::Professional,
+                    now,
+                    Duration::hours(2),
+                )
+                .map(|(t, _)| t)
+                .unwrap_or_default()
+            })
             .collect(),
     );
     let readers = args.with_records.min(seeded.clients.len()).max(1);
@@ -158,7 +214,13 @@ fn in_process(seeded: &Seeded, args: &Args, data: &Path, issuer: &str) -> Result
         let deadline = Instant::now() + std::time::Duration::from_secs(3);
         let workers: Vec<_> = (0..threads)
             .map(|t| {
-                let (vault, consent, directory, keys, tokens) = (vault.clone(), consent.clone(), directory.clone(), keys.clone(), tokens.clone());
+                let (vault, consent, directory, keys, tokens) = (
+                    vault.clone(),
+                    consent.clone(),
+                    directory.clone(),
+                    keys.clone(),
+                    tokens.clone(),
+                );
                 let clients: Vec<ClientId> = seeded.clients[..readers].to_vec();
                 let professionals = seeded.professionals.clone();
                 std::thread::spawn(move || -> Result<u64, String> {
@@ -167,18 +229,30 @@ fn in_process(seeded: &Seeded, args: &Args, data: &Path, issuer: &str) -> Result
                     while Instant::now() < deadline {
                         let c = i % clients.len();
                         let (pro, org) = professionals[c % professionals.len()];
-                        let claims = keys.verify(&tokens[c % professionals.len()], now).ok_or("token")?;
-                        let _staff = directory.staff(pro).map_err(|e| e.to_string())?.ok_or(claims.sub)?;
+                        let claims = keys
+                            .verify(&tokens[c % professionals.len()], now)
+                            .ok_or("token")?;
+                        let _staff = directory
+                            .staff(pro)
+                            .map_err(|e| e.to_string())?
+                            .ok_or(claims.sub)?;
                         let fields = ["identity.name".to_owned(), "plan.follow_up".to_owned()];
                         let (decisions, seq) = consent
                             .authorize_deferred(pro, org, clients[c], &fields, Action::Read, now)
                             .map_err(|e| e.to_string())?;
                         let mut out = Vec::new();
                         for d in decisions.iter().filter(|d| d.decision.is_permit()) {
-                            out.push(vault.read(clients[c], &d.field).map_err(|e| e.to_string())?);
+                            out.push(
+                                vault
+                                    .read(clients[c], &d.field)
+                                    .map_err(|e| e.to_string())?,
+                            );
                         }
                         if let Some(seq) = seq {
-                            consent.audit().sync_through(seq).map_err(|e| e.to_string())?;
+                            consent
+                                .audit()
+                                .sync_through(seq)
+                                .map_err(|e| e.to_string())?;
                         }
                         std::hint::black_box(serde_json::to_vec(&out).map_err(|e| e.to_string())?);
                         done += 1;
@@ -248,8 +322,15 @@ async fn wrk(url: &str, script: Option<(&Path, &Path)>, args: &Args) -> Result<W
     }
     let output = command.output().await?;
     let text = String::from_utf8_lossy(&output.stdout);
-    let line = text.lines().find(|l| l.starts_with("RESULT ")).ok_or_else(|| format!("wrk printed no result: {text}"))?;
-    let v: Vec<f64> = line.split_whitespace().skip(1).map(|x| x.parse().unwrap_or(0.0)).collect();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("RESULT "))
+        .ok_or_else(|| format!("wrk printed no result: {text}"))?;
+    let v: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
     Ok(WrkResult {
         requests: v[0] as u64,
         seconds: v[1] / 1e6,
@@ -263,12 +344,15 @@ async fn wrk(url: &str, script: Option<(&Path, &Path)>, args: &Args) -> Result<W
 /// A script that only reports (for the hello-world ceiling).
 fn script_path_plain() -> Result<PathBuf, Fail> {
     let path = std::env::temp_dir().join("omadata-wrk-plain.lua");
-    std::fs::write(&path, r#"
+    std::fs::write(
+        &path,
+        r#"
 function done(summary, latency, requests)
   io.write(string.format("RESULT %d %d %d %d %d %d\n", summary.requests, summary.duration,
     summary.errors.status, latency:percentile(50), latency:percentile(99), latency:percentile(99.9)))
 end
-"#)?;
+"#,
+    )?;
     Ok(path)
 }
 
@@ -282,22 +366,39 @@ fn peak_memory_mb(pid: u32) -> Option<f64> {
 #[tokio::main]
 async fn main() -> Result<(), Fail> {
     let args = Args::parse();
-    let data = args.data.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("omadata-load-{}", std::process::id())));
+    let data = args.data.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("omadata-load-{}", std::process::id()))
+    });
     if data.join("db").exists() {
-        return Err(format!("{} already holds a store; give a fresh --data", data.display()).into());
+        return Err(format!(
+            "{} already holds a store; give a fresh --data",
+            data.display()
+        )
+        .into());
     }
-    println!("seeding {} clients ({} with a 4 KiB record), {} professionals, one grant each", args.clients, args.with_records, args.professionals);
+    println!(
+        "seeding {} clients ({} with a 4 KiB record), {} professionals, one grant each",
+        args.clients, args.with_records, args.professionals
+    );
     let started = Instant::now();
     let seeded = tokio::task::block_in_place(|| seed(&args, &data))?;
     let seeding = started.elapsed().as_secs_f64();
 
     // Bind the gateway's port first: tokens name the issuer URL.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let base = format!("http://127.0.0.1:{port}");
     let issuer = format!("{base}/");
     println!("in-process work without HTTP (3 s each, 1 and 2 threads)");
-    let (in_process_1, in_process_2) = tokio::task::block_in_place(|| in_process(&seeded, &args, &data, &issuer))?;
-    let Seeded { store, signing, professionals, clients } = seeded;
+    let (in_process_1, in_process_2) =
+        tokio::task::block_in_place(|| in_process(&seeded, &args, &data, &issuer))?;
+    let Seeded {
+        store,
+        signing,
+        professionals,
+        clients,
+    } = seeded;
     drop(store);
 
     // The real binary on the seeded store.
@@ -329,7 +430,16 @@ async fn main() -> Result<(), Fail> {
     // Requests: 90 % authorised reads of 4 KiB records, 5 % writes, 5 % denied.
     let keys = BearerKeys::new(&signing, issuer)?;
     let now = SystemClock.now();
-    let token = |p: usize| keys.issue(format!("staff:{}", professionals[p].0), Role::Professional, now, Duration::hours(2)).map(|(t, _)| t).unwrap_or_default();
+    let token = |p: usize| {
+        keys.issue(
+            format!("staff:{}", professionals[p].0),
+            Role::Professional,
+            now,
+            Duration::hours(2),
+        )
+        .map(|(t, _)| t)
+        .unwrap_or_default()
+    };
     let tokens: Vec<String> = (0..professionals.len()).map(token).collect();
     let readers = args.with_records.min(clients.len()).max(1);
     let mut requests = String::new();
@@ -354,7 +464,10 @@ async fn main() -> Result<(), Fail> {
         let app = axum::Router::new().route("/", axum::routing::get(|| async { "Hello, World!" }));
         axum::serve(hello_listener, app).await
     });
-    println!("driving the hello-world ceiling and the gateway with wrk ({} connections, {} s each)", args.connections, args.seconds);
+    println!(
+        "driving the hello-world ceiling and the gateway with wrk ({} connections, {} s each)",
+        args.connections, args.seconds
+    );
     let ceiling = wrk(&format!("http://{hello_addr}/"), None, &args).await?;
     hello.abort();
     let load = wrk(&base, Some((&lua_path, &requests_path)), &args).await?;
@@ -366,17 +479,41 @@ async fn main() -> Result<(), Fail> {
     println!();
     println!("| measure | figure |");
     println!("| --- | --- |");
-    println!("| clients / professionals / grants seeded | {} / {} / {} |", clients.len(), professionals.len(), clients.len());
+    println!(
+        "| clients / professionals / grants seeded | {} / {} / {} |",
+        clients.len(),
+        professionals.len(),
+        clients.len()
+    );
     println!("| seeding time | {seeding:.0} s |");
     println!("| store on disk | {:.0} MB |", db_bytes as f64 / 1e6);
-    println!("| gateway start-up (spawn to listening) | {:.2} s |", startup);
+    println!(
+        "| gateway start-up (spawn to listening) | {:.2} s |",
+        startup
+    );
     println!("| in-process authorised read, 1 thread | {in_process_1:.0} /s |");
     println!("| in-process authorised read, 2 threads | {in_process_2:.0} /s |");
-    println!("| hello-world ceiling (bare axum) | {:.0} req/s, p99 {:.2} ms |", ceiling.rps(), ceiling.p99_ms);
-    println!("| gateway mix (90 % reads of 4 KiB, 5 % writes, 5 % denied) | {:.0} req/s |", load.rps());
-    println!("| ratio to ceiling | {:.1} % |", 100.0 * load.rps() / ceiling.rps());
-    println!("| gateway latency p50 / p99 / p99.9 | {:.2} / {:.2} / {:.2} ms |", load.p50_ms, load.p99_ms, load.p999_ms);
-    println!("| non-2xx responses (5 % denied expected: {expected_denied}) | {} |", load.non_2xx);
+    println!(
+        "| hello-world ceiling (bare axum) | {:.0} req/s, p99 {:.2} ms |",
+        ceiling.rps(),
+        ceiling.p99_ms
+    );
+    println!(
+        "| gateway mix (90 % reads of 4 KiB, 5 % writes, 5 % denied) | {:.0} req/s |",
+        load.rps()
+    );
+    println!(
+        "| ratio to ceiling | {:.1} % |",
+        100.0 * load.rps() / ceiling.rps()
+    );
+    println!(
+        "| gateway latency p50 / p99 / p99.9 | {:.2} / {:.2} / {:.2} ms |",
+        load.p50_ms, load.p99_ms, load.p999_ms
+    );
+    println!(
+        "| non-2xx responses (5 % denied expected: {expected_denied}) | {} |",
+        load.non_2xx
+    );
     println!("| gateway peak memory (VmHWM) | {memory:.0} MB |");
     std::io::stdout().flush()?;
     if args.data.is_none() {

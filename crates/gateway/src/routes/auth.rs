@@ -44,7 +44,24 @@ pub struct LoginQuery {
 }
 
 #[utoipa::path(get, path = "/auth/login", tag = "session", params(LoginQuery), responses((status = 303, description = "to the identity provider"), (status = 400, description = "unknown role (HTML page)"), (status = 502, description = "provider unreachable (HTML page)")))]
-pub async fn login(State(state): State<AppState>, Query(query): Query<LoginQuery>) -> Response {
+pub async fn login(
+    State(state): State<AppState>,
+    crate::extract::ClientAddress(address): crate::extract::ClientAddress,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    if !state.services().limits.logins.record(&address, state.now()) {
+        audit_refusal(&state, "rate_limited", None, None);
+        let mut response = refusal(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Liian monta yritystä",
+            "Kirjautumisia on yritetty liian monta kertaa. Odota hetki ja yritä uudelleen.",
+            "Too many sign-in attempts. Wait a moment and try again.",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        return response;
+    }
     let role = match query.role.as_deref() {
         None | Some("") => None,
         Some(text) => match Role::parse(text) {

@@ -11,12 +11,21 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use omadata_consent::audit::{AuditEntry, AuditEvent};
 use omadata_consent::{
     AccessAsk, AccessRequest, Action, Decision, FieldSelector, GrantId, GrantState, Purpose,
 };
 use omadata_vault::{Author, ClientId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+
+fn locked_out() -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+        "too many wrong pairing codes: try again in 15 minutes",
+    )
+}
 
 /// Waits, off the async workers, until the audit entry `seq` is on disk.
 async fn durable(state: &AppState, seq: Option<u64>) -> ApiResult<()> {
@@ -47,8 +56,13 @@ pub async fn request_access(
 ) -> ApiResult<Response> {
     let staff = caller.staff(Role::Professional)?;
     let services = state.services();
+    let now = state.now();
+    let limiter_key = staff.id.to_string();
+    if !services.limits.pairing_failures.allows(&limiter_key, now) {
+        return Err(locked_out());
+    }
     let grantee = services.directory.grantee(staff)?;
-    let request: AccessRequest = services.consent.request_access(
+    let result = services.consent.request_access(
         &grantee,
         &body.pairing_code,
         AccessAsk {
@@ -57,8 +71,23 @@ pub async fn request_access(
             purpose: body.purpose,
             valid_until: body.valid_until,
         },
-        state.now(),
-    )?;
+        now,
+    );
+    let request: AccessRequest = match result {
+        Err(omadata_consent::ConsentError::PairingCodeInvalid) => {
+            services.limits.pairing_failures.record(&limiter_key, now);
+            if !services.limits.pairing_failures.allows(&limiter_key, now) {
+                // The lockout itself is audited, so repeated guessing is visible afterwards.
+                let mut entry = AuditEntry::new(AuditEvent::Lockout, now);
+                entry.professional = Some(staff.id);
+                entry.organisation = Some(staff.organisation);
+                entry.reason = Some("pairing_code_guessing".into());
+                services.consent.audit().append(entry)?;
+            }
+            return Err(omadata_consent::ConsentError::PairingCodeInvalid.into());
+        }
+        other => other?,
+    };
     Ok((StatusCode::CREATED, Json(request)).into_response())
 }
 
