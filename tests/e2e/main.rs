@@ -6,6 +6,7 @@
     clippy::print_stdout
 )]
 
+mod authorization_matrix;
 mod cli;
 mod crash;
 mod gateway;
