@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use omadata_consent::audit::{AuditEntry, AuditEvent};
 use omadata_consent::{NewStaff, Organisation, Staff};
 
-#[utoipa::path(get, path = "/api/v1/admin/organisation", tag = "admin", responses((status = 200, body = omadata_consent::Organisation), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/admin/organisation", tag = "admin", responses((status = 200, body = omadata_consent::Organisation), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn organisation(
     State(state): State<AppState>,
     caller: Caller,
@@ -25,7 +25,7 @@ pub async fn organisation(
         .ok_or_else(ApiError::not_found)
 }
 
-#[utoipa::path(get, path = "/api/v1/admin/professionals", tag = "admin", responses((status = 200, body = [omadata_consent::Staff]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/admin/professionals", tag = "admin", responses((status = 200, body = [omadata_consent::Staff]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn staff(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Staff>>> {
     let admin = caller.staff(Role::Admin)?;
     Ok(Json(
@@ -33,7 +33,7 @@ pub async fn staff(State(state): State<AppState>, caller: Caller) -> ApiResult<J
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/admin/professionals", tag = "admin", request_body = omadata_consent::NewStaff, responses((status = 201, body = omadata_consent::Staff), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/admin/professionals", tag = "admin", request_body = omadata_consent::NewStaff, responses((status = 201, body = omadata_consent::Staff), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn register_staff(
     State(state): State<AppState>,
     caller: Caller,

@@ -7,7 +7,7 @@ use crate::extract::Caller;
 use crate::principal::Role;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use omadata_consent::OrganisationId;
@@ -35,11 +35,11 @@ pub struct EventPage {
     next_before: Option<u64>,
 }
 
-#[utoipa::path(get, path = "/api/v1/audit/events", tag = "auditor", params(EventQuery), responses((status = 200, body = EventPage), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/audit/events", tag = "auditor", params(EventQuery), responses((status = 200, body = EventPage), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn events(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<EventQuery>,
+    crate::extract::AppQuery(query): crate::extract::AppQuery<EventQuery>,
 ) -> ApiResult<Json<EventPage>> {
     let auditor = caller.staff(Role::Auditor)?;
     let own = auditor.organisation;
@@ -92,7 +92,7 @@ pub async fn events(
 }
 
 /// A checkpoint signed now over the whole log.
-#[utoipa::path(get, path = "/api/v1/audit/checkpoint", tag = "auditor", responses((status = 200, body = omadata_consent::audit::Checkpoint), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/audit/checkpoint", tag = "auditor", responses((status = 200, body = omadata_consent::audit::Checkpoint), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn checkpoint(
     State(state): State<AppState>,
     caller: Caller,
@@ -126,11 +126,11 @@ fn encode(hashes: Vec<[u8; 32]>) -> Proof {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/audit/proofs/inclusion", tag = "auditor", params(InclusionQuery), responses((status = 200, body = Proof), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/audit/proofs/inclusion", tag = "auditor", params(InclusionQuery), responses((status = 200, body = Proof), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn inclusion_proof(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<InclusionQuery>,
+    crate::extract::AppQuery(query): crate::extract::AppQuery<InclusionQuery>,
 ) -> ApiResult<Json<Proof>> {
     caller.staff(Role::Auditor)?;
     Ok(Json(encode(
@@ -150,11 +150,11 @@ pub struct ConsistencyQuery {
     to: u64,
 }
 
-#[utoipa::path(get, path = "/api/v1/audit/proofs/consistency", tag = "auditor", params(ConsistencyQuery), responses((status = 200, body = Proof), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/audit/proofs/consistency", tag = "auditor", params(ConsistencyQuery), responses((status = 200, body = Proof), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn consistency_proof(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<ConsistencyQuery>,
+    crate::extract::AppQuery(query): crate::extract::AppQuery<ConsistencyQuery>,
 ) -> ApiResult<Json<Proof>> {
     caller.staff(Role::Auditor)?;
     Ok(Json(encode(
@@ -167,7 +167,7 @@ pub async fn consistency_proof(
 }
 
 /// Recomputes the whole tree and checks every stored checkpoint.
-#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "auditor", responses((status = 200, body = omadata_consent::audit::LogReport), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem), (status = 409, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "auditor", responses((status = 200, body = omadata_consent::audit::LogReport), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn verify(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<LogReport>> {
     caller.staff(Role::Auditor)?;
     let services = state.services();

@@ -6,7 +6,7 @@ use crate::principal::{Principal, Role};
 use crate::sessions::{LOGIN_COOKIE, PendingLogin, SESSION_COOKIE};
 use crate::state::{AppState, Metrics};
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Duration;
@@ -47,7 +47,7 @@ pub struct LoginQuery {
 pub async fn login(
     State(state): State<AppState>,
     crate::extract::ClientAddress(address): crate::extract::ClientAddress,
-    Query(query): Query<LoginQuery>,
+    crate::extract::AppQuery(query): crate::extract::AppQuery<LoginQuery>,
 ) -> Response {
     if !state.services().limits.logins.record(&address, state.now()) {
         audit_refusal(&state, "rate_limited", None, None);
@@ -140,7 +140,7 @@ fn audit_refusal(
 pub async fn callback(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(query): Query<CallbackQuery>,
+    crate::extract::AppQuery(query): crate::extract::AppQuery<CallbackQuery>,
 ) -> Response {
     let services = state.services();
     let now = state.now();
@@ -336,7 +336,7 @@ pub fn principal_from_subject(
     Ok(None)
 }
 
-#[utoipa::path(post, path = "/auth/logout", tag = "session", responses((status = 204, description = "signed out"), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(post, path = "/auth/logout", tag = "session", responses((status = 204, description = "signed out"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let services = state.services();
     if let Some(id) = &caller.session_id {
@@ -367,7 +367,7 @@ pub struct TokenResponse {
 }
 
 /// A short-lived bearer token for the signed-in caller (API clients).
-#[utoipa::path(post, path = "/api/v1/tokens", tag = "session", responses((status = 200, body = TokenResponse), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "session", responses((status = 200, body = TokenResponse), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn issue_token(
     State(state): State<AppState>,
     caller: Caller,

@@ -6,7 +6,7 @@ use crate::principal::{Principal, Role};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -29,7 +29,7 @@ pub struct Me {
     organisation: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/me", tag = "session", responses((status = 200, body = Me), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/me", tag = "session", responses((status = 200, body = Me), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn me(caller: Caller) -> Json<Me> {
     let (id, organisation) = match &caller.principal {
         Principal::Client { id, .. } => (id.to_string(), None),
@@ -90,7 +90,7 @@ pub fn record_view(state: &AppState, record: Record) -> RecordView {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/me/record", tag = "client", responses((status = 200, body = [RecordView]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/me/record", tag = "client", responses((status = 200, body = [RecordView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn my_record(
     State(state): State<AppState>,
     caller: Caller,
@@ -112,11 +112,11 @@ pub struct WriteBody {
     pub value: serde_json::Value,
 }
 
-#[utoipa::path(put, path = "/api/v1/me/record/{path}", tag = "client", params(("path" = String, Path, description = "field path from the catalogue")), request_body = WriteBody, responses((status = 200, body = RecordView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(put, path = "/api/v1/me/record/{path}", tag = "client", params(("path" = String, Path, description = "field path from the catalogue")), request_body = WriteBody, responses((status = 200, body = RecordView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn write_my_field(
     State(state): State<AppState>,
     caller: Caller,
-    Path(path): Path<String>,
+    crate::extract::AppPath(path): crate::extract::AppPath<String>,
     AppJson(body): AppJson<WriteBody>,
 ) -> ApiResult<Json<RecordView>> {
     let client = caller.client_id()?;
@@ -130,7 +130,7 @@ pub async fn write_my_field(
     Ok(Json(record_view(&state, record)))
 }
 
-#[utoipa::path(post, path = "/api/v1/me/pairing-codes", tag = "client", responses((status = 201, body = PairingCodeView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/me/pairing-codes", tag = "client", responses((status = 201, body = PairingCodeView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn pairing_code(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let client = caller.client_id()?;
     let code = state
@@ -174,7 +174,7 @@ pub struct ProfessionalEntry {
 }
 
 /// Registered professionals, so a client can grant to the one in front of them.
-#[utoipa::path(get, path = "/api/v1/directory/professionals", tag = "client", responses((status = 200, body = [ProfessionalEntry]), (status = 401, body = Problem), (status = 403, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/directory/professionals", tag = "client", responses((status = 200, body = [ProfessionalEntry]), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn professionals(
     State(state): State<AppState>,
     caller: Caller,
@@ -209,7 +209,7 @@ pub struct RequestView {
     current_status: RequestStatus,
 }
 
-#[utoipa::path(get, path = "/api/v1/me/access-requests", tag = "client", responses((status = 200, body = [RequestView]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/me/access-requests", tag = "client", responses((status = 200, body = [RequestView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn my_requests(
     State(state): State<AppState>,
     caller: Caller,
@@ -242,11 +242,11 @@ pub fn grant_view(grant: Grant, now: DateTime<Utc>) -> GrantView {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/me/access-requests/{id}/approve", tag = "client", params(("id" = String, Path)), request_body = Option<omadata_consent::Narrowing>, responses((status = 200, body = GrantView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/me/access-requests/{id}/approve", tag = "client", params(("id" = String, Path)), request_body = Option<omadata_consent::Narrowing>, responses((status = 200, body = GrantView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    crate::extract::AppPath(id): crate::extract::AppPath<String>,
     crate::extract::OptionalJson(narrowing): crate::extract::OptionalJson<Narrowing>,
 ) -> ApiResult<Json<GrantView>> {
     let client = caller.client_id()?;
@@ -259,11 +259,11 @@ pub async fn approve(
     Ok(Json(grant_view(grant, now)))
 }
 
-#[utoipa::path(post, path = "/api/v1/me/access-requests/{id}/deny", tag = "client", params(("id" = String, Path)), responses((status = 200, body = omadata_consent::AccessRequest), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/me/access-requests/{id}/deny", tag = "client", params(("id" = String, Path)), responses((status = 200, body = omadata_consent::AccessRequest), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn deny(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    crate::extract::AppPath(id): crate::extract::AppPath<String>,
 ) -> ApiResult<Json<AccessRequest>> {
     let client = caller.client_id()?;
     let id: RequestId = id.parse().map_err(|_| ApiError::not_found())?;
@@ -274,7 +274,7 @@ pub async fn deny(
     )?))
 }
 
-#[utoipa::path(get, path = "/api/v1/me/grants", tag = "client", responses((status = 200, body = [GrantView]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/me/grants", tag = "client", responses((status = 200, body = [GrantView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn my_grants(
     State(state): State<AppState>,
     caller: Caller,
@@ -298,7 +298,7 @@ pub struct NewGrant {
     valid_until: DateTime<Utc>,
 }
 
-#[utoipa::path(post, path = "/api/v1/me/grants", tag = "client", request_body = NewGrant, responses((status = 201, body = GrantView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/me/grants", tag = "client", request_body = NewGrant, responses((status = 201, body = GrantView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn create_grant(
     State(state): State<AppState>,
     caller: Caller,
@@ -333,11 +333,11 @@ pub async fn create_grant(
     Ok((StatusCode::CREATED, Json(grant_view(grant, now))).into_response())
 }
 
-#[utoipa::path(delete, path = "/api/v1/me/grants/{id}", tag = "client", params(("id" = String, Path)), responses((status = 200, body = GrantView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(delete, path = "/api/v1/me/grants/{id}", tag = "client", params(("id" = String, Path)), responses((status = 200, body = GrantView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    crate::extract::AppPath(id): crate::extract::AppPath<String>,
 ) -> ApiResult<Json<GrantView>> {
     let client = caller.client_id()?;
     let id: GrantId = id.parse().map_err(|_| ApiError::not_found())?;
@@ -347,11 +347,11 @@ pub async fn revoke(
 }
 
 /// The latest receipt of a grant, exactly as signed.
-#[utoipa::path(get, path = "/api/v1/me/grants/{id}/receipt", tag = "client", params(("id" = String, Path)), responses((status = 200, description = "the signed consent receipt, canonical JSON", content_type = "application/json", body = Object), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem), (status = 404, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/me/grants/{id}/receipt", tag = "client", params(("id" = String, Path)), responses((status = 200, description = "the signed consent receipt, canonical JSON", content_type = "application/json", body = Object), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn receipt(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    crate::extract::AppPath(id): crate::extract::AppPath<String>,
 ) -> ApiResult<Response> {
     let client = caller.client_id()?;
     let id: GrantId = id.parse().map_err(|_| ApiError::not_found())?;
@@ -417,11 +417,11 @@ fn access_view(state: &AppState, entry: AuditEntry) -> AccessView {
 }
 
 /// "Who has seen my data, and when": every access decision about the client.
-#[utoipa::path(get, path = "/api/v1/me/access-log", tag = "client", params(Page), responses((status = 200, body = [AccessView]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/me/access-log", tag = "client", params(Page), responses((status = 200, body = [AccessView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn access_log(
     State(state): State<AppState>,
     caller: Caller,
-    Query(page): Query<Page>,
+    crate::extract::AppQuery(page): crate::extract::AppQuery<Page>,
 ) -> ApiResult<Json<Vec<AccessView>>> {
     let client = caller.client_id()?;
     let limit = page.limit.unwrap_or(50).clamp(1, 500);
@@ -457,7 +457,7 @@ pub struct Export {
 }
 
 /// Everything held about the client, machine-readable (GDPR Art. 15 and 20).
-#[utoipa::path(get, path = "/api/v1/me/export", tag = "client", responses((status = 200, body = Export), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/me/export", tag = "client", responses((status = 200, body = Export), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn export(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let client = caller.client_id()?;
     let services = state.services();
@@ -494,7 +494,7 @@ pub async fn export(State(state): State<AppState>, caller: Caller) -> ApiResult<
 }
 
 /// Erasure: ends every grant, crypto-shreds the records, forgets who the client was.
-#[utoipa::path(delete, path = "/api/v1/me", tag = "client", responses((status = 204, description = "everything erased"), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(delete, path = "/api/v1/me", tag = "client", responses((status = 204, description = "everything erased"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn erase_me(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
     let client = caller.client_id()?;
     let services = state.services();

@@ -48,7 +48,7 @@ pub struct NewRequest {
     valid_until: DateTime<Utc>,
 }
 
-#[utoipa::path(post, path = "/api/v1/access-requests", tag = "professional", request_body = NewRequest, responses((status = 201, body = omadata_consent::AccessRequest), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/access-requests", tag = "professional", request_body = NewRequest, responses((status = 201, body = omadata_consent::AccessRequest), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn request_access(
     State(state): State<AppState>,
     caller: Caller,
@@ -107,7 +107,7 @@ pub struct ClientView {
 }
 
 /// Clients with at least one active grant to the caller.
-#[utoipa::path(get, path = "/api/v1/clients", tag = "professional", responses((status = 200, body = [ClientView]), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/clients", tag = "professional", responses((status = 200, body = [ClientView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn my_clients(
     State(state): State<AppState>,
     caller: Caller,
@@ -151,11 +151,11 @@ pub struct ClientRecord {
     fields: Vec<PermittedField>,
 }
 
-#[utoipa::path(get, path = "/api/v1/clients/{id}/record", tag = "professional", params(("id" = String, Path)), responses((status = 200, body = ClientRecord), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/clients/{id}/record", tag = "professional", params(("id" = String, Path)), responses((status = 200, body = ClientRecord), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn client_record(
     State(state): State<AppState>,
     caller: Caller,
-    Path(client): Path<String>,
+    crate::extract::AppPath(client): crate::extract::AppPath<String>,
 ) -> ApiResult<Json<ClientRecord>> {
     let staff = caller.staff(Role::Professional)?;
     // A malformed id answers like a client without grants.
@@ -206,7 +206,7 @@ pub async fn client_record(
     Ok(Json(ClientRecord { client, fields }))
 }
 
-#[utoipa::path(put, path = "/api/v1/clients/{id}/record/{path}", tag = "professional", params(("id" = String, Path), ("path" = String, Path)), request_body = crate::routes::client::WriteBody, responses((status = 200, body = crate::routes::client::RecordView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(put, path = "/api/v1/clients/{id}/record/{path}", tag = "professional", params(("id" = String, Path), ("path" = String, Path)), request_body = crate::routes::client::WriteBody, responses((status = 200, body = crate::routes::client::RecordView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn write_client_field(
     State(state): State<AppState>,
     caller: Caller,
