@@ -819,10 +819,22 @@ async fn hostile_input_gets_4xx_problems_never_500() {
         );
         assert!(!status.is_server_error());
     }
-    let (status, problem) = auditor.get("/api/v1/audit/proofs/inclusion?seq=-1&size=x").await.unwrap();
-    assert_eq!((status, problem["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_query")));
-    let (status, problem) = client.call(Method::DELETE, "/api/v1/me/grants/%FF%FE", None).await.unwrap();
-    assert_eq!((status, problem["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_path")));
+    let (status, problem) = auditor
+        .get("/api/v1/audit/proofs/inclusion?seq=-1&size=x")
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_query"))
+    );
+    let (status, problem) = client
+        .call(Method::DELETE, "/api/v1/me/grants/%FF%FE", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_path"))
+    );
     let (_, metrics) = auditor.raw("/metrics").await.unwrap();
     assert!(
         String::from_utf8(metrics)
