@@ -28,7 +28,9 @@ struct Ack {
 }
 
 fn parse_ack(line: &str) -> Option<Ack> {
-    let mut parts = line.strip_prefix("ACK ")?.splitn(4, ' ');
+    // The first line shares its start with libtest's "test ... " banner.
+    let start = line.find("ACK ")?;
+    let mut parts = line[start + 4..].splitn(4, ' ');
     Some(Ack {
         client: parts.next()?.parse().ok()?,
         path: parts.next()?.to_owned(),

@@ -10,5 +10,6 @@ mod authorization_matrix;
 mod cli;
 mod crash;
 mod gateway;
+mod gateway_crash;
 mod logs;
 mod third_party_provider;
