@@ -36,7 +36,7 @@ for person in client2 pro-youth auditor admin; do
     -H "Authorization: Bearer $(token "$person")" \
     --max-examples "$examples" \
     --exclude-path /api/v1/me --exclude-method DELETE --exclude-path /auth/logout \
-    --checks not_a_server_error,response_schema_conformance,content_type_conformance \
+    --checks not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance \
     || status=1
 done
 grep -c '"level":"ERROR"\|ERROR' "$data/log" || true

@@ -33,7 +33,7 @@ pub async fn staff(State(state): State<AppState>, caller: Caller) -> ApiResult<J
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/admin/professionals", tag = "admin", request_body = omadata_consent::NewStaff, responses((status = 201, body = omadata_consent::Staff), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/admin/professionals", tag = "admin", request_body = omadata_consent::NewStaff, responses((status = 201, body = omadata_consent::Staff), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn register_staff(
     State(state): State<AppState>,
     caller: Caller,

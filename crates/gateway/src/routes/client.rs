@@ -112,7 +112,7 @@ pub struct WriteBody {
     pub value: serde_json::Value,
 }
 
-#[utoipa::path(put, path = "/api/v1/me/record/{path}", tag = "client", params(("path" = String, Path, description = "field path from the catalogue")), request_body = WriteBody, responses((status = 200, body = RecordView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(put, path = "/api/v1/me/record/{path}", tag = "client", params(("path" = String, Path, description = "field path from the catalogue")), request_body = WriteBody, responses((status = 200, body = RecordView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn write_my_field(
     State(state): State<AppState>,
     caller: Caller,
@@ -242,7 +242,7 @@ pub fn grant_view(grant: Grant, now: DateTime<Utc>) -> GrantView {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/me/access-requests/{id}/approve", tag = "client", params(("id" = String, Path)), request_body = Option<omadata_consent::Narrowing>, responses((status = 200, body = GrantView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/me/access-requests/{id}/approve", tag = "client", params(("id" = String, Path)), request_body = Option<omadata_consent::Narrowing>, responses((status = 200, body = GrantView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,
@@ -298,7 +298,7 @@ pub struct NewGrant {
     valid_until: DateTime<Utc>,
 }
 
-#[utoipa::path(post, path = "/api/v1/me/grants", tag = "client", request_body = NewGrant, responses((status = 201, body = GrantView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/me/grants", tag = "client", request_body = NewGrant, responses((status = 201, body = GrantView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn create_grant(
     State(state): State<AppState>,
     caller: Caller,

@@ -48,7 +48,7 @@ pub struct NewRequest {
     valid_until: DateTime<Utc>,
 }
 
-#[utoipa::path(post, path = "/api/v1/access-requests", tag = "professional", request_body = NewRequest, responses((status = 201, body = omadata_consent::AccessRequest), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/access-requests", tag = "professional", request_body = NewRequest, responses((status = 201, body = omadata_consent::AccessRequest), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn request_access(
     State(state): State<AppState>,
     caller: Caller,
@@ -206,7 +206,7 @@ pub async fn client_record(
     Ok(Json(ClientRecord { client, fields }))
 }
 
-#[utoipa::path(put, path = "/api/v1/clients/{id}/record/{path}", tag = "professional", params(("id" = String, Path), ("path" = String, Path)), request_body = crate::routes::client::WriteBody, responses((status = 200, body = crate::routes::client::RecordView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(put, path = "/api/v1/clients/{id}/record/{path}", tag = "professional", params(("id" = String, Path), ("path" = String, Path)), request_body = crate::routes::client::WriteBody, responses((status = 200, body = crate::routes::client::RecordView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn write_client_field(
     State(state): State<AppState>,
     caller: Caller,
