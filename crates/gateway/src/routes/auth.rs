@@ -43,7 +43,7 @@ pub struct LoginQuery {
     login_hint: Option<String>,
 }
 
-#[utoipa::path(get, path = "/auth/login", tag = "session", params(LoginQuery), responses((status = 303, description = "to the identity provider"), (status = 400, description = "unknown role (HTML page)"), (status = 502, description = "provider unreachable (HTML page)")))]
+#[utoipa::path(get, path = "/auth/login", tag = "session", params(LoginQuery), responses((status = 303, description = "to the identity provider"), (status = 400, description = "unknown role (HTML page)"), (status = 429, description = "too many sign-in starts from this address (HTML page)"), (status = 502, description = "provider unreachable (HTML page)")))]
 pub async fn login(
     State(state): State<AppState>,
     crate::extract::ClientAddress(address): crate::extract::ClientAddress,
