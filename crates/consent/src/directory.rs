@@ -285,17 +285,19 @@ impl Directory {
         self.staff(ProfessionalId::from_bytes(id))
     }
 
-    pub fn staff_of(&self, organisation: OrganisationId) -> Result<Vec<Staff>, ConsentError> {
-        let all: Vec<Staff> = self
-            .store
+    /// Every registered staff member, of every organisation.
+    pub fn all_staff(&self) -> Result<Vec<Staff>, ConsentError> {
+        self.store
             .scan(b"ds/", None, false, usize::MAX)?
             .iter()
             .map(|(_, v)| parse(v))
-            .collect::<Result<_, _>>()?;
-        Ok(all
-            .into_iter()
-            .filter(|s| s.organisation == organisation)
-            .collect())
+            .collect()
+    }
+
+    pub fn staff_of(&self, organisation: OrganisationId) -> Result<Vec<Staff>, ConsentError> {
+        let mut staff = self.all_staff()?;
+        staff.retain(|s| s.organisation == organisation);
+        Ok(staff)
     }
 
     /// The grantee a staff member appears as in grants and receipts.

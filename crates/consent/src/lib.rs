@@ -38,7 +38,7 @@ pub use error::ConsentError;
 pub use model::*;
 pub use policy::SensitivityPolicy;
 pub use service::{
-    AccessAsk, Consent, ConsentConfig, FieldDecision, Narrowing, PairingCode, Sweep,
+    AccessAsk, AccessAttempt, Consent, ConsentConfig, FieldDecision, Narrowing, PairingCode, Sweep,
 };
 pub use signing::{Jwks, PublicKey, ServiceKey};
 pub use store::{ConsentStore, MemoryConsentStore};

@@ -87,6 +87,16 @@ pub struct FieldDecision {
     pub decision: Decision,
 }
 
+/// Who tries to do what with whose data, and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccessAttempt {
+    pub professional: ProfessionalId,
+    pub organisation: OrganisationId,
+    pub client: ClientId,
+    pub action: Action,
+    pub now: DateTime<Utc>,
+}
+
 /// What a sweep recorded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Sweep {
@@ -831,11 +841,47 @@ impl Consent {
         now: DateTime<Utc>,
     ) -> Result<(Vec<FieldDecision>, Option<u64>), ConsentError> {
         let grants = self.grants_between(professional, client)?;
+        let attempt = AccessAttempt {
+            professional,
+            organisation,
+            client,
+            action,
+            now,
+        };
+        self.authorize_deferred_among(&attempt, &grants, fields)
+    }
+
+    /// [`Consent::authorize_deferred`] over grants the caller already read with
+    /// [`Consent::grants_between`] for the same professional and client (one look-up
+    /// per request instead of two).
+    pub fn authorize_deferred_among(
+        &self,
+        attempt: &AccessAttempt,
+        grants: &[Grant],
+        fields: &[String],
+    ) -> Result<(Vec<FieldDecision>, Option<u64>), ConsentError> {
+        let AccessAttempt {
+            professional,
+            organisation,
+            client,
+            action,
+            now,
+        } = *attempt;
+        // Another pair's grant must never decide: refuse rather than trust the caller.
+        if grants
+            .iter()
+            .any(|g| g.grantee.professional != professional || g.client != client)
+        {
+            return Err(invalid(
+                "grants",
+                "grants of another professional or client were given",
+            ));
+        }
         let decisions: Vec<FieldDecision> = fields
             .iter()
             .map(|field| FieldDecision {
                 field: field.clone(),
-                decision: decide_among(&self.catalogue, &grants, field, action, now),
+                decision: decide_among(&self.catalogue, grants, field, action, now),
             })
             .collect();
         let base = |outcome| {
@@ -955,12 +1001,8 @@ impl Consent {
     pub fn sweep(&self, now: DateTime<Utc>) -> Result<Sweep, ConsentError> {
         let _guard = self.changes.lock();
         let mut sweep = Sweep::default();
-        let due = k(&[b"ge/", &time_key(&now), &[0xff; 16]]);
-        for (key, _) in self.store.scan(b"ge/", None, false, usize::MAX)? {
-            if key > due {
-                break;
-            }
-            let id = GrantId::from_bytes(id_suffix(&key)?);
+        for (key, id) in self.due(b"ge/", now)? {
+            let id = GrantId::from_bytes(id);
             let Some(mut grant) = self.get_grant(id)? else {
                 self.store.apply(vec![(key, None)])?;
                 continue;
@@ -973,17 +1015,14 @@ impl Consent {
                 (k(&[b"g/", id.as_bytes()]), Some(json(&grant)?)),
                 (key, None),
             ];
-            let mut entry = self.entry_for_grant(AuditEvent::Expire, &grant, grant.valid_until);
-            entry.at = now;
-            self.audit.append_with(entry, writes)?;
+            self.audit.append_with(
+                self.entry_for_grant(AuditEvent::Expire, &grant, now),
+                writes,
+            )?;
             sweep.grants_expired += 1;
         }
-        let due = k(&[b"re/", &time_key(&now), &[0xff; 16]]);
-        for (key, _) in self.store.scan(b"re/", None, false, usize::MAX)? {
-            if key > due {
-                break;
-            }
-            let id = RequestId::from_bytes(id_suffix(&key)?);
+        for (key, id) in self.due(b"re/", now)? {
+            let id = RequestId::from_bytes(id);
             let Some(mut request) = self.request(id)? else {
                 self.store.apply(vec![(key, None)])?;
                 continue;
@@ -1003,6 +1042,38 @@ impl Consent {
             sweep.requests_expired += 1;
         }
         Ok(sweep)
+    }
+}
+
+/// An index key due for the sweep, with the id it points to.
+type DueKey = (Vec<u8>, [u8; 16]);
+
+impl Consent {
+    /// Keys of a time index (`prefix/time/id`) due at `now`, read a page at a time so
+    /// that a sweep reads only what is due, not the whole index.
+    fn due(&self, prefix: &[u8], now: DateTime<Utc>) -> Result<Vec<DueKey>, ConsentError> {
+        const PAGE: usize = 256;
+        let last = k(&[prefix, &time_key(&now), &[0xff; 16]]);
+        let mut due = Vec::new();
+        let mut from: Option<Vec<u8>> = None;
+        loop {
+            let page = self.store.scan(prefix, from.as_deref(), false, PAGE)?;
+            let full = page.len() == PAGE;
+            for (key, _) in page {
+                if key > last {
+                    return Ok(due);
+                }
+                if from.as_ref() == Some(&key) {
+                    continue;
+                }
+                let id = id_suffix(&key)?;
+                from = Some(key.clone());
+                due.push((key, id));
+            }
+            if !full {
+                return Ok(due);
+            }
+        }
     }
 }
 

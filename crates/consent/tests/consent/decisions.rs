@@ -296,3 +296,77 @@ fn authorize_logs_every_permit_and_deny() {
     assert_eq!(permit.fields.len(), 2);
     assert_eq!(permit.purpose, Some(PurposeCode::Guidance));
 }
+
+#[test]
+fn the_sweep_pages_through_many_due_grants_and_leaves_later_ones() {
+    let f = fixture();
+    let pro = professional(Profession::YouthWork);
+    for i in 0..300 {
+        f.consent
+            .grant(
+                client(),
+                &pro,
+                ask(&["identity.name"], &[Action::Read], t(100 + i)),
+                t(0),
+            )
+            .unwrap();
+    }
+    let later = f
+        .consent
+        .grant(
+            client(),
+            &pro,
+            ask(&["identity.name"], &[Action::Read], t(10_000)),
+            t(0),
+        )
+        .unwrap();
+    assert_eq!(f.consent.sweep(t(1_000)).unwrap().grants_expired, 300);
+    assert_eq!(f.consent.sweep(t(1_000)).unwrap().grants_expired, 0);
+    assert!(
+        !f.consent
+            .get_grant(later.id)
+            .unwrap()
+            .unwrap()
+            .expiry_logged
+    );
+}
+
+#[test]
+fn authorizing_over_another_pairs_grants_is_refused() {
+    let f = fixture();
+    let (a, b) = (client(), client());
+    let pro = professional(Profession::YouthWork);
+    f.consent
+        .grant(
+            a,
+            &pro,
+            ask(&["identity.name"], &[Action::Read], t(100)),
+            t(0),
+        )
+        .unwrap();
+    let grants_of_a = f.consent.grants_between(pro.professional, a).unwrap();
+    let attempt = AccessAttempt {
+        professional: pro.professional,
+        organisation: pro.organisation.id,
+        client: b,
+        action: Action::Read,
+        now: t(1),
+    };
+    let refused =
+        f.consent
+            .authorize_deferred_among(&attempt, &grants_of_a, &["identity.name".to_owned()]);
+    assert!(matches!(
+        refused,
+        Err(ConsentError::Invalid { what: "grants", .. })
+    ));
+    let own = AccessAttempt {
+        client: a,
+        ..attempt
+    };
+    let (decisions, seq) = f
+        .consent
+        .authorize_deferred_among(&own, &grants_of_a, &["identity.name".to_owned()])
+        .unwrap();
+    assert!(decisions[0].decision.is_permit());
+    f.consent.audit().sync_through(seq.unwrap()).unwrap();
+}

@@ -77,5 +77,4 @@ fn a_receipt_resigned_with_another_key_under_the_same_kid_fails() {
         verify_receipt(&forged, &f.consent.jwks()),
         Err(ReceiptInvalid::BadSignature)
     ));
-    let _ = f.key;
 }

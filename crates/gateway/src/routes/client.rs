@@ -181,23 +181,26 @@ pub async fn professionals(
 ) -> ApiResult<Json<Vec<ProfessionalEntry>>> {
     caller.client_id()?;
     let directory = &state.services().directory;
-    let mut out = Vec::new();
-    for organisation in directory.organisations()? {
-        for staff in directory.staff_of(organisation.id)? {
-            if staff
-                .roles
-                .contains(&omadata_consent::StaffRole::Professional)
-            {
-                out.push(ProfessionalEntry {
-                    id: staff.id,
-                    name: staff.name,
-                    title: staff.title,
-                    profession: staff.profession,
-                    organisation: organisation.name.clone(),
-                });
-            }
-        }
-    }
+    // One read of the organisations and one of the staff, not one staff scan per organisation.
+    let organisations: std::collections::HashMap<_, _> = directory
+        .organisations()?
+        .into_iter()
+        .map(|o| (o.id, o.name))
+        .collect();
+    let mut out: Vec<ProfessionalEntry> = directory
+        .all_staff()?
+        .into_iter()
+        .filter(|s| s.roles.contains(&omadata_consent::StaffRole::Professional))
+        .filter_map(|staff| {
+            Some(ProfessionalEntry {
+                organisation: organisations.get(&staff.organisation)?.clone(),
+                id: staff.id,
+                name: staff.name,
+                title: staff.title,
+                profession: staff.profession,
+            })
+        })
+        .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Json(out))
 }

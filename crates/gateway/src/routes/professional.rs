@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use omadata_consent::audit::{AuditEntry, AuditEvent};
 use omadata_consent::{
-    AccessAsk, AccessRequest, Action, Decision, FieldSelector, GrantId, GrantState, Purpose,
+    AccessAsk, AccessAttempt, AccessRequest, Action, Decision, FieldSelector, GrantId, GrantState,
+    Purpose,
 };
 use omadata_vault::{Author, ClientId};
 use serde::{Deserialize, Serialize};
@@ -163,26 +164,24 @@ pub async fn client_record(
     let services = state.services();
     let now = state.now();
     // The fields any grant between the two ever named; nothing else is even considered.
-    let asked: BTreeSet<String> = services
-        .consent
-        .grants_between(staff.id, client)?
-        .into_iter()
-        .flat_map(|g| g.fields)
-        .collect();
+    let grants = services.consent.grants_between(staff.id, client)?;
+    let asked: BTreeSet<&String> = grants.iter().flat_map(|g| &g.fields).collect();
     let asked: Vec<String> = if asked.is_empty() {
         // Audit the attempt itself: no grant at all.
         vec!["*".to_owned()]
     } else {
-        asked.into_iter().collect()
+        asked.into_iter().cloned().collect()
     };
-    let (decisions, audited) = services.consent.authorize_deferred(
-        staff.id,
-        staff.organisation,
+    let attempt = AccessAttempt {
+        professional: staff.id,
+        organisation: staff.organisation,
         client,
-        &asked,
-        Action::Read,
+        action: Action::Read,
         now,
-    )?;
+    };
+    let (decisions, audited) = services
+        .consent
+        .authorize_deferred_among(&attempt, &grants, &asked)?;
     let mut fields = Vec::new();
     for decision in &decisions {
         match &decision.decision {

@@ -1,6 +1,6 @@
 use crate::{catalogue, new_key, t};
 use omadata_vault::memory::MemoryStore;
-use omadata_vault::store::{VaultStore, keys};
+use omadata_vault::store::VaultStore;
 use omadata_vault::{Author, Keyring, MasterKey, Vault, VaultError};
 use serde_json::json;
 use std::sync::Arc;
@@ -125,5 +125,4 @@ fn records_copied_before_erasure_cannot_be_opened_afterwards() {
     // The backup's wrapped key cannot be opened with the new master key either.
     let wrapped = backup.wrapped_key(client).unwrap().unwrap();
     assert!(omadata_vault::envelope::unwrap_data_key(&new_key_material, client, &wrapped).is_err());
-    let _ = keys::client_prefix(client);
 }

@@ -1,4 +1,4 @@
-use crate::{catalogue, new_key, open, t};
+use crate::{new_key, open, t};
 use omadata_vault::memory::MemoryStore;
 use omadata_vault::store::VaultStore;
 use omadata_vault::{Author, ProfessionalId, VaultError};
@@ -209,5 +209,4 @@ fn concurrent_writers_get_distinct_versions() {
         .collect();
     assert_eq!(versions, (1..=100).collect::<Vec<_>>());
     assert!(store.holds_client_data().unwrap());
-    let _ = catalogue();
 }

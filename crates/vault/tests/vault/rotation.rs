@@ -50,7 +50,7 @@ fn assert_all_readable(vault: &Vault, clients: &[ClientId]) {
 #[test]
 fn rotation_rewraps_every_key_and_reencrypts_no_record() {
     let store = MemoryStore::new();
-    let (old, old_hex) = new_key();
+    let (_, old_hex) = new_key();
     let (new, new_hex) = new_key();
     let clients = populated(&store, &old_hex);
     let records_before = store.raw_records();
@@ -77,7 +77,6 @@ fn rotation_rewraps_every_key_and_reencrypts_no_record() {
     let err = vault_with(&store, Keyring::new(key(&old_hex))).unwrap_err();
     assert!(matches!(err, VaultError::WrongMasterKey { .. }), "{err}");
     assert!(err.to_string().contains(new.id().as_str()));
-    let _ = old;
 }
 
 #[test]
