@@ -19,7 +19,7 @@ use crate::store::{ConsentStore, Write};
 use chrono::{DateTime, Utc};
 use omadata_vault::store::StoreError;
 use omadata_vault::{ClientId, ProfessionalId};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -230,6 +230,8 @@ pub struct AuditLog {
     durable_below: AtomicU64,
     /// Held by the one caller flushing for everyone (group commit).
     flushing: Mutex<()>,
+    /// Signalled after every append, for a flusher waiting on [`AuditLog::wait_for_pending`].
+    appended: Condvar,
 }
 
 impl AuditLog {
@@ -238,13 +240,23 @@ impl AuditLog {
             Some((k, _)) => seq_of(k)? + 1,
             None => 0,
         };
-        Ok(Self {
+        let log = Self {
             store,
             key,
             next_seq: Mutex::new(next_seq),
             durable_below: AtomicU64::new(next_seq),
             flushing: Mutex::new(()),
-        })
+            appended: Condvar::new(),
+        };
+        // An append may have been cut short by a crash after its entry: re-derive the
+        // newest entry's keys (idempotent; the store keeps a prefix of in-order writes).
+        if let Some(last) = next_seq.checked_sub(1) {
+            let entry = log.entry(last)?;
+            let bytes = log.raw_entry(last)?.unwrap_or_default();
+            let writes = log.derived_writes(&entry, &bytes)?;
+            log.store.apply(writes)?;
+        }
+        Ok(log)
     }
 
     /// The number of entries.
@@ -280,10 +292,33 @@ impl AuditLog {
         let seq = *next_seq;
         entry.seq = seq;
         let bytes = canonical::to_vec(&entry).map_err(|e| ConsentError::Corrupt(e.to_string()))?;
-        let mut writes = extra;
+        let derived = self.derived_writes(&entry, &bytes)?;
+        let entry_write = (key(&[ENTRY, &seq.to_be_bytes()]), Some(bytes));
+        if extra.is_empty() {
+            // The entry first, then what derives from it: a crash that cuts this short
+            // leaves an entry whose derived keys `open` re-derives.
+            let mut writes = vec![entry_write];
+            writes.extend(derived);
+            self.store.apply_in_order(writes)?;
+        } else {
+            // A consent change and its entry land together or not at all.
+            let mut writes = extra;
+            writes.extend(derived);
+            writes.push(entry_write);
+            self.store.apply_deferred(writes)?;
+        }
+        *next_seq = seq + 1;
+        self.appended.notify_all();
+        Ok(entry)
+    }
+
+    /// The keys derived from an entry: its Merkle leaf and every perfect subtree it
+    /// completes, and its index keys.
+    fn derived_writes(&self, entry: &AuditEntry, bytes: &[u8]) -> Result<Vec<Write>, ConsentError> {
+        let seq = entry.seq;
         let seq_bytes = seq.to_be_bytes();
-        // Merkle nodes: the leaf, then every perfect subtree it completes.
-        let mut hash = merkle::leaf_hash(&bytes);
+        let mut writes = Vec::with_capacity(8);
+        let mut hash = merkle::leaf_hash(bytes);
         let (mut level, mut index) = (0u32, seq);
         writes.push((node_key(level, index), Some(hash.to_vec())));
         while index % 2 == 1 {
@@ -319,10 +354,7 @@ impl AuditLog {
             key(&[BY_TIME, &time_key(&entry.at), &seq_bytes]),
             Some(Vec::new()),
         ));
-        writes.push((key(&[ENTRY, &seq_bytes]), Some(bytes)));
-        self.store.apply_deferred(writes)?;
-        *next_seq = seq + 1;
-        Ok(entry)
+        Ok(writes)
     }
 
     /// Returns once entry `seq` (and everything before it) is on disk. Concurrent callers
@@ -340,6 +372,32 @@ impl AuditLog {
         self.store.sync()?;
         self.durable_below.fetch_max(appended, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// Entries below this sequence number are on disk.
+    pub fn durable_below(&self) -> u64 {
+        self.durable_below.load(Ordering::Acquire)
+    }
+
+    /// Waits up to `timeout` for an entry that is not yet on disk; true if there is one.
+    /// A flusher thread loops on this and [`AuditLog::sync_pending`].
+    pub fn wait_for_pending(&self, timeout: std::time::Duration) -> bool {
+        let mut next_seq = self.next_seq.lock();
+        if *next_seq > self.durable_below() {
+            return true;
+        }
+        self.appended.wait_for(&mut next_seq, timeout);
+        *next_seq > self.durable_below()
+    }
+
+    /// Makes everything appended so far durable (one flush) and returns the new
+    /// [`AuditLog::durable_below`].
+    pub fn sync_pending(&self) -> Result<u64, ConsentError> {
+        let appended = *self.next_seq.lock();
+        if let Some(last) = appended.checked_sub(1) {
+            self.sync_through(last)?;
+        }
+        Ok(self.durable_below())
     }
 
     pub fn append(&self, entry: AuditEntry) -> Result<AuditEntry, ConsentError> {

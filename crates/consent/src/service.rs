@@ -156,7 +156,7 @@ pub struct Consent {
     store: Arc<dyn ConsentStore>,
     catalogue: Arc<Catalogue>,
     policy: SensitivityPolicy,
-    audit: AuditLog,
+    audit: Arc<AuditLog>,
     key: Arc<ServiceKey>,
     config: ConsentConfig,
     rng: SystemRandom,
@@ -172,7 +172,7 @@ impl Consent {
         key: Arc<ServiceKey>,
         config: ConsentConfig,
     ) -> Result<Self, ConsentError> {
-        let audit = AuditLog::open(store.clone(), key.clone())?;
+        let audit = Arc::new(AuditLog::open(store.clone(), key.clone())?);
         Ok(Self {
             store,
             catalogue,
@@ -187,6 +187,11 @@ impl Consent {
 
     pub fn audit(&self) -> &AuditLog {
         &self.audit
+    }
+
+    /// A shared handle on the log, for a flusher thread (group commit).
+    pub fn audit_handle(&self) -> Arc<AuditLog> {
+        self.audit.clone()
     }
 
     pub fn catalogue(&self) -> &Arc<Catalogue> {

@@ -34,6 +34,13 @@ pub trait ConsentStore: Send + Sync + Debug {
     /// at once; they are durable after the next [`ConsentStore::sync`].
     fn apply_deferred(&self, writes: Vec<Write>) -> Result<(), StoreError>;
 
+    /// Applies the writes one after another without waiting for the disk; after a
+    /// crash a prefix of them (in order) survives. Cheaper than an atomic batch where the
+    /// caller can repair a cut-off tail (the audit log re-derives an entry's indexes).
+    fn apply_in_order(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.apply_deferred(writes)
+    }
+
     /// Makes every write applied so far durable.
     fn sync(&self) -> Result<(), StoreError>;
 

@@ -8,12 +8,14 @@
 //!   the one mapping from domain errors to HTTP status.
 //! - [`oidc`]: the OpenID Connect relying party; [`test_idp`]: the built-in test provider
 //!   (only when enabled); [`sessions`], [`tokens`], [`extract`]: who is calling.
+//! - [`commit`]: group commit of the audit log (one flusher thread).
 //! - [`limits`]: rate limits on sign-in and pairing-code guessing.
 //! - [`routes`]: public, auth, client (`/api/v1/me`), professional, auditor, admin.
 //! - [`pages`]: the web app (HTML shell, script, stylesheet), built into the binary.
 //! - [`openapi`]: the OpenAPI document generated from the handlers.
 //! - [`demo`]: demo organisation, staff and clients for every test person.
 
+pub mod commit;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -58,6 +60,8 @@ pub enum StartError {
     Keys(String),
     #[error(transparent)]
     Consent(#[from] omadata_consent::ConsentError),
+    #[error("audit flusher: {0}")]
+    Flusher(#[from] std::io::Error),
 }
 
 /// Assembles the state from the domain services.
@@ -78,7 +82,9 @@ pub fn state(
     } else {
         None
     };
+    let committer = commit::AuditCommitter::start(consent.audit_handle())?;
     Ok(AppState(Arc::new(Services {
+        committer,
         vault,
         consent,
         directory,

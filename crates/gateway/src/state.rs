@@ -33,6 +33,8 @@ impl Metrics {
 /// The domain services and the gateway's own parts.
 #[derive(Debug)]
 pub struct Services {
+    /// Declared first so it is dropped first: its flusher stops before the stores close.
+    pub committer: crate::commit::AuditCommitter,
     pub vault: Vault,
     pub consent: Consent,
     pub directory: Directory,

@@ -394,3 +394,52 @@ fn concurrent_appends_share_flushes_and_none_returns_before_its_flush() {
     );
     assert_eq!(log.len(), 200);
 }
+
+#[test]
+fn an_append_cut_short_after_its_entry_is_rederived_on_open() {
+    let (f, _, _, clients, _) = log(6);
+    let last = 5u64;
+    let root_before = f.consent.audit().root(6).unwrap();
+    // A crash after the entry but before its derived keys: leaf, completed node, indexes.
+    let mut cut = 0;
+    for prefix in [&b"a/n/"[..], b"a/c/", b"a/p/", b"a/o/", b"a/t/"] {
+        for (key, _) in f.store.scan(prefix, None, false, usize::MAX).unwrap() {
+            let is_last_leaf = key == [b"a/n/".as_slice(), &[0], &last.to_be_bytes()].concat()
+                || key == [b"a/n/".as_slice(), &[1], &(last / 2).to_be_bytes()].concat();
+            if is_last_leaf || (prefix != b"a/n/" && key.ends_with(&last.to_be_bytes())) {
+                f.store.put_raw(&key, None);
+                cut += 1;
+            }
+        }
+    }
+    assert_eq!(cut, 6, "two tree nodes and four index keys");
+    let owner = clients[(last / 2 % 2) as usize];
+    let seqs = |log: &omadata_consent::audit::AuditLog| -> Vec<u64> {
+        log.query(AuditFilter::Client(owner), None, None, None, 100)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect()
+    };
+    assert!(!seqs(f.consent.audit()).contains(&last));
+    assert!(
+        f.consent.audit().root(6).is_err(),
+        "the tree lacks the cut nodes"
+    );
+
+    let reopened =
+        omadata_consent::audit::AuditLog::open(std::sync::Arc::new(f.store.clone()), f.key.clone())
+            .unwrap();
+    assert_eq!(reopened.len(), 6);
+    assert!(seqs(&reopened).contains(&last));
+    assert_eq!(reopened.root(6).unwrap(), root_before);
+    let proof = reopened.inclusion_proof(last, 6).unwrap();
+    let leaf = merkle::leaf_hash(&reopened.raw_entry(last).unwrap().unwrap());
+    assert!(merkle::verify_inclusion(
+        last,
+        6,
+        &leaf,
+        &proof,
+        &root_before
+    ));
+}

@@ -28,14 +28,9 @@ fn locked_out() -> ApiError {
     )
 }
 
-/// Waits, off the async workers, until the audit entry `seq` is on disk.
+/// Waits until the audit entry `seq` is on disk (a flush shared with other requests).
 async fn durable(state: &AppState, seq: Option<u64>) -> ApiResult<()> {
-    let Some(seq) = seq else { return Ok(()) };
-    let state = state.clone();
-    tokio::task::spawn_blocking(move || state.services().consent.audit().sync_through(seq))
-        .await
-        .map_err(|_| ApiError::internal())?
-        .map_err(ApiError::from)
+    state.services().committer.durable(seq).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,125 @@
+//! Group commit of the audit log: one flusher thread makes pending entries durable and
+//! tells waiting handlers, so no response leaves before its audit entry is on disk and
+//! concurrent requests share one flush (no blocking thread per waiting request).
+
+use crate::error::{ApiError, ApiResult};
+use axum::http::StatusCode;
+use omadata_consent::audit::AuditLog;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// What the flusher last achieved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Durability {
+    /// Entries below this sequence number are on disk.
+    durable_below: u64,
+    /// The last flush failed; waiters not yet covered get an error instead of hanging.
+    failed: bool,
+}
+
+/// The flusher thread and the channel it reports on. Dropping it stops the thread.
+#[derive(Debug)]
+pub struct AuditCommitter {
+    durability: watch::Receiver<Durability>,
+    stop: Arc<AtomicBool>,
+}
+
+impl AuditCommitter {
+    /// Starts the flusher for `audit`.
+    pub fn start(audit: Arc<AuditLog>) -> std::io::Result<Self> {
+        let (sender, durability) = watch::channel(Durability {
+            durable_below: audit.durable_below(),
+            failed: false,
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_flag = stop.clone();
+        std::thread::Builder::new()
+            .name("audit-flusher".into())
+            .spawn(move || {
+                while !stop_flag.load(Ordering::Acquire) {
+                    // The timeout only bounds how long a stop request waits.
+                    if !audit.wait_for_pending(Duration::from_millis(100)) {
+                        continue;
+                    }
+                    match audit.sync_pending() {
+                        Ok(durable_below) => {
+                            sender.send_replace(Durability {
+                                durable_below,
+                                failed: false,
+                            });
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, "audit log flush failed");
+                            sender.send_replace(Durability {
+                                durable_below: audit.durable_below(),
+                                failed: true,
+                            });
+                            // Do not spin on a failing disk.
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                    }
+                }
+            })?;
+        Ok(Self { durability, stop })
+    }
+
+    /// Returns once audit entry `seq` (and all before it) is on disk.
+    pub async fn durable(&self, seq: Option<u64>) -> ApiResult<()> {
+        let Some(seq) = seq else { return Ok(()) };
+        let mut durability = self.durability.clone();
+        let reached = durability
+            .wait_for(|d| d.durable_below > seq || d.failed)
+            .await
+            .map_err(|_| unavailable())?;
+        if reached.durable_below > seq {
+            Ok(())
+        } else {
+            Err(unavailable())
+        }
+    }
+}
+
+impl Drop for AuditCommitter {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+    }
+}
+
+fn unavailable() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage_unavailable",
+        "the audit log could not be written; nothing was disclosed",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use omadata_consent::ServiceKey;
+    use omadata_consent::audit::{AuditEntry, AuditEvent};
+    use omadata_consent::store::MemoryConsentStore;
+
+    #[tokio::test]
+    async fn waiters_return_only_after_their_entry_is_durable() {
+        let store = Arc::new(MemoryConsentStore::default());
+        let audit =
+            Arc::new(AuditLog::open(store, Arc::new(ServiceKey::generate().unwrap())).unwrap());
+        let committer = AuditCommitter::start(audit.clone()).unwrap();
+        let now = chrono::DateTime::UNIX_EPOCH;
+        let mut seqs = Vec::new();
+        for _ in 0..50 {
+            let entry = audit
+                .append_deferred(AuditEntry::new(AuditEvent::Access, now), Vec::new())
+                .unwrap();
+            seqs.push(entry.seq);
+        }
+        for seq in seqs {
+            committer.durable(Some(seq)).await.unwrap();
+            assert!(audit.durable_below() > seq);
+        }
+        committer.durable(None).await.unwrap();
+    }
+}
