@@ -7,6 +7,7 @@
 )]
 
 mod authorization_matrix;
+mod backup;
 mod cli;
 mod crash;
 mod gateway;

@@ -51,6 +51,23 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Copies the store into one file, consistently, also while the gateway serves it.
+    /// Keys are not in the copy: keep the data directory's key files safe separately.
+    Backup {
+        #[arg(long)]
+        data: PathBuf,
+        /// The backup file to create (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restores a backup into a data directory that has no store yet.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -324,6 +341,22 @@ where
                 ),
             )
         }
+        Command::Backup { data, out: path } => backup(&data, &path, out),
+        Command::Restore { from, data } => {
+            let mut file = std::fs::File::open(&from).map_err(|e| file_error(&from, e))?;
+            let summary = SledStore::restore(&data.join("db"), &mut file)
+                .map_err(|e| file_error(&from, e))?;
+            say(
+                out,
+                format_args!(
+                    "restored {} stored keys from {} (sha256 {}) into {}; put the master key, signing key and enrolment secret beside it before serving",
+                    summary.records,
+                    from.display(),
+                    summary.sha256,
+                    data.display()
+                ),
+            )
+        }
         Command::Audit(AuditCommand::Export {
             data,
             entries,
@@ -350,6 +383,55 @@ where
             )
         }
     }
+}
+
+/// Writes the backup beside its final name, checks it whole, then moves it into place.
+fn backup(data: &Path, path: &Path, out: &mut dyn Write) -> Result<(), CliError> {
+    if path.exists() {
+        return Err(file_error(path, "already exists"));
+    }
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let written = (|| -> Result<(bool, omadata_store_sled::backup::BackupSummary), CliError> {
+        let mut file = std::fs::File::create(&partial).map_err(|e| file_error(&partial, e))?;
+        let live = crate::control::request_backup(data, &mut file)
+            .map_err(|e| file_error(&crate::control::socket_path(data), e))?
+            .is_some();
+        if !live {
+            let store = SledStore::open(&data.join("db")).map_err(VaultError::from)?;
+            store
+                .write_backup(&mut file)
+                .map_err(|e| file_error(&partial, e))?;
+        }
+        file.sync_all().map_err(|e| file_error(&partial, e))?;
+        let mut check = std::fs::File::open(&partial).map_err(|e| file_error(&partial, e))?;
+        let summary = SledStore::check_backup(&mut check).map_err(|e| file_error(&partial, e))?;
+        std::fs::rename(&partial, path).map_err(|e| file_error(path, e))?;
+        Ok((live, summary))
+    })();
+    let (live, summary) = match written {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    say(
+        out,
+        format_args!(
+            "backup of {} {}: {} stored keys, {} bytes, sha256 {}",
+            data.display(),
+            if live {
+                "(live, from the running gateway)"
+            } else {
+                "(no gateway running)"
+            },
+            summary.records,
+            summary.bytes,
+            summary.sha256
+        ),
+    )
 }
 
 fn keys(command: KeysCommand, out: &mut dyn Write) -> Result<(), CliError> {

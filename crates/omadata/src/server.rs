@@ -79,6 +79,7 @@ pub struct RunningServer {
     pub public_url: Url,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    control: crate::control::ControlSocket,
 }
 
 impl RunningServer {
@@ -87,6 +88,7 @@ impl RunningServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        self.control.stop();
         match self.task.await {
             Ok(result) => result,
             Err(e) => Err(std::io::Error::other(e.to_string())),
@@ -95,7 +97,9 @@ impl RunningServer {
 
     /// Waits until the server ends (after a shutdown signal).
     pub async fn wait(self) -> std::io::Result<()> {
-        match self.task.await {
+        let result = self.task.await;
+        self.control.stop();
+        match result {
             Ok(result) => result,
             Err(e) => Err(std::io::Error::other(e.to_string())),
         }
@@ -174,6 +178,10 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
         signing_key.clone(),
         ConsentConfig::default(),
     )?;
+    let control = crate::control::start(data, store.clone()).map_err(io(format!(
+        "control socket {}",
+        crate::control::socket_path(data).display()
+    )))?;
     let directory = Directory::new(store, enrolment);
     let clock: Arc<dyn Clock> = options
         .clock
@@ -212,5 +220,6 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
         public_url,
         shutdown: Some(tx),
         task,
+        control,
     })
 }

@@ -4,14 +4,22 @@
 //!   [`ConsentStore`] (the consent keyspace is the `consent` tree; a batch there is one
 //!   atomic sled batch).
 //!
+//! - [`backup`]: a consistent copy of a live store in one file, and its restore.
+//!
 //! Durability: sled makes nothing durable until `flush` returns, so every mutating
 //! method flushes before it returns, and the vault acknowledges only after that.
+//! Every mutating method holds the write barrier's shared side, so a backup (which
+//! takes it exclusively) sees no operation half done.
 
 use omadata_consent::store::{ConsentStore, Entry, Write, prefix_end};
 use omadata_vault::ClientId;
 use omadata_vault::store::{StoreError, StoredVersion, VaultStore, keys};
+use parking_lot::RwLock;
 use std::ops::Bound;
 use std::path::Path;
+use std::sync::Arc;
+
+pub mod backup;
 
 const META_TREE: &str = "meta";
 const WRAPPED_KEYS_TREE: &str = "vault.wrapped_keys";
@@ -26,6 +34,8 @@ pub struct SledStore {
     /// Bulk loading (seeding a benchmark store): writes are not flushed one by one;
     /// call [`SledStore::flush`] at the end. Never for a serving store.
     bulk_load: bool,
+    /// Shared by every mutation, exclusive for a backup. Shared between clones.
+    barrier: Arc<RwLock<()>>,
     db: sled::Db,
     meta: sled::Tree,
     wrapped_keys: sled::Tree,
@@ -73,6 +83,7 @@ impl SledStore {
     pub fn from_db(db: sled::Db) -> Result<Self, StoreError> {
         Ok(Self {
             bulk_load: false,
+            barrier: Arc::new(RwLock::new(())),
             meta: db.open_tree(META_TREE).map_err(backend)?,
             wrapped_keys: db.open_tree(WRAPPED_KEYS_TREE).map_err(backend)?,
             records: db.open_tree(RECORDS_TREE).map_err(backend)?,
@@ -125,6 +136,7 @@ impl VaultStore for SledStore {
     }
 
     fn set_meta(&self, name: &str, value: Option<&[u8]>) -> Result<(), StoreError> {
+        let _barrier = self.barrier.read();
         match value {
             Some(v) => self.meta.insert(name, v).map_err(backend)?,
             None => self.meta.remove(name).map_err(backend)?,
@@ -146,6 +158,7 @@ impl VaultStore for SledStore {
         expected: Option<&[u8]>,
         new: Option<&[u8]>,
     ) -> Result<bool, StoreError> {
+        let _barrier = self.barrier.read();
         let swapped = self
             .wrapped_keys
             .compare_and_swap(client.as_bytes(), expected, new)
@@ -186,6 +199,7 @@ impl VaultStore for SledStore {
         version: u64,
         sealed: &[u8],
     ) -> Result<bool, StoreError> {
+        let _barrier = self.barrier.read();
         let key = keys::record(client, path, version);
         let inserted = self
             .records
@@ -232,6 +246,7 @@ impl VaultStore for SledStore {
     }
 
     fn delete_client_records(&self, client: ClientId) -> Result<usize, StoreError> {
+        let _barrier = self.barrier.read();
         let mut batch = sled::Batch::default();
         let mut count = 0;
         for key in self.records.scan_prefix(keys::client_prefix(client)).keys() {
@@ -291,6 +306,7 @@ impl ConsentStore for SledStore {
     }
 
     fn apply_deferred(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let _barrier = self.barrier.read();
         let mut batch = sled::Batch::default();
         for (key, value) in writes {
             match value {
@@ -305,6 +321,7 @@ impl ConsentStore for SledStore {
     /// batch, but single inserts ride in the buffer until the next flush. sled recovers a
     /// prefix of its log, so a crash keeps a prefix of these writes.
     fn apply_in_order(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let _barrier = self.barrier.read();
         for (key, value) in writes {
             match value {
                 Some(v) => self.consent.insert(key, v).map(|_| ()),

@@ -412,3 +412,113 @@ mod consent_store {
         );
     }
 }
+
+fn all_entries(db: &Path) -> Vec<(String, Vec<u8>, Vec<u8>)> {
+    let raw = open_raw(db);
+    let mut out = Vec::new();
+    for name in ["meta", "vault.wrapped_keys", "vault.records", "consent"] {
+        for item in raw.open_tree(name).unwrap().iter() {
+            let (k, v) = item.unwrap();
+            out.push((name.to_owned(), k.to_vec(), v.to_vec()));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_backup_of_a_live_store_is_consistent_and_restores_whole() {
+    use omadata_store_sled::backup::BackupError;
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), "master.key");
+    let db = dir.path().join("db");
+    let store = Arc::new(SledStore::open(&db).unwrap());
+    let vault = Arc::new(
+        Vault::open(
+            store.clone(),
+            Keyring::new(MasterKey::from_file(&key).unwrap()),
+            Arc::new(Catalogue::builtin().unwrap()),
+        )
+        .unwrap(),
+    );
+    // Writers keep writing while the backup is taken; each records what was acknowledged.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let acknowledged = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let (vault, stop, acknowledged) = (vault.clone(), stop.clone(), acknowledged.clone());
+            std::thread::spawn(move || {
+                let client = vault.enrol_client().unwrap();
+                let mut i = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Acquire) || i < 20 {
+                    let value = json!(format!("writer {w} note {i}"));
+                    vault
+                        .write(
+                            client,
+                            "plan.follow_up",
+                            value.clone(),
+                            Author::Client(client),
+                            t(0),
+                        )
+                        .unwrap();
+                    acknowledged.lock().push((client, value));
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    while acknowledged.lock().len() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let before: Vec<_> = acknowledged.lock().clone();
+    let mut copy = Vec::new();
+    let summary = store.write_backup(&mut copy).unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Release);
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    assert_eq!(summary.bytes, copy.len() as u64);
+    assert_eq!(
+        SledStore::check_backup(&mut copy.as_slice()).unwrap(),
+        summary
+    );
+
+    let restored_db = dir.path().join("restored");
+    let restored = SledStore::restore(&restored_db, &mut copy.as_slice()).unwrap();
+    assert_eq!(restored, summary);
+    assert!(matches!(
+        SledStore::restore(&restored_db, &mut copy.as_slice()),
+        Err(BackupError::TargetExists(_))
+    ));
+    let restored_vault = open_vault(&restored_db, &[&key]).unwrap();
+    for (client, value) in &before {
+        let history = restored_vault.history(*client, "plan.follow_up").unwrap();
+        assert!(
+            history.iter().any(|v| &v.value == value),
+            "acknowledged before the backup but missing: {value}"
+        );
+    }
+    drop(restored_vault);
+    assert_eq!(all_entries(&restored_db).len() as u64, summary.records);
+
+    // Damaged or cut-short copies are refused and leave no directory behind.
+    let target = dir.path().join("from-damaged");
+    for at in [0, 20, copy.len() / 2, copy.len() - 40, copy.len() - 1] {
+        let mut damaged = copy.clone();
+        damaged[at] ^= 0x01;
+        assert!(
+            SledStore::restore(&target, &mut damaged.as_slice()).is_err(),
+            "flip at {at}"
+        );
+        assert!(!target.exists());
+    }
+    for len in [0, 10, copy.len() / 3, copy.len() - 1] {
+        assert!(
+            SledStore::restore(&target, &mut &copy[..len]).is_err(),
+            "cut at {len}"
+        );
+        assert!(!target.exists());
+    }
+    let mut longer = copy.clone();
+    longer.push(0);
+    assert!(SledStore::check_backup(&mut longer.as_slice()).is_err());
+}
