@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every check OmaData runs: formatting, lints, dependency policy, all tests (Rust, then the
-# web pages in Chromium). Installs what it needs itself, so it works on a bare machine;
+# web pages in Chromium, then API conformance with schemathesis). Installs what it needs itself, so it works on a bare machine;
 # .ci/run calls it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,3 +39,6 @@ echo "== web pages in Chromium (playwright-core, axe-core)"
 cargo build --locked -p omadata
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 (cd tests/browser && OMADATA_BIN="$target_dir/debug/omadata" npm test)
+
+echo "== API conformance: schemathesis (PyPI) as each role against the published OpenAPI document"
+scripts/conformance.sh 10
