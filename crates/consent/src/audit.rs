@@ -430,6 +430,7 @@ impl AuditLog {
         limit: usize,
     ) -> Result<Vec<AuditEntry>, ConsentError> {
         const PAGE: usize = 256;
+        let size = self.len();
         let mut out = Vec::new();
         if limit == 0 || before_seq == Some(0) {
             return Ok(out);
@@ -458,11 +459,19 @@ impl AuditLog {
                     continue;
                 }
                 let seq = seq_of(k)?;
-                if before_seq.is_some_and(|b| seq >= b) {
+                if before_seq.is_some_and(|b| seq >= b) || seq >= size {
                     continue;
                 }
                 let entry = self.entry(seq)?;
-                if to.is_some_and(|t| entry.at >= t) {
+                // An append that failed half-way can leave an index key naming a sequence
+                // number a later entry reuses: only the entry itself decides.
+                let belongs = match filter {
+                    AuditFilter::All => true,
+                    AuditFilter::Client(c) => entry.client == Some(c),
+                    AuditFilter::Professional(p) => entry.professional == Some(p),
+                    AuditFilter::Organisation(o) => entry.organisation == Some(o),
+                };
+                if !belongs || to.is_some_and(|t| entry.at >= t) {
                     continue;
                 }
                 if from.is_some_and(|f| entry.at < f) {

@@ -443,3 +443,43 @@ fn an_append_cut_short_after_its_entry_is_rederived_on_open() {
         &root_before
     ));
 }
+
+#[test]
+fn an_index_key_left_by_a_failed_append_never_discloses_a_later_entry() {
+    let (f, _, _, clients, pros) = log(4);
+    let next = f.consent.audit().len();
+    // A failed append for clients[0] wrote its index key for `next`, then stopped.
+    let stale = [
+        b"a/c/".as_slice(),
+        clients[0].as_bytes(),
+        &next.to_be_bytes(),
+    ]
+    .concat();
+    f.store.put_raw(&stale, Some(Vec::new()));
+    let seqs = |c: ClientId| -> Vec<u64> {
+        f.consent
+            .audit()
+            .query(AuditFilter::Client(c), None, None, None, 100)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect()
+    };
+    assert!(!seqs(clients[0]).contains(&next), "not in the log yet");
+    // The sequence number is reused by an entry about the other client.
+    f.consent
+        .authorize(
+            pros[0].professional,
+            pros[0].organisation.id,
+            clients[1],
+            &["identity.name".to_string()],
+            Action::Read,
+            t(100),
+        )
+        .unwrap();
+    assert!(seqs(clients[1]).contains(&next));
+    assert!(
+        !seqs(clients[0]).contains(&next),
+        "another client's entry disclosed"
+    );
+}
