@@ -15,8 +15,9 @@ use tokio::sync::watch;
 struct Durability {
     /// Entries below this sequence number are on disk.
     durable_below: u64,
-    /// The last flush failed; waiters not yet covered get an error instead of hanging.
-    failed: bool,
+    /// A flush meant to cover the entries below this number failed: their waiters get an
+    /// error instead of hanging. Later entries wait for the next flush.
+    failed_below: u64,
 }
 
 /// The flusher thread and the channel it reports on. Dropping it stops the thread.
@@ -31,7 +32,7 @@ impl AuditCommitter {
     pub fn start(audit: Arc<AuditLog>) -> std::io::Result<Self> {
         let (sender, durability) = watch::channel(Durability {
             durable_below: audit.durable_below(),
-            failed: false,
+            failed_below: 0,
         });
         let stop = Arc::new(AtomicBool::new(false));
         let stop_flag = stop.clone();
@@ -43,18 +44,16 @@ impl AuditCommitter {
                     if !audit.wait_for_pending(Duration::from_millis(100)) {
                         continue;
                     }
+                    let covering = audit.len();
                     match audit.sync_pending() {
                         Ok(durable_below) => {
-                            sender.send_replace(Durability {
-                                durable_below,
-                                failed: false,
-                            });
+                            sender.send_modify(|d| d.durable_below = durable_below);
                         }
                         Err(error) => {
                             tracing::error!(%error, "audit log flush failed");
-                            sender.send_replace(Durability {
-                                durable_below: audit.durable_below(),
-                                failed: true,
+                            sender.send_modify(|d| {
+                                d.durable_below = audit.durable_below();
+                                d.failed_below = d.failed_below.max(covering);
                             });
                             // Do not spin on a failing disk.
                             std::thread::sleep(Duration::from_millis(50));
@@ -70,7 +69,7 @@ impl AuditCommitter {
         let Some(seq) = seq else { return Ok(()) };
         let mut durability = self.durability.clone();
         let reached = durability
-            .wait_for(|d| d.durable_below > seq || d.failed)
+            .wait_for(|d| d.durable_below > seq || d.failed_below > seq)
             .await
             .map_err(|_| unavailable())?;
         if reached.durable_below > seq {
@@ -121,5 +120,63 @@ mod tests {
             assert!(audit.durable_below() > seq);
         }
         committer.durable(None).await.unwrap();
+    }
+
+    /// A store whose flushes fail while `failing` is set.
+    #[derive(Debug, Default)]
+    struct FlakyDisk {
+        inner: MemoryConsentStore,
+        failing: std::sync::atomic::AtomicBool,
+    }
+
+    impl omadata_consent::ConsentStore for FlakyDisk {
+        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, omadata_vault::StoreError> {
+            self.inner.get(key)
+        }
+        fn scan(
+            &self,
+            prefix: &[u8],
+            from: Option<&[u8]>,
+            reverse: bool,
+            limit: usize,
+        ) -> Result<Vec<omadata_consent::store::Entry>, omadata_vault::StoreError> {
+            self.inner.scan(prefix, from, reverse, limit)
+        }
+        fn apply_deferred(
+            &self,
+            writes: Vec<omadata_consent::store::Write>,
+        ) -> Result<(), omadata_vault::StoreError> {
+            self.inner.apply_deferred(writes)
+        }
+        fn sync(&self) -> Result<(), omadata_vault::StoreError> {
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(omadata_vault::StoreError::Backend("disk full".into()));
+            }
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_flush_fails_its_waiters_and_later_entries_wait_for_the_next() {
+        let store = Arc::new(FlakyDisk::default());
+        store.failing.store(true, Ordering::SeqCst);
+        let audit = Arc::new(
+            AuditLog::open(store.clone(), Arc::new(ServiceKey::generate().unwrap())).unwrap(),
+        );
+        let committer = AuditCommitter::start(audit.clone()).unwrap();
+        let now = chrono::DateTime::UNIX_EPOCH;
+        let first = audit
+            .append_deferred(AuditEntry::new(AuditEvent::Access, now), Vec::new())
+            .unwrap();
+        let refused = committer.durable(Some(first.seq)).await.unwrap_err();
+        assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(audit.durable_below() <= first.seq);
+
+        store.failing.store(false, Ordering::SeqCst);
+        let second = audit
+            .append_deferred(AuditEntry::new(AuditEvent::Access, now), Vec::new())
+            .unwrap();
+        committer.durable(Some(second.seq)).await.unwrap();
+        assert!(audit.durable_below() > second.seq);
     }
 }

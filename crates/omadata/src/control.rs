@@ -54,7 +54,13 @@ pub fn start(data: &Path, store: Arc<SledStore>) -> std::io::Result<ControlSocke
     Ok(ControlSocket { path, task })
 }
 
+/// A client that stops reading must not hold the write barrier (and so every write)
+/// for long; one that never sends its command must not hold a thread.
+const STALL_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 fn answer(stream: std::os::unix::net::UnixStream, store: &SledStore) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(STALL_LIMIT))?;
+    stream.set_write_timeout(Some(STALL_LIMIT))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut command = String::new();
     // A command is one short line; anything longer is not one.
