@@ -282,3 +282,44 @@ fn bad_command_lines_are_usage_errors() {
     .unwrap_err();
     assert!(err.to_string().contains("/nonexistent"), "{err}");
 }
+
+#[test]
+fn backup_and_restore_of_a_stopped_store_keep_the_log_and_refuse_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let (client, _) = populated(dir.path());
+    let file = dir.path().join("store.backup");
+    let said = omadata(&["backup", "--data", p(dir.path()), "--out", p(&file)]).unwrap();
+    assert!(said.contains("(no gateway running)"), "{said}");
+    assert!(omadata(&["backup", "--data", p(dir.path()), "--out", p(&file)]).is_err());
+
+    let restored = dir.path().join("restored");
+    let said = omadata(&["restore", "--from", p(&file), "--data", p(&restored)]).unwrap();
+    assert!(said.contains("restored"), "{said}");
+    let store = Arc::new(SledStore::open(&restored.join("db")).unwrap());
+    let consent = Consent::open(
+        store,
+        Arc::new(Catalogue::builtin().unwrap()),
+        SensitivityPolicy::builtin().unwrap(),
+        Arc::new(ServiceKey::from_file(&dir.path().join("signing.key")).unwrap()),
+        ConsentConfig::default(),
+    )
+    .unwrap();
+    let seen = consent
+        .audit()
+        .query(AuditFilter::Client(client), None, None, None, 10)
+        .unwrap();
+    assert_eq!(seen.len(), 4);
+    assert!(consent.audit().verify(&consent.jwks()).is_ok());
+
+    // A damaged file is refused with a usage-level error and leaves nothing behind.
+    let mut bytes = std::fs::read(&file).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    let damaged = dir.path().join("damaged.backup");
+    std::fs::write(&damaged, bytes).unwrap();
+    let target = dir.path().join("from-damaged");
+    let error = omadata(&["restore", "--from", p(&damaged), "--data", p(&target)]).unwrap_err();
+    assert_eq!(error.exit_code(), 2);
+    assert!(error.to_string().contains("damaged"), "{error}");
+    assert!(!target.join("db").exists());
+}
