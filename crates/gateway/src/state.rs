@@ -68,4 +68,16 @@ impl AppState {
     pub fn services(&self) -> &Services {
         &self.0
     }
+
+    /// Runs `work`, which waits for the disk (a durable write), on the blocking pool so
+    /// the async workers go on serving meanwhile.
+    pub async fn on_disk<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Services) -> T + Send + 'static,
+    ) -> crate::error::ApiResult<T> {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || work(state.services()))
+            .await
+            .map_err(|_| crate::error::ApiError::internal())
+    }
 }

@@ -120,13 +120,14 @@ pub async fn write_my_field(
     AppJson(body): AppJson<WriteBody>,
 ) -> ApiResult<Json<RecordView>> {
     let client = caller.client_id()?;
-    let record = state.services().vault.write(
-        client,
-        &path,
-        body.value,
-        Author::Client(client),
-        state.now(),
-    )?;
+    let now = state.now();
+    let record = state
+        .on_disk(move |services| {
+            services
+                .vault
+                .write(client, &path, body.value, Author::Client(client), now)
+        })
+        .await??;
     Ok(Json(record_view(&state, record)))
 }
 

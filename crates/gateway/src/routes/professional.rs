@@ -225,12 +225,9 @@ pub async fn write_client_field(
         return Err(ApiError::forbidden());
     }
     Metrics::add(&services.metrics.permits, 1);
-    let record = services.vault.write(
-        client,
-        &path,
-        body.value,
-        Author::Professional(staff.id),
-        now,
-    )?;
+    let author = Author::Professional(staff.id);
+    let record = state
+        .on_disk(move |services| services.vault.write(client, &path, body.value, author, now))
+        .await??;
     Ok(Json(record_view(&state, record)))
 }
