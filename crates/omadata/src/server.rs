@@ -79,7 +79,8 @@ pub struct RunningServer {
     pub public_url: Url,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
-    control: crate::control::ControlSocket,
+    /// `None` if the socket could not be made (the gateway serves anyway).
+    control: Option<crate::control::ControlSocket>,
 }
 
 impl RunningServer {
@@ -88,7 +89,9 @@ impl RunningServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.control.stop();
+        if let Some(control) = &self.control {
+            control.stop();
+        }
         match self.task.await {
             Ok(result) => result,
             Err(e) => Err(std::io::Error::other(e.to_string())),
@@ -98,7 +101,9 @@ impl RunningServer {
     /// Waits until the server ends (after a shutdown signal).
     pub async fn wait(self) -> std::io::Result<()> {
         let result = self.task.await;
-        self.control.stop();
+        if let Some(control) = &self.control {
+            control.stop();
+        }
         match result {
             Ok(result) => result,
             Err(e) => Err(std::io::Error::other(e.to_string())),
@@ -178,10 +183,19 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
         signing_key.clone(),
         ConsentConfig::default(),
     )?;
-    let control = crate::control::start(data, store.clone()).map_err(io(format!(
-        "control socket {}",
-        crate::control::socket_path(data).display()
-    )))?;
+    // Without the socket the gateway still serves; only live backups are unavailable
+    // (a Unix socket path is limited to about 100 bytes).
+    let control = match crate::control::start(data, store.clone()) {
+        Ok(control) => Some(control),
+        Err(error) => {
+            tracing::warn!(
+                %error,
+                socket = %crate::control::socket_path(data).display(),
+                "no control socket: `omadata backup` cannot reach this gateway"
+            );
+            None
+        }
+    };
     let directory = Directory::new(store, enrolment);
     let clock: Arc<dyn Clock> = options
         .clock
