@@ -169,7 +169,19 @@ async fn acknowledged_writes_survive_repeated_gateway_kills() {
     let store = omadata_store_sled::SledStore::open(&data.join("db")).unwrap();
     let key = ServiceKey::from_file(&data.join("signing.key")).unwrap();
     let report = omadata_consent::audit::verify_store(&store, &Jwks::of(&[key.public()])).unwrap();
+    // The stored Merkle nodes (re-derived at open where a kill cut an append short) give
+    // the same root as the entries recomputed from scratch.
+    let log = omadata_consent::audit::AuditLog::open(Arc::new(store), Arc::new(key)).unwrap();
+    assert_eq!(log.len(), report.entries);
+    let stored_root: String = log
+        .root(log.len())
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(stored_root, report.root_hash);
     // Every professional's write was an audited access decision.
+    let key = ServiceKey::from_file(&data.join("signing.key")).unwrap();
     let professional_writes = acked
         .lock()
         .unwrap()
