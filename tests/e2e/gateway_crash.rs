@@ -181,7 +181,6 @@ async fn acknowledged_writes_survive_repeated_gateway_kills() {
         .collect();
     assert_eq!(stored_root, report.root_hash);
     // Every professional's write was an audited access decision.
-    let key = ServiceKey::from_file(&data.join("signing.key")).unwrap();
     let professional_writes = acked
         .lock()
         .unwrap()
