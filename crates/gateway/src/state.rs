@@ -69,6 +69,21 @@ impl AppState {
         &self.0
     }
 
+    /// Appends an audit entry that changes nothing else and returns once it is on disk,
+    /// sharing the flush with concurrent requests (group commit).
+    pub async fn audit(
+        &self,
+        entry: omadata_consent::audit::AuditEntry,
+    ) -> crate::error::ApiResult<omadata_consent::audit::AuditEntry> {
+        let entry = self
+            .services()
+            .consent
+            .audit()
+            .append_deferred(entry, Vec::new())?;
+        self.services().committer.durable(Some(entry.seq)).await?;
+        Ok(entry)
+    }
+
     /// Runs `work`, which waits for the disk (a durable write), on the blocking pool so
     /// the async workers go on serving meanwhile.
     pub async fn on_disk<T: Send + 'static>(

@@ -49,6 +49,6 @@ pub async fn register_staff(
     entry.professional = Some(admin.id);
     entry.organisation = Some(admin.organisation);
     entry.reason = Some(format!("registered staff {}", staff.id));
-    services.consent.audit().append(entry)?;
+    state.audit(entry).await?;
     Ok((StatusCode::CREATED, Json(staff)).into_response())
 }

@@ -50,7 +50,7 @@ pub async fn login(
     crate::extract::AppQuery(query): crate::extract::AppQuery<LoginQuery>,
 ) -> Response {
     if !state.services().limits.logins.record(&address, state.now()) {
-        audit_refusal(&state, "rate_limited", None, None);
+        audit_refusal(&state, "rate_limited", None, None).await;
         let mut response = refusal(
             StatusCode::TOO_MANY_REQUESTS,
             "Liian monta yritystä",
@@ -120,7 +120,7 @@ pub struct CallbackQuery {
     error: Option<String>,
 }
 
-fn audit_refusal(
+async fn audit_refusal(
     state: &AppState,
     reason: &str,
     client: Option<ClientId>,
@@ -131,8 +131,8 @@ fn audit_refusal(
     entry.reason = Some(reason.to_owned());
     entry.client = client;
     entry.professional = professional;
-    if let Err(error) = state.services().consent.audit().append(entry) {
-        tracing::error!(%error, "could not audit a refused login");
+    if let Err(error) = state.audit(entry).await {
+        tracing::error!(code = error.code, "could not audit a refused login");
     }
 }
 
@@ -179,7 +179,7 @@ pub async fn callback(
         Ok(identity) => identity,
         Err(error) => {
             tracing::warn!(%error, "login failed");
-            audit_refusal(&state, "id_token_rejected", None, None);
+            audit_refusal(&state, "id_token_rejected", None, None).await;
             return refusal(
                 StatusCode::UNAUTHORIZED,
                 "Kirjautuminen ei onnistunut",
@@ -193,7 +193,7 @@ pub async fn callback(
         .as_ref()
         .is_some_and(|acr| state.config().accepted_acr.iter().any(|a| a == acr));
     if !acr_ok {
-        audit_refusal(&state, "weak_acr", None, None);
+        audit_refusal(&state, "weak_acr", None, None).await;
         return refusal(
             StatusCode::FORBIDDEN,
             "Tunnistus ei ollut riittävän vahva",
@@ -208,7 +208,7 @@ pub async fn callback(
     let principal = match resolve_principal(&state, &identity, wished) {
         Ok(Some(principal)) => principal,
         Ok(None) => {
-            audit_refusal(&state, "not_registered", None, None);
+            audit_refusal(&state, "not_registered", None, None).await;
             return refusal(
                 StatusCode::FORBIDDEN,
                 "Et ole rekisteröitynyt tähän rooliin",
@@ -227,8 +227,8 @@ pub async fn callback(
         }
     }
     entry.reason = Some(format!("{:?}", principal.role()).to_lowercase());
-    if let Err(error) = services.consent.audit().append(entry) {
-        return ApiError::from(error).into_response();
+    if let Err(error) = state.audit(entry).await {
+        return error.into_response();
     }
     Metrics::add(&services.metrics.logins, 1);
     let ttl = state.config().session_ttl;
@@ -350,7 +350,7 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<
             entry.organisation = Some(staff.organisation);
         }
     }
-    services.consent.audit().append(entry)?;
+    state.audit(entry).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().append(
         header::SET_COOKIE,

@@ -78,7 +78,7 @@ pub async fn request_access(
                 entry.professional = Some(staff.id);
                 entry.organisation = Some(staff.organisation);
                 entry.reason = Some("pairing_code_guessing".into());
-                services.consent.audit().append(entry)?;
+                state.audit(entry).await?;
             }
             return Err(omadata_consent::ConsentError::PairingCodeInvalid.into());
         }
