@@ -257,9 +257,8 @@ pub async fn approve(
     let id: RequestId = id.parse().map_err(|_| ApiError::not_found())?;
     let now = state.now();
     let grant = state
-        .services()
-        .consent
-        .approve(client, id, &narrowing, now)?;
+        .on_disk(move |services| services.consent.approve(client, id, &narrowing, now))
+        .await??;
     Ok(Json(grant_view(grant, now)))
 }
 
@@ -271,11 +270,11 @@ pub async fn deny(
 ) -> ApiResult<Json<AccessRequest>> {
     let client = caller.client_id()?;
     let id: RequestId = id.parse().map_err(|_| ApiError::not_found())?;
-    Ok(Json(state.services().consent.deny(
-        client,
-        id,
-        state.now(),
-    )?))
+    let now = state.now();
+    let request = state
+        .on_disk(move |services| services.consent.deny(client, id, now))
+        .await??;
+    Ok(Json(request))
 }
 
 #[utoipa::path(get, path = "/api/v1/me/grants", tag = "client", responses((status = 200, body = [GrantView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
@@ -323,17 +322,15 @@ pub async fn create_grant(
         })?;
     let grantee = services.directory.grantee(&staff)?;
     let now = state.now();
-    let grant = services.consent.grant(
-        client,
-        &grantee,
-        AccessAsk {
-            fields: body.fields,
-            actions: body.actions,
-            purpose: body.purpose,
-            valid_until: body.valid_until,
-        },
-        now,
-    )?;
+    let ask = AccessAsk {
+        fields: body.fields,
+        actions: body.actions,
+        purpose: body.purpose,
+        valid_until: body.valid_until,
+    };
+    let grant = state
+        .on_disk(move |services| services.consent.grant(client, &grantee, ask, now))
+        .await??;
     Ok((StatusCode::CREATED, Json(grant_view(grant, now))).into_response())
 }
 
@@ -346,7 +343,9 @@ pub async fn revoke(
     let client = caller.client_id()?;
     let id: GrantId = id.parse().map_err(|_| ApiError::not_found())?;
     let now = state.now();
-    let grant = state.services().consent.revoke(client, id, now)?;
+    let grant = state
+        .on_disk(move |services| services.consent.revoke(client, id, now))
+        .await??;
     Ok(Json(grant_view(grant, now)))
 }
 
@@ -501,11 +500,18 @@ pub async fn export(State(state): State<AppState>, caller: Caller) -> ApiResult<
 #[utoipa::path(delete, path = "/api/v1/me", tag = "client", responses((status = 204, description = "everything erased"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn erase_me(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
     let client = caller.client_id()?;
-    let services = state.services();
     let now = state.now();
-    services.consent.erase_client(client, now)?;
-    services.vault.erase_client(client)?;
-    services.directory.forget_client(client)?;
-    services.sessions.remove_principal(&caller.principal);
+    state
+        .on_disk(move |services| -> ApiResult<()> {
+            services.consent.erase_client(client, now)?;
+            services.vault.erase_client(client)?;
+            services.directory.forget_client(client)?;
+            Ok(())
+        })
+        .await??;
+    state
+        .services()
+        .sessions
+        .remove_principal(&caller.principal);
     Ok(StatusCode::NO_CONTENT)
 }
