@@ -134,10 +134,10 @@ pub async fn write_my_field(
 #[utoipa::path(post, path = "/api/v1/me/pairing-codes", tag = "client", responses((status = 201, body = PairingCodeView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn pairing_code(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let client = caller.client_id()?;
+    let now = state.now();
     let code = state
-        .services()
-        .consent
-        .issue_pairing_code(client, state.now())?;
+        .on_disk(move |services| services.consent.issue_pairing_code(client, now))
+        .await??;
     let qr_svg = qrcode::QrCode::new(code.code.as_bytes())
         .map(|qr| {
             qr.render::<qrcode::render::svg::Color<'_>>()

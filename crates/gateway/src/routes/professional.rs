@@ -58,17 +58,16 @@ pub async fn request_access(
         return Err(locked_out());
     }
     let grantee = services.directory.grantee(staff)?;
-    let result = services.consent.request_access(
-        &grantee,
-        &body.pairing_code,
-        AccessAsk {
-            fields: body.fields,
-            actions: body.actions,
-            purpose: body.purpose,
-            valid_until: body.valid_until,
-        },
-        now,
-    );
+    let ask = AccessAsk {
+        fields: body.fields,
+        actions: body.actions,
+        purpose: body.purpose,
+        valid_until: body.valid_until,
+    };
+    let code = body.pairing_code;
+    let result = state
+        .on_disk(move |services| services.consent.request_access(&grantee, &code, ask, now))
+        .await?;
     let request: AccessRequest = match result {
         Err(omadata_consent::ConsentError::PairingCodeInvalid) => {
             services.limits.pairing_failures.record(&limiter_key, now);
