@@ -40,6 +40,14 @@ impl AuditCommitter {
             .name("audit-flusher".into())
             .spawn(move || {
                 while !stop_flag.load(Ordering::Acquire) {
+                    // A consent change flushes for itself and may cover entries others
+                    // wait for: publish whatever is durable, even with nothing pending.
+                    let durable_below = audit.durable_below();
+                    sender.send_if_modified(|d| {
+                        let advanced = durable_below > d.durable_below;
+                        d.durable_below = d.durable_below.max(durable_below);
+                        advanced
+                    });
                     // The timeout only bounds how long a stop request waits.
                     if !audit.wait_for_pending(Duration::from_millis(100)) {
                         continue;
@@ -153,6 +161,29 @@ mod tests {
                 return Err(omadata_vault::StoreError::Backend("disk full".into()));
             }
             Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn entries_made_durable_by_another_flush_release_their_waiters() {
+        let store = Arc::new(MemoryConsentStore::default());
+        let audit =
+            Arc::new(AuditLog::open(store, Arc::new(ServiceKey::generate().unwrap())).unwrap());
+        let committer = AuditCommitter::start(audit.clone()).unwrap();
+        let now = chrono::DateTime::UNIX_EPOCH;
+        for _ in 0..200 {
+            let entry = audit
+                .append_deferred(AuditEntry::new(AuditEvent::Access, now), Vec::new())
+                .unwrap();
+            // A consent change's own flush covers it, racing the flusher.
+            audit.sync_through(entry.seq).unwrap();
+            tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                committer.durable(Some(entry.seq)),
+            )
+            .await
+            .expect("a waiter whose entry is on disk was never released")
+            .unwrap();
         }
     }
 
