@@ -31,6 +31,8 @@ pub fn start(data: &Path, store: Arc<SledStore>) -> std::io::Result<ControlSocke
                 Ok((stream, _)) => stream,
                 Err(error) => {
                     tracing::warn!(%error, "control socket accept failed");
+                    // Out of file descriptors, say: do not spin.
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                     continue;
                 }
             };
