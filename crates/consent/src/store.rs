@@ -63,15 +63,37 @@ pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// Runs at every [`ConsentStore::sync`] of a [`MemoryConsentStore`]: a disk that is slow,
+/// counted or failing, in tests.
+pub type SyncHook = Arc<dyn Fn(&MemoryConsentStore) -> Result<(), StoreError> + Send + Sync>;
+
 /// In-memory store for tests. Clones share data.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct MemoryConsentStore {
     map: Arc<RwLock<BTreeMap<Vec<u8>, Vec<u8>>>>,
+    on_sync: Option<SyncHook>,
+}
+
+impl Debug for MemoryConsentStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryConsentStore")
+            .field("keys", &self.map.read().len())
+            .field("sync_hook", &self.on_sync.is_some())
+            .finish()
+    }
 }
 
 impl MemoryConsentStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store whose every `sync` runs `hook` (and returns what it returns).
+    pub fn with_sync_hook(hook: SyncHook) -> Self {
+        Self {
+            on_sync: Some(hook),
+            ..Self::default()
+        }
     }
 
     /// Overwrites or removes a raw entry, as an attacker with the files could.
@@ -127,7 +149,10 @@ impl ConsentStore for MemoryConsentStore {
     }
 
     fn sync(&self) -> Result<(), StoreError> {
-        Ok(())
+        match &self.on_sync {
+            Some(hook) => hook(self),
+            None => Ok(()),
+        }
     }
 
     fn apply_deferred(&self, writes: Vec<Write>) -> Result<(), StoreError> {

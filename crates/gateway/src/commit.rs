@@ -130,40 +130,6 @@ mod tests {
         committer.durable(None).await.unwrap();
     }
 
-    /// A store whose flushes fail while `failing` is set.
-    #[derive(Debug, Default)]
-    struct FlakyDisk {
-        inner: MemoryConsentStore,
-        failing: std::sync::atomic::AtomicBool,
-    }
-
-    impl omadata_consent::ConsentStore for FlakyDisk {
-        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, omadata_vault::StoreError> {
-            self.inner.get(key)
-        }
-        fn scan(
-            &self,
-            prefix: &[u8],
-            from: Option<&[u8]>,
-            reverse: bool,
-            limit: usize,
-        ) -> Result<Vec<omadata_consent::store::Entry>, omadata_vault::StoreError> {
-            self.inner.scan(prefix, from, reverse, limit)
-        }
-        fn apply_deferred(
-            &self,
-            writes: Vec<omadata_consent::store::Write>,
-        ) -> Result<(), omadata_vault::StoreError> {
-            self.inner.apply_deferred(writes)
-        }
-        fn sync(&self) -> Result<(), omadata_vault::StoreError> {
-            if self.failing.load(Ordering::SeqCst) {
-                return Err(omadata_vault::StoreError::Backend("disk full".into()));
-            }
-            Ok(())
-        }
-    }
-
     #[tokio::test]
     async fn entries_made_durable_by_another_flush_release_their_waiters() {
         let store = Arc::new(MemoryConsentStore::default());
@@ -189,10 +155,17 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_flush_fails_its_waiters_and_later_entries_wait_for_the_next() {
-        let store = Arc::new(FlakyDisk::default());
-        store.failing.store(true, Ordering::SeqCst);
+        // A disk whose flushes fail while `failing` is set.
+        let failing = Arc::new(AtomicBool::new(true));
+        let disk_failing = failing.clone();
+        let store = MemoryConsentStore::with_sync_hook(Arc::new(move |_| {
+            if disk_failing.load(Ordering::SeqCst) {
+                return Err(omadata_vault::StoreError::Backend("disk full".into()));
+            }
+            Ok(())
+        }));
         let audit = Arc::new(
-            AuditLog::open(store.clone(), Arc::new(ServiceKey::generate().unwrap())).unwrap(),
+            AuditLog::open(Arc::new(store), Arc::new(ServiceKey::generate().unwrap())).unwrap(),
         );
         let committer = AuditCommitter::start(audit.clone()).unwrap();
         let now = chrono::DateTime::UNIX_EPOCH;
@@ -203,7 +176,7 @@ mod tests {
         assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(audit.durable_below() <= first.seq);
 
-        store.failing.store(false, Ordering::SeqCst);
+        failing.store(false, Ordering::SeqCst);
         let second = audit
             .append_deferred(AuditEntry::new(AuditEvent::Access, now), Vec::new())
             .unwrap();

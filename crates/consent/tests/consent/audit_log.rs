@@ -320,45 +320,30 @@ fn views_are_answered_from_indexes_with_paging_and_time_ranges() {
 /// A store whose flush is slow and counted, and remembers how many entries each flush
 /// covered.
 #[derive(Debug, Default)]
-struct SlowFlushStore {
-    inner: MemoryConsentStore,
+struct FlushCounts {
     flushes: std::sync::atomic::AtomicUsize,
     entries_flushed: std::sync::atomic::AtomicU64,
 }
 
-impl omadata_consent::ConsentStore for SlowFlushStore {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, omadata_vault::StoreError> {
-        self.inner.get(key)
-    }
-    fn scan(
-        &self,
-        prefix: &[u8],
-        from: Option<&[u8]>,
-        reverse: bool,
-        limit: usize,
-    ) -> Result<Vec<omadata_consent::store::Entry>, omadata_vault::StoreError> {
-        self.inner.scan(prefix, from, reverse, limit)
-    }
-    fn apply_deferred(
-        &self,
-        writes: Vec<omadata_consent::store::Write>,
-    ) -> Result<(), omadata_vault::StoreError> {
-        self.inner.apply_deferred(writes)
-    }
-    fn sync(&self) -> Result<(), omadata_vault::StoreError> {
-        use std::sync::atomic::Ordering;
-        let entries = self.inner.scan(b"a/e/", None, false, usize::MAX)?.len() as u64;
+fn slow_flush_store() -> (MemoryConsentStore, std::sync::Arc<FlushCounts>) {
+    use std::sync::atomic::Ordering;
+    let counts = std::sync::Arc::new(FlushCounts::default());
+    let seen = counts.clone();
+    let store = MemoryConsentStore::with_sync_hook(std::sync::Arc::new(move |store| {
+        let entries = store.scan(b"a/e/", None, false, usize::MAX)?.len() as u64;
         std::thread::sleep(std::time::Duration::from_millis(2));
-        self.flushes.fetch_add(1, Ordering::SeqCst);
-        self.entries_flushed.fetch_max(entries, Ordering::SeqCst);
+        seen.flushes.fetch_add(1, Ordering::SeqCst);
+        seen.entries_flushed.fetch_max(entries, Ordering::SeqCst);
         Ok(())
-    }
+    }));
+    (store, counts)
 }
 
 #[test]
 fn concurrent_appends_share_flushes_and_none_returns_before_its_flush() {
     use std::sync::atomic::Ordering;
-    let store = std::sync::Arc::new(SlowFlushStore::default());
+    let (store, counts) = slow_flush_store();
+    let store = std::sync::Arc::new(store);
     let log = std::sync::Arc::new(
         omadata_consent::audit::AuditLog::open(
             store.clone(),
@@ -368,7 +353,7 @@ fn concurrent_appends_share_flushes_and_none_returns_before_its_flush() {
     );
     let threads: Vec<_> = (0..8)
         .map(|_| {
-            let (log, store) = (log.clone(), store.clone());
+            let (log, counts) = (log.clone(), counts.clone());
             std::thread::spawn(move || {
                 for i in 0..25 {
                     let entry = log
@@ -376,7 +361,7 @@ fn concurrent_appends_share_flushes_and_none_returns_before_its_flush() {
                         .unwrap();
                     log.sync_through(entry.seq).unwrap();
                     assert!(
-                        store.entries_flushed.load(Ordering::SeqCst) > entry.seq,
+                        counts.entries_flushed.load(Ordering::SeqCst) > entry.seq,
                         "returned before a flush covered entry {}",
                         entry.seq
                     );
@@ -387,7 +372,7 @@ fn concurrent_appends_share_flushes_and_none_returns_before_its_flush() {
     for thread in threads {
         thread.join().unwrap();
     }
-    let flushes = store.flushes.load(Ordering::SeqCst);
+    let flushes = counts.flushes.load(Ordering::SeqCst);
     assert!(
         flushes < 200,
         "{flushes} flushes for 200 appends: no group commit"
