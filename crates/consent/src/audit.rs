@@ -253,8 +253,21 @@ impl AuditLog {
         if let Some(last) = next_seq.checked_sub(1) {
             let entry = log.entry(last)?;
             let bytes = log.raw_entry(last)?.unwrap_or_default();
-            let writes = log.derived_writes(&entry, &bytes)?;
-            log.store.apply(writes)?;
+            // Write only what is missing: a normal start reads seven keys and writes none.
+            let mut missing = Vec::new();
+            for (key, value) in log.derived_writes(&entry, &bytes)? {
+                if log.store.get(&key)? != value {
+                    missing.push((key, value));
+                }
+            }
+            if !missing.is_empty() {
+                tracing::warn!(
+                    seq = last,
+                    keys = missing.len(),
+                    "re-deriving a cut-short audit entry"
+                );
+                log.store.apply(missing)?;
+            }
         }
         Ok(log)
     }
