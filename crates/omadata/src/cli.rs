@@ -396,8 +396,7 @@ fn backup(data: &Path, path: &Path, out: &mut dyn Write) -> Result<(), CliError>
     let written = (|| -> Result<(bool, omadata_store_sled::backup::BackupSummary), CliError> {
         let mut file = std::fs::File::create(&partial).map_err(|e| file_error(&partial, e))?;
         let live = crate::control::request_backup(data, &mut file)
-            .map_err(|e| file_error(&crate::control::socket_path(data), e))?
-            .is_some();
+            .map_err(|e| file_error(&crate::control::socket_path(data), e))?;
         if !live {
             let store = SledStore::open(&data.join("db")).map_err(VaultError::from)?;
             store

@@ -110,12 +110,12 @@ impl Drop for ControlSocket {
     }
 }
 
-/// Asks a running gateway for a backup and writes it to `out`. `Ok(None)`: no gateway
+/// Asks a running gateway for a backup and writes it to `out`. `Ok(false)`: no gateway
 /// answers on the data directory's socket.
-pub fn request_backup(data: &Path, out: &mut dyn Write) -> std::io::Result<Option<()>> {
+pub fn request_backup(data: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
     let path = socket_path(data);
     let Ok(mut stream) = std::os::unix::net::UnixStream::connect(&path) else {
-        return Ok(None);
+        return Ok(false);
     };
     stream.write_all(b"backup\n")?;
     let mut reader = BufReader::new(stream);
@@ -128,5 +128,5 @@ pub fn request_backup(data: &Path, out: &mut dyn Write) -> std::io::Result<Optio
         )));
     }
     std::io::copy(&mut reader, out)?;
-    Ok(Some(()))
+    Ok(true)
 }
