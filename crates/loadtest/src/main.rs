@@ -366,6 +366,11 @@ fn peak_memory_mb(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// jemalloc instead of the system allocator: the gateway allocates per request on
+/// two busy threads, where glibc's malloc measured a third slower (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Fail> {
     let args = Args::parse();
