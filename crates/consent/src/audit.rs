@@ -202,14 +202,50 @@ impl From<NodeError> for ConsentError {
     }
 }
 
+/// Nodes below this level are not stored (older stores hold them all): a leaf hash is
+/// the hash of its entry and a lower node is hashed from at most 8 entries, so a proof
+/// reads a few more entries instead of every append writing two more keys.
+const STORED_LEVEL: u32 = 4;
+
 impl NodeSource for StoreNodes<'_> {
     type Error = NodeError;
     fn node(&self, level: u32, index: u64) -> Result<Option<Hash>, NodeError> {
+        if let Some(stored) = self.0.get(&node_key(level, index))? {
+            return Ok(<[u8; 32]>::try_from(stored.as_slice()).ok());
+        }
+        // A node that is not stored is hashed from its children (`merkle::subtree_hash`),
+        // down to the leaves, which are the entries' hashes.
+        if level > 0 {
+            return Ok(None);
+        }
         Ok(self
             .0
-            .get(&node_key(level, index))?
-            .and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok()))
+            .get(&key(&[ENTRY, &index.to_be_bytes()]))?
+            .map(|bytes| merkle::leaf_hash(&bytes)))
     }
+}
+
+/// The roots of the perfect subtrees that make up a tree of `size` leaves, by level:
+/// what the next appends hash with.
+fn frontier_of(source: &StoreNodes<'_>, size: u64) -> Result<Vec<Option<Hash>>, ConsentError> {
+    let mut frontier = vec![None; 64];
+    for (level, slot) in frontier.iter_mut().enumerate() {
+        let subtrees = size >> level;
+        if subtrees % 2 == 1 {
+            let start = (subtrees - 1) << level;
+            *slot = Some(merkle::subtree_hash(source, start, start + (1 << level))?);
+        }
+    }
+    Ok(frontier)
+}
+
+/// The end of the log: the next sequence number and the tree's frontier
+/// (`frontier[level]`: the newest complete node at `level` still waiting for its right
+/// sibling).
+#[derive(Debug)]
+struct Tail {
+    next_seq: u64,
+    frontier: Vec<Option<Hash>>,
 }
 
 /// Which entries an audit view asks for.
@@ -225,7 +261,7 @@ pub enum AuditFilter {
 pub struct AuditLog {
     store: Arc<dyn ConsentStore>,
     key: Arc<ServiceKey>,
-    next_seq: Mutex<u64>,
+    tail: Mutex<Tail>,
     /// Entries below this sequence number are known to be on disk.
     durable_below: AtomicU64,
     /// Held by the one caller flushing for everyone (group commit).
@@ -240,10 +276,16 @@ impl AuditLog {
             Some((k, _)) => seq_of(k)? + 1,
             None => 0,
         };
+        // The frontier before the newest entry: every node it needs was completed by an
+        // earlier entry, so none was cut short.
+        let before_last = frontier_of(&StoreNodes(store.as_ref()), next_seq.saturating_sub(1))?;
         let log = Self {
             store,
             key,
-            next_seq: Mutex::new(next_seq),
+            tail: Mutex::new(Tail {
+                next_seq,
+                frontier: before_last,
+            }),
             durable_below: AtomicU64::new(next_seq),
             flushing: Mutex::new(()),
             appended: Condvar::new(),
@@ -253,9 +295,10 @@ impl AuditLog {
         if let Some(last) = next_seq.checked_sub(1) {
             let entry = log.entry(last)?;
             let bytes = log.raw_entry(last)?.unwrap_or_default();
-            // Write only what is missing: a normal start reads seven keys and writes none.
+            // Write only what is missing: a normal start reads a few keys and writes none.
             let mut missing = Vec::new();
-            for (key, value) in log.derived_writes(&entry, &bytes)? {
+            let derived = log.derived_writes(&entry, &bytes, &mut log.tail.lock().frontier)?;
+            for (key, value) in derived {
                 if log.store.get(&key)? != value {
                     missing.push((key, value));
                 }
@@ -274,7 +317,7 @@ impl AuditLog {
 
     /// The number of entries.
     pub fn len(&self) -> u64 {
-        *self.next_seq.lock()
+        self.tail.lock().next_seq
     }
 
     pub fn is_empty(&self) -> bool {
@@ -301,50 +344,63 @@ impl AuditLog {
         mut entry: AuditEntry,
         extra: Vec<Write>,
     ) -> Result<AuditEntry, ConsentError> {
-        let mut next_seq = self.next_seq.lock();
-        let seq = *next_seq;
+        let mut tail = self.tail.lock();
+        let seq = tail.next_seq;
         entry.seq = seq;
         let bytes = canonical::to_vec(&entry).map_err(|e| ConsentError::Corrupt(e.to_string()))?;
-        let derived = self.derived_writes(&entry, &bytes)?;
+        let frontier_before = tail.frontier.clone();
+        let derived = self.derived_writes(&entry, &bytes, &mut tail.frontier)?;
         let entry_write = (key(&[ENTRY, &seq.to_be_bytes()]), Some(bytes));
         if extra.is_empty() {
             // The entry first, then what derives from it: a crash that cuts this short
             // leaves an entry whose derived keys `open` re-derives.
             let mut writes = vec![entry_write];
             writes.extend(derived);
-            self.store.apply_in_order(writes)?;
+            self.store.apply_in_order(writes)
         } else {
             // A consent change and its entry land together or not at all.
             let mut writes = extra;
             writes.extend(derived);
             writes.push(entry_write);
-            self.store.apply_deferred(writes)?;
+            self.store.apply_deferred(writes)
         }
-        *next_seq = seq + 1;
+        .inspect_err(|_| tail.frontier = frontier_before)?;
+        tail.next_seq = seq + 1;
         self.appended.notify_all();
         Ok(entry)
     }
 
-    /// The keys derived from an entry: its Merkle leaf and every perfect subtree it
-    /// completes, and its index keys.
-    fn derived_writes(&self, entry: &AuditEntry, bytes: &[u8]) -> Result<Vec<Write>, ConsentError> {
+    /// The keys derived from an entry: the perfect subtrees it completes (from
+    /// [`STORED_LEVEL`] up) and its index keys. Moves `frontier` past the entry.
+    fn derived_writes(
+        &self,
+        entry: &AuditEntry,
+        bytes: &[u8],
+        frontier: &mut [Option<Hash>],
+    ) -> Result<Vec<Write>, ConsentError> {
         let seq = entry.seq;
         let seq_bytes = seq.to_be_bytes();
         let mut writes = Vec::with_capacity(8);
         let mut hash = merkle::leaf_hash(bytes);
         let (mut level, mut index) = (0u32, seq);
-        writes.push((node_key(level, index), Some(hash.to_vec())));
         while index % 2 == 1 {
-            let left = StoreNodes(self.store.as_ref())
-                .node(level, index - 1)?
+            let left = frontier
+                .get(level as usize)
+                .copied()
+                .flatten()
                 .ok_or_else(|| {
                     ConsentError::Corrupt(format!("audit tree lacks node {level}/{}", index - 1))
                 })?;
             hash = merkle::node_hash(&left, &hash);
             level += 1;
             index /= 2;
-            writes.push((node_key(level, index), Some(hash.to_vec())));
+            if level >= STORED_LEVEL {
+                writes.push((node_key(level, index), Some(hash.to_vec())));
+            }
         }
+        *frontier
+            .get_mut(level as usize)
+            .ok_or_else(|| ConsentError::Corrupt("audit tree too deep".into()))? = Some(hash);
         if let Some(client) = entry.client {
             writes.push((
                 key(&[BY_CLIENT, client.as_bytes(), &seq_bytes]),
@@ -381,7 +437,7 @@ impl AuditLog {
             return Ok(());
         }
         // Everything appended until now rides on this flush.
-        let appended = *self.next_seq.lock();
+        let appended = self.len();
         self.store.sync()?;
         self.durable_below.fetch_max(appended, Ordering::AcqRel);
         Ok(())
@@ -395,18 +451,18 @@ impl AuditLog {
     /// Waits up to `timeout` for an entry that is not yet on disk; true if there is one.
     /// A flusher thread loops on this and [`AuditLog::sync_pending`].
     pub fn wait_for_pending(&self, timeout: std::time::Duration) -> bool {
-        let mut next_seq = self.next_seq.lock();
-        if *next_seq > self.durable_below() {
+        let mut tail = self.tail.lock();
+        if tail.next_seq > self.durable_below() {
             return true;
         }
-        self.appended.wait_for(&mut next_seq, timeout);
-        *next_seq > self.durable_below()
+        self.appended.wait_for(&mut tail, timeout);
+        tail.next_seq > self.durable_below()
     }
 
     /// Makes everything appended so far durable (one flush) and returns the new
     /// [`AuditLog::durable_below`].
     pub fn sync_pending(&self) -> Result<u64, ConsentError> {
-        let appended = *self.next_seq.lock();
+        let appended = self.len();
         if let Some(last) = appended.checked_sub(1) {
             self.sync_through(last)?;
         }
