@@ -6,9 +6,10 @@
 //! consistency proofs. [`verify_entries`] recomputes everything from the raw entries and
 //! detects any modified, deleted, inserted, reordered or truncated entry.
 //!
-//! Keys (all under `a/`): `e/seq` entry bytes; `n/level/index` Merkle nodes (level 0 =
-//! leaf hashes); `c/client/seq`, `p/professional/seq`, `o/organisation/seq`,
-//! `t/millis/seq` indexes; `k/size` checkpoints.
+//! Keys (all under `a/`): `e/seq` entry bytes; `n/level/index` Merkle nodes of level 4
+//! and up (older stores hold levels 0-3 too; level 0 = leaf hashes); `c/client/seq`,
+//! `p/professional/seq`, `o/organisation/seq`, `t/millis/seq` indexes; `k/size`
+//! checkpoints.
 
 use crate::canonical;
 use crate::error::ConsentError;
