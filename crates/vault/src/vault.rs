@@ -404,12 +404,29 @@ impl Vault {
 
     /// The current value of one field, if it was ever written.
     pub fn read(&self, client: ClientId, path: &str) -> Result<Option<Record>, VaultError> {
-        self.field(path)?;
+        Ok(self.read_many(client, &[path])?.pop().flatten())
+    }
+
+    /// The current values of several fields, in the order asked, unwrapping the client's
+    /// data key once.
+    pub fn read_many(
+        &self,
+        client: ClientId,
+        paths: &[&str],
+    ) -> Result<Vec<Option<Record>>, VaultError> {
+        for path in paths {
+            self.field(path)?;
+        }
         let key = self.data_key(client)?;
-        self.store
-            .latest_record_version(client, path)?
-            .map(|stored| self.open_version(&key, client, stored))
-            .transpose()
+        paths
+            .iter()
+            .map(|path| {
+                self.store
+                    .latest_record_version(client, path)?
+                    .map(|stored| self.open_version(&key, client, stored))
+                    .transpose()
+            })
+            .collect()
     }
 
     /// Every version of one field, oldest first.

@@ -176,21 +176,32 @@ pub async fn client_record(
     let (decisions, audited) = services
         .consent
         .authorize_deferred_among(&attempt, &grants, &asked)?;
-    let mut fields = Vec::new();
+    let mut permitted = Vec::new();
     for decision in &decisions {
         match &decision.decision {
             Decision::Permit { grant, .. } => {
                 Metrics::add(&services.metrics.permits, 1);
-                if let Some(record) = services.vault.read(client, &decision.field)? {
-                    fields.push(PermittedField {
-                        record: record_view(&state, record),
-                        grant: *grant,
-                    });
-                }
+                permitted.push((decision.field.as_str(), *grant));
             }
             Decision::Deny { .. } => Metrics::add(&services.metrics.denies, 1),
         }
     }
+    let paths: Vec<&str> = permitted.iter().map(|(path, _)| *path).collect();
+    let records = if paths.is_empty() {
+        Vec::new()
+    } else {
+        services.vault.read_many(client, &paths)?
+    };
+    let fields: Vec<PermittedField> = records
+        .into_iter()
+        .zip(&permitted)
+        .filter_map(|(record, (_, grant))| {
+            record.map(|record| PermittedField {
+                record: record_view(&state, record),
+                grant: *grant,
+            })
+        })
+        .collect();
     // Nothing leaves before its audit entry is on disk (a shared flush: group commit).
     durable(&state, audited).await?;
     if !decisions.iter().any(|d| d.decision.is_permit()) {
