@@ -6,22 +6,26 @@
 //! consistency proofs. [`verify_entries`] recomputes everything from the raw entries and
 //! detects any modified, deleted, inserted, reordered or truncated entry.
 //!
-//! Keys (all under `a/`): `e/seq` entry bytes; `n/level/index` Merkle nodes of level 4
-//! and up (older stores hold levels 0-3 too; level 0 = leaf hashes); `c/client/seq`,
-//! `p/professional/seq`, `o/organisation/seq`, `t/millis/seq` indexes; `k/size`
-//! checkpoints.
+//! Storage: entries are the store's audit journal (`ConsentStore::journal_*`): one record
+//! per entry with its links to the previous entry of the same client, professional and
+//! organisation and its log time; tree nodes of 16 leaves and more beside them. In the key
+//! space only `a/k/size` checkpoints, and `a/e/seq` copies of entries that a consent
+//! change wrote with its batch (imported on open if the journal lacks them). Stores
+//! written before the journal (`a/e/` entries, `a/n/` nodes, `a/c|p|o|t/` indexes) are
+//! imported into it on open.
 
 use crate::canonical;
 use crate::error::ConsentError;
 use crate::merkle::{self, Hash, MissingNode, NodeSource};
 use crate::model::{Action, GrantId, OrganisationId, PurposeCode, RequestId};
 use crate::signing::{Jwks, ServiceKey};
-use crate::store::{ConsentStore, Write};
+use crate::store::{ConsentStore, JOURNAL_META, JournalNode, JournalRecord, Write};
 use chrono::{DateTime, Utc};
 use omadata_vault::store::StoreError;
 use omadata_vault::{ClientId, ProfessionalId};
 use parking_lot::{Condvar, Mutex};
 use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -153,25 +157,31 @@ impl Checkpoint {
     }
 }
 
+/// Entries of stores from before the journal, and the copies a consent change writes
+/// with its batch: imported into the journal on open, then removed.
 const ENTRY: &[u8] = b"a/e/";
-const NODE: &[u8] = b"a/n/";
-const BY_CLIENT: &[u8] = b"a/c/";
-const BY_PROFESSIONAL: &[u8] = b"a/p/";
-const BY_ORGANISATION: &[u8] = b"a/o/";
-const BY_TIME: &[u8] = b"a/t/";
+/// Tree nodes and indexes of stores from before the journal: removed on open.
+const LEGACY: [&[u8]; 5] = [b"a/n/", b"a/c/", b"a/p/", b"a/o/", b"a/t/"];
 const CHECKPOINT: &[u8] = b"a/k/";
+
+/// Tree nodes below this level are not stored: a leaf hash is the hash of its entry and
+/// a lower node is hashed from at most 8 entries when a proof needs it.
+const STORED_LEVEL: u32 = 4;
+/// "No earlier entry" in a chain link.
+const NO_LINK: u64 = u64::MAX;
+/// The chain heads are saved after this many entries, so a start replays at most this
+/// many.
+const SNAPSHOT_EVERY: u64 = 1 << 16;
+/// Entries imported into the journal per append, on open.
+const IMPORT_BATCH: usize = 4096;
+const SNAPSHOT_FORMAT: u8 = 1;
 
 fn key(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
 
-fn node_key(level: u32, index: u64) -> Vec<u8> {
-    key(&[NODE, &[level as u8], &index.to_be_bytes()])
-}
-
-/// Milliseconds since the epoch, order-preserving as unsigned big-endian bytes.
-fn time_key(at: &DateTime<Utc>) -> [u8; 8] {
-    ((at.timestamp_millis() as u64) ^ (1 << 63)).to_be_bytes()
+fn entry_key(seq: u64) -> Vec<u8> {
+    key(&[ENTRY, &seq.to_be_bytes()])
 }
 
 fn seq_of(key: &[u8]) -> Result<u64, StoreError> {
@@ -180,11 +190,198 @@ fn seq_of(key: &[u8]) -> Result<u64, StoreError> {
         .checked_sub(8)
         .and_then(|start| key.get(start..))
         .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .ok_or_else(|| StoreError::Corrupt("malformed audit index key".into()))?;
+        .ok_or_else(|| StoreError::Corrupt("malformed audit key".into()))?;
     Ok(u64::from_be_bytes(tail))
 }
 
-struct StoreNodes<'a>(&'a dyn ConsentStore);
+fn parse_entry(seq: u64, bytes: &[u8]) -> Result<AuditEntry, ConsentError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ConsentError::Corrupt(format!("audit entry {seq}: {e}")))
+}
+
+/// What the log keeps beside each entry (the journal record's meta): the previous entry
+/// of the same client, professional and organisation ([`NO_LINK`]: none), and the log
+/// time in milliseconds, which never decreases along the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Links {
+    client: u64,
+    professional: u64,
+    organisation: u64,
+    at_millis: i64,
+}
+
+impl Links {
+    fn encode(&self) -> [u8; JOURNAL_META] {
+        let mut out = [0u8; JOURNAL_META];
+        for (slot, value) in out.chunks_exact_mut(8).zip([
+            self.client,
+            self.professional,
+            self.organisation,
+            self.at_millis as u64,
+        ]) {
+            slot.copy_from_slice(&value.to_be_bytes());
+        }
+        out
+    }
+
+    fn decode(meta: &[u8; JOURNAL_META]) -> Self {
+        let mut words = meta.chunks_exact(8).map(|c| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(c);
+            u64::from_be_bytes(word)
+        });
+        let mut next = || words.next().unwrap_or(NO_LINK);
+        Links {
+            client: next(),
+            professional: next(),
+            organisation: next(),
+            at_millis: next() as i64,
+        }
+    }
+
+    fn previous(&self, chain: Chain) -> u64 {
+        match chain {
+            Chain::Client => self.client,
+            Chain::Professional => self.professional,
+            Chain::Organisation => self.organisation,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Chain {
+    Client,
+    Professional,
+    Organisation,
+}
+
+const CHAINS: [Chain; 3] = [Chain::Client, Chain::Professional, Chain::Organisation];
+
+/// The ids an entry is chained by.
+fn chain_ids(entry: &AuditEntry) -> [Option<[u8; 16]>; 3] {
+    [
+        entry.client.map(|c| *c.as_bytes()),
+        entry.professional.map(|p| *p.as_bytes()),
+        entry.organisation.map(|o| *o.as_bytes()),
+    ]
+}
+
+/// The newest entry of every client, professional and organisation: where a view's walk
+/// along the links starts.
+#[derive(Clone, Debug, Default)]
+struct Heads([HashMap<[u8; 16], u64>; 3]);
+
+impl Heads {
+    fn chain(&self, chain: Chain) -> &HashMap<[u8; 16], u64> {
+        &self.0[chain as usize]
+    }
+
+    /// Makes `seq` the head of each of `ids`' chains; returns the links to the previous
+    /// heads.
+    fn link(&mut self, ids: &[Option<[u8; 16]>; 3], seq: u64) -> [u64; 3] {
+        let mut previous = [NO_LINK; 3];
+        for ((map, id), prev) in self.0.iter_mut().zip(ids).zip(previous.iter_mut()) {
+            if let Some(id) = id {
+                *prev = map.insert(*id, seq).unwrap_or(NO_LINK);
+            }
+        }
+        previous
+    }
+
+    /// Undoes [`Heads::link`].
+    fn unlink(&mut self, ids: &[Option<[u8; 16]>; 3], previous: [u64; 3]) {
+        for ((map, id), prev) in self.0.iter_mut().zip(ids).zip(previous) {
+            if let Some(id) = id {
+                if prev == NO_LINK {
+                    map.remove(id);
+                } else {
+                    map.insert(*id, prev);
+                }
+            }
+        }
+    }
+
+    /// Format: [`SNAPSHOT_FORMAT`], the number of entries covered (u64 BE), then per
+    /// chain the count (u64 BE) and (id, seq) pairs.
+    fn encode(&self, covered: u64) -> Vec<u8> {
+        let mut out = vec![SNAPSHOT_FORMAT];
+        out.extend_from_slice(&covered.to_be_bytes());
+        for map in &self.0 {
+            out.extend_from_slice(&(map.len() as u64).to_be_bytes());
+            for (id, seq) in map {
+                out.extend_from_slice(id);
+                out.extend_from_slice(&seq.to_be_bytes());
+            }
+        }
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Option<(u64, Self)> {
+        let (&format, mut rest) = bytes.split_first()?;
+        if format != SNAPSHOT_FORMAT {
+            return None;
+        }
+        let mut take = |n: usize| -> Option<&[u8]> {
+            let (head, tail) = rest.split_at_checked(n)?;
+            rest = tail;
+            Some(head)
+        };
+        let word = |b: &[u8]| -> Option<u64> { Some(u64::from_be_bytes(b.try_into().ok()?)) };
+        let covered = word(take(8)?)?;
+        let mut heads = Heads::default();
+        for map in heads.0.iter_mut() {
+            let count = word(take(8)?)?;
+            for _ in 0..count {
+                let id: [u8; 16] = take(16)?.try_into().ok()?;
+                map.insert(id, word(take(8)?)?);
+            }
+        }
+        Some((covered, heads))
+    }
+}
+
+/// An appended entry not yet in the journal.
+#[derive(Debug)]
+struct Pending {
+    seq: u64,
+    record: JournalRecord,
+    ids: [Option<[u8; 16]>; 3],
+    /// Stored tree nodes its append completed.
+    nodes: Vec<JournalNode>,
+}
+
+/// The end of the log, under one lock.
+#[derive(Debug)]
+struct Tail {
+    next_seq: u64,
+    /// Appended but not yet in the journal, oldest first, ending at `next_seq - 1`.
+    pending: VecDeque<Pending>,
+    /// `frontier[level]`: the newest complete node at `level` still waiting for its
+    /// right sibling.
+    frontier: Vec<Option<Hash>>,
+    heads: Heads,
+    /// The log time of the newest entry.
+    last_at_millis: i64,
+    /// Entries the saved snapshot of the heads covers.
+    snapshot_covered: u64,
+    /// Consent-change copies of entries now in the journal: removed with the next change.
+    stale_copies: Vec<u64>,
+}
+
+impl Tail {
+    fn pending_record(&self, seq: u64) -> Option<&Pending> {
+        let first = self.pending.front()?.seq;
+        self.pending
+            .get(usize::try_from(seq.checked_sub(first)?).ok()?)
+    }
+}
+
+/// The log's nodes: stored ones from the journal (or an entry still waiting for it),
+/// leaf hashes from the entries; `merkle::subtree_hash` hashes the rest from these.
+struct LogNodes<'a> {
+    store: &'a dyn ConsentStore,
+    tail: Option<&'a Mutex<Tail>>,
+}
 
 #[derive(Debug, thiserror::Error)]
 enum NodeError {
@@ -203,32 +400,42 @@ impl From<NodeError> for ConsentError {
     }
 }
 
-/// Nodes below this level are not stored (older stores hold them all): a leaf hash is
-/// the hash of its entry and a lower node is hashed from at most 8 entries, so a proof
-/// reads a few more entries instead of every append writing two more keys.
-const STORED_LEVEL: u32 = 4;
-
-impl NodeSource for StoreNodes<'_> {
+impl NodeSource for LogNodes<'_> {
     type Error = NodeError;
     fn node(&self, level: u32, index: u64) -> Result<Option<Hash>, NodeError> {
-        if let Some(stored) = self.0.get(&node_key(level, index))? {
-            return Ok(<[u8; 32]>::try_from(stored.as_slice()).ok());
+        if level == 0 {
+            if let Some(tail) = self.tail
+                && let Some(p) = tail.lock().pending_record(index)
+            {
+                return Ok(Some(merkle::leaf_hash(&p.record.bytes)));
+            }
+            return Ok(self
+                .store
+                .journal_record(index)?
+                .map(|r| merkle::leaf_hash(&r.bytes)));
         }
-        // A node that is not stored is hashed from its children (`merkle::subtree_hash`),
-        // down to the leaves, which are the entries' hashes.
-        if level > 0 {
+        if level < STORED_LEVEL {
             return Ok(None);
         }
-        Ok(self
-            .0
-            .get(&key(&[ENTRY, &index.to_be_bytes()]))?
-            .map(|bytes| merkle::leaf_hash(&bytes)))
+        let completed_by = index
+            .checked_add(1)
+            .and_then(|n| n.checked_mul(1u64.checked_shl(level)?))
+            .and_then(|n| n.checked_sub(1));
+        if let (Some(tail), Some(seq)) = (self.tail, completed_by)
+            && let Some(p) = tail.lock().pending_record(seq)
+        {
+            return Ok(p
+                .nodes
+                .iter()
+                .find(|(l, i, _)| (*l, *i) == (level, index))
+                .map(|(_, _, hash)| *hash));
+        }
+        Ok(self.store.journal_node(level, index)?)
     }
 }
 
-/// The roots of the perfect subtrees that make up a tree of `size` leaves, by level:
-/// what the next appends hash with.
-fn frontier_of(source: &StoreNodes<'_>, size: u64) -> Result<Vec<Option<Hash>>, ConsentError> {
+/// The roots of the perfect subtrees that make up a tree of `size` leaves, by level.
+fn frontier_of(source: &LogNodes<'_>, size: u64) -> Result<Vec<Option<Hash>>, ConsentError> {
     let mut frontier = vec![None; 64];
     for (level, slot) in frontier.iter_mut().enumerate() {
         let subtrees = size >> level;
@@ -240,15 +447,6 @@ fn frontier_of(source: &StoreNodes<'_>, size: u64) -> Result<Vec<Option<Hash>>, 
     Ok(frontier)
 }
 
-/// The end of the log: the next sequence number and the tree's frontier
-/// (`frontier[level]`: the newest complete node at `level` still waiting for its right
-/// sibling).
-#[derive(Debug)]
-struct Tail {
-    next_seq: u64,
-    frontier: Vec<Option<Hash>>,
-}
-
 /// Which entries an audit view asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuditFilter {
@@ -258,6 +456,21 @@ pub enum AuditFilter {
     Organisation(OrganisationId),
 }
 
+impl AuditFilter {
+    fn chain(&self) -> Option<(Chain, [u8; 16])> {
+        match self {
+            AuditFilter::All => None,
+            AuditFilter::Client(c) => Some((Chain::Client, *c.as_bytes())),
+            AuditFilter::Professional(p) => Some((Chain::Professional, *p.as_bytes())),
+            AuditFilter::Organisation(o) => Some((Chain::Organisation, *o.as_bytes())),
+        }
+    }
+}
+
+/// The log. Entries live in the store's journal; an access entry waits in memory until
+/// the next group commit appends every waiting entry in one durable journal write. Views
+/// follow each entry's links to the previous entry of the same client, professional or
+/// organisation; the newest of each is held in memory (and saved now and then).
 #[derive(Debug)]
 pub struct AuditLog {
     store: Arc<dyn ConsentStore>,
@@ -265,7 +478,8 @@ pub struct AuditLog {
     tail: Mutex<Tail>,
     /// Entries below this sequence number are known to be on disk.
     durable_below: AtomicU64,
-    /// Held by the one caller flushing for everyone (group commit).
+    /// Held by the one caller writing the journal for everyone (group commit), and by a
+    /// consent change from its batch to its journal write.
     flushing: Mutex<()>,
     /// Signalled after every append, for a flusher waiting on [`AuditLog::wait_for_pending`].
     appended: Condvar,
@@ -273,47 +487,111 @@ pub struct AuditLog {
 
 impl AuditLog {
     pub fn open(store: Arc<dyn ConsentStore>, key: Arc<ServiceKey>) -> Result<Self, ConsentError> {
-        let next_seq = match store.scan(ENTRY, None, true, 1)?.first() {
-            Some((k, _)) => seq_of(k)? + 1,
-            None => 0,
+        let journaled = store.journal_len()?;
+        let nodes = LogNodes {
+            store: store.as_ref(),
+            tail: None,
         };
-        // The frontier before the newest entry: every node it needs was completed by an
-        // earlier entry, so none was cut short.
-        let before_last = frontier_of(&StoreNodes(store.as_ref()), next_seq.saturating_sub(1))?;
+        let frontier = frontier_of(&nodes, journaled)?;
+        let (covered, mut heads) = store
+            .journal_snapshot()?
+            .and_then(|bytes| Heads::decode(&bytes))
+            .filter(|(covered, _)| *covered <= journaled)
+            .unwrap_or_default();
+        let mut last_at_millis = i64::MIN;
+        for seq in covered..journaled {
+            let record = store
+                .journal_record(seq)?
+                .ok_or_else(|| ConsentError::Corrupt(format!("audit entry {seq} is missing")))?;
+            heads.link(&chain_ids(&parse_entry(seq, &record.bytes)?), seq);
+        }
+        if let Some(last) = journaled.checked_sub(1)
+            && let Some(record) = store.journal_record(last)?
+        {
+            last_at_millis = Links::decode(&record.meta).at_millis;
+        }
         let log = Self {
             store,
             key,
             tail: Mutex::new(Tail {
-                next_seq,
-                frontier: before_last,
+                next_seq: journaled,
+                pending: VecDeque::new(),
+                frontier,
+                heads,
+                last_at_millis,
+                snapshot_covered: covered,
+                stale_copies: Vec::new(),
             }),
-            durable_below: AtomicU64::new(next_seq),
+            durable_below: AtomicU64::new(journaled),
             flushing: Mutex::new(()),
             appended: Condvar::new(),
         };
-        // An append may have been cut short by a crash after its entry: re-derive the
-        // newest entry's keys (idempotent; the store keeps a prefix of in-order writes).
-        if let Some(last) = next_seq.checked_sub(1) {
-            let entry = log.entry(last)?;
-            let bytes = log.raw_entry(last)?.unwrap_or_default();
-            // Write only what is missing: a normal start reads a few keys and writes none.
-            let mut missing = Vec::new();
-            let derived = log.derived_writes(&entry, &bytes, &mut log.tail.lock().frontier)?;
-            for (key, value) in derived {
-                if log.store.get(&key)? != value {
-                    missing.push((key, value));
+        log.import()?;
+        Ok(log)
+    }
+
+    /// Brings into the journal the entries only the key space holds: every entry of a
+    /// store from before the journal or of a restored backup, or the copies a consent
+    /// change wrote with its batch when a crash cut off its journal write. Then removes
+    /// them and the old layout's nodes and indexes.
+    fn import(&self) -> Result<(), ConsentError> {
+        let _flusher = self.flushing.lock();
+        loop {
+            let next = self.len();
+            let batch = self
+                .store
+                .scan(ENTRY, Some(&entry_key(next)), false, IMPORT_BATCH)?;
+            let mut imported = 0u64;
+            for (k, bytes) in &batch {
+                let seq = seq_of(k)?;
+                if seq != next + imported {
+                    tracing::warn!(
+                        seq,
+                        expected = next + imported,
+                        "audit entries after a gap left out"
+                    );
+                    break;
+                }
+                let entry = parse_entry(seq, bytes)?;
+                if entry.seq != seq {
+                    return Err(ConsentError::Corrupt(format!(
+                        "audit entry {seq} carries sequence number {}",
+                        entry.seq
+                    )));
+                }
+                self.push(&mut self.tail.lock(), entry, Some(bytes.clone()))?;
+                imported += 1;
+            }
+            if imported == 0 {
+                break;
+            }
+            tracing::info!(
+                entries = imported,
+                "imported audit entries into the journal"
+            );
+            self.write_pending()?;
+        }
+        let journaled = self.len();
+        for prefix in std::iter::once(ENTRY).chain(LEGACY) {
+            loop {
+                let keys = self.store.scan(prefix, None, false, IMPORT_BATCH)?;
+                let mut removals = Vec::new();
+                for (k, _) in &keys {
+                    if prefix == ENTRY && seq_of(k)? >= journaled {
+                        break;
+                    }
+                    removals.push((k.clone(), None));
+                }
+                let done = removals.len() < IMPORT_BATCH;
+                if !removals.is_empty() {
+                    self.store.apply(removals)?;
+                }
+                if done {
+                    break;
                 }
             }
-            if !missing.is_empty() {
-                tracing::warn!(
-                    seq = last,
-                    keys = missing.len(),
-                    "re-deriving a cut-short audit entry"
-                );
-                log.store.apply(missing)?;
-            }
         }
-        Ok(log)
+        Ok(())
     }
 
     /// The number of entries.
@@ -325,6 +603,84 @@ impl AuditLog {
         self.len() == 0
     }
 
+    /// Queues `entry` as the next one: assigns its `seq` and log time (never before the
+    /// previous entry's), hashes it into the tree and links it into its chains. An
+    /// imported entry keeps its `bytes` as they are.
+    fn push(
+        &self,
+        tail: &mut Tail,
+        mut entry: AuditEntry,
+        bytes: Option<Vec<u8>>,
+    ) -> Result<AuditEntry, ConsentError> {
+        let seq = tail.next_seq;
+        let bytes = match bytes {
+            Some(bytes) => bytes,
+            None => {
+                entry.seq = seq;
+                if entry.at.timestamp_millis() < tail.last_at_millis
+                    && let Some(last) = DateTime::from_timestamp_millis(tail.last_at_millis)
+                {
+                    entry.at = last;
+                }
+                canonical::to_vec(&entry).map_err(|e| ConsentError::Corrupt(e.to_string()))?
+            }
+        };
+        let at_millis = entry.at.timestamp_millis().max(tail.last_at_millis);
+        let mut hash = merkle::leaf_hash(&bytes);
+        let mut nodes = Vec::new();
+        let (mut level, mut index) = (0u32, seq);
+        while index % 2 == 1 {
+            let left = tail
+                .frontier
+                .get(level as usize)
+                .copied()
+                .flatten()
+                .ok_or_else(|| ConsentError::Corrupt(format!("audit tree lacks node {level}")))?;
+            hash = merkle::node_hash(&left, &hash);
+            level += 1;
+            index /= 2;
+            if level >= STORED_LEVEL {
+                nodes.push((level, index, hash));
+            }
+        }
+        *tail
+            .frontier
+            .get_mut(level as usize)
+            .ok_or_else(|| ConsentError::Corrupt("audit tree too deep".into()))? = Some(hash);
+        let ids = chain_ids(&entry);
+        let [client, professional, organisation] = tail.heads.link(&ids, seq);
+        let links = Links {
+            client,
+            professional,
+            organisation,
+            at_millis,
+        };
+        tail.pending.push_back(Pending {
+            seq,
+            record: JournalRecord {
+                bytes,
+                meta: links.encode(),
+            },
+            ids,
+            nodes,
+        });
+        tail.next_seq = seq + 1;
+        tail.last_at_millis = at_millis;
+        Ok(entry)
+    }
+
+    /// Undoes the newest [`AuditLog::push`].
+    fn unpush(tail: &mut Tail, frontier: Vec<Option<Hash>>, last_at_millis: i64) {
+        if let Some(p) = tail.pending.pop_back() {
+            let links = Links::decode(&p.record.meta);
+            let previous = CHAINS.map(|chain| links.previous(chain));
+            tail.heads.unlink(&p.ids, previous);
+            tail.next_seq = p.seq;
+        }
+        tail.frontier = frontier;
+        tail.last_at_millis = last_at_millis;
+    }
+
     /// Appends `entry` (its `seq` is assigned) together with `extra` writes, atomically
     /// and durably: a consent change and its log entry land together or not at all.
     pub fn append_with(
@@ -332,116 +688,96 @@ impl AuditLog {
         entry: AuditEntry,
         extra: Vec<Write>,
     ) -> Result<AuditEntry, ConsentError> {
-        let entry = self.append_deferred(entry, extra)?;
-        self.sync_through(entry.seq)?;
+        // No group commit may write this entry to the journal before its change is on disk.
+        let _flusher = self.flushing.lock();
+        let entry = {
+            let mut tail = self.tail.lock();
+            let (frontier, last_at) = (tail.frontier.clone(), tail.last_at_millis);
+            let entry = self.push(&mut tail, entry, None)?;
+            // The change, with a copy of every entry not yet in the journal (this one
+            // last): if a crash cuts off the journal write below, `open` imports them.
+            let mut writes = extra;
+            writes.extend(
+                tail.pending
+                    .iter()
+                    .map(|p| (entry_key(p.seq), Some(p.record.bytes.clone()))),
+            );
+            writes.extend(tail.stale_copies.iter().map(|&seq| (entry_key(seq), None)));
+            if let Err(e) = self.store.apply_deferred(writes) {
+                // Nothing landed: the change did not happen, so neither did its entry.
+                Self::unpush(&mut tail, frontier, last_at);
+                return Err(e.into());
+            }
+            tail.stale_copies = tail.pending.iter().map(|p| p.seq).collect();
+            entry
+        };
+        self.store.sync()?;
+        self.write_pending()?;
         Ok(entry)
     }
 
-    /// Appends like [`AuditLog::append_with`] but returns before the disk has it; the
-    /// caller must [`AuditLog::sync_through`] the returned `seq` before acting on it
-    /// (answering a request). Many callers share one flush this way (group commit).
-    pub fn append_deferred(
-        &self,
-        mut entry: AuditEntry,
-        extra: Vec<Write>,
-    ) -> Result<AuditEntry, ConsentError> {
-        let mut tail = self.tail.lock();
-        let seq = tail.next_seq;
-        entry.seq = seq;
-        let bytes = canonical::to_vec(&entry).map_err(|e| ConsentError::Corrupt(e.to_string()))?;
-        let frontier_before = tail.frontier.clone();
-        let derived = self.derived_writes(&entry, &bytes, &mut tail.frontier)?;
-        let entry_write = (key(&[ENTRY, &seq.to_be_bytes()]), Some(bytes));
-        if extra.is_empty() {
-            // The entry first, then what derives from it: a crash that cuts this short
-            // leaves an entry whose derived keys `open` re-derives.
-            let mut writes = vec![entry_write];
-            writes.extend(derived);
-            self.store.apply_in_order(writes)
-        } else {
-            // A consent change and its entry land together or not at all.
-            let mut writes = extra;
-            writes.extend(derived);
-            writes.push(entry_write);
-            self.store.apply_deferred(writes)
-        }
-        .inspect_err(|_| tail.frontier = frontier_before)?;
-        tail.next_seq = seq + 1;
+    /// Appends an entry without waiting for the disk; the caller must
+    /// [`AuditLog::sync_through`] the returned `seq` before acting on it (answering a
+    /// request). Many callers share one journal write this way (group commit).
+    pub fn append_deferred(&self, entry: AuditEntry) -> Result<AuditEntry, ConsentError> {
+        let entry = self.push(&mut self.tail.lock(), entry, None)?;
         self.appended.notify_all();
         Ok(entry)
     }
 
-    /// The keys derived from an entry: the perfect subtrees it completes (from
-    /// [`STORED_LEVEL`] up) and its index keys. Moves `frontier` past the entry.
-    fn derived_writes(
-        &self,
-        entry: &AuditEntry,
-        bytes: &[u8],
-        frontier: &mut [Option<Hash>],
-    ) -> Result<Vec<Write>, ConsentError> {
-        let seq = entry.seq;
-        let seq_bytes = seq.to_be_bytes();
-        let mut writes = Vec::with_capacity(8);
-        let mut hash = merkle::leaf_hash(bytes);
-        let (mut level, mut index) = (0u32, seq);
-        while index % 2 == 1 {
-            let left = frontier
-                .get(level as usize)
-                .copied()
-                .flatten()
-                .ok_or_else(|| {
-                    ConsentError::Corrupt(format!("audit tree lacks node {level}/{}", index - 1))
-                })?;
-            hash = merkle::node_hash(&left, &hash);
-            level += 1;
-            index /= 2;
-            if level >= STORED_LEVEL {
-                writes.push((node_key(level, index), Some(hash.to_vec())));
+    /// Writes every waiting entry to the journal (one durable write). The caller holds
+    /// `flushing`.
+    fn write_pending(&self) -> Result<(), ConsentError> {
+        let (records, nodes, count, appended) = {
+            let tail = self.tail.lock();
+            let records: Vec<JournalRecord> =
+                tail.pending.iter().map(|p| p.record.clone()).collect();
+            let nodes: Vec<JournalNode> =
+                tail.pending.iter().flat_map(|p| p.nodes.clone()).collect();
+            (records, nodes, tail.pending.len(), tail.next_seq)
+        };
+        if count > 0 {
+            self.store.journal_append(&records, &nodes)?;
+            // Only appends ran meanwhile (they add at the back): the front is ours.
+            self.tail.lock().pending.drain(..count);
+        }
+        self.durable_below.fetch_max(appended, Ordering::AcqRel);
+        self.maybe_save_heads()?;
+        Ok(())
+    }
+
+    /// Saves the chain heads as of the journal's end once enough entries went by.
+    fn maybe_save_heads(&self) -> Result<(), ConsentError> {
+        let (covered, heads) = {
+            let tail = self.tail.lock();
+            let covered = tail.pending.front().map_or(tail.next_seq, |p| p.seq);
+            if covered < tail.snapshot_covered + SNAPSHOT_EVERY {
+                return Ok(());
             }
-        }
-        *frontier
-            .get_mut(level as usize)
-            .ok_or_else(|| ConsentError::Corrupt("audit tree too deep".into()))? = Some(hash);
-        if let Some(client) = entry.client {
-            writes.push((
-                key(&[BY_CLIENT, client.as_bytes(), &seq_bytes]),
-                Some(Vec::new()),
-            ));
-        }
-        if let Some(professional) = entry.professional {
-            writes.push((
-                key(&[BY_PROFESSIONAL, professional.as_bytes(), &seq_bytes]),
-                Some(Vec::new()),
-            ));
-        }
-        if let Some(organisation) = entry.organisation {
-            writes.push((
-                key(&[BY_ORGANISATION, organisation.as_bytes(), &seq_bytes]),
-                Some(Vec::new()),
-            ));
-        }
-        writes.push((
-            key(&[BY_TIME, &time_key(&entry.at), &seq_bytes]),
-            Some(Vec::new()),
-        ));
-        Ok(writes)
+            // The heads without the entries still waiting, newest first.
+            let mut heads = tail.heads.clone();
+            for p in tail.pending.iter().rev() {
+                let links = Links::decode(&p.record.meta);
+                heads.unlink(&p.ids, CHAINS.map(|chain| links.previous(chain)));
+            }
+            (covered, heads)
+        };
+        self.store.save_journal_snapshot(&heads.encode(covered))?;
+        self.tail.lock().snapshot_covered = covered;
+        Ok(())
     }
 
     /// Returns once entry `seq` (and everything before it) is on disk. Concurrent callers
-    /// wait for one flush instead of each making their own.
+    /// wait for one journal write instead of each making their own.
     pub fn sync_through(&self, seq: u64) -> Result<(), ConsentError> {
-        if self.durable_below.load(Ordering::Acquire) > seq {
+        if self.durable_below() > seq {
             return Ok(());
         }
         let _flusher = self.flushing.lock();
-        if self.durable_below.load(Ordering::Acquire) > seq {
+        if self.durable_below() > seq {
             return Ok(());
         }
-        // Everything appended until now rides on this flush.
-        let appended = self.len();
-        self.store.sync()?;
-        self.durable_below.fetch_max(appended, Ordering::AcqRel);
-        Ok(())
+        self.write_pending()
     }
 
     /// Entries below this sequence number are on disk.
@@ -460,11 +796,10 @@ impl AuditLog {
         tail.next_seq > self.durable_below()
     }
 
-    /// Makes everything appended so far durable (one flush) and returns the new
+    /// Makes everything appended so far durable (one journal write) and returns the new
     /// [`AuditLog::durable_below`].
     pub fn sync_pending(&self) -> Result<u64, ConsentError> {
-        let appended = self.len();
-        if let Some(last) = appended.checked_sub(1) {
+        if let Some(last) = self.len().checked_sub(1) {
             self.sync_through(last)?;
         }
         Ok(self.durable_below())
@@ -474,23 +809,52 @@ impl AuditLog {
         self.append_with(entry, Vec::new())
     }
 
-    /// The raw bytes of entry `seq`.
-    pub fn raw_entry(&self, seq: u64) -> Result<Option<Vec<u8>>, ConsentError> {
-        Ok(self.store.get(&key(&[ENTRY, &seq.to_be_bytes()]))?)
+    /// Record `seq`: from memory while it waits for its group commit, else the journal.
+    fn record(&self, seq: u64) -> Result<Option<JournalRecord>, ConsentError> {
+        if let Some(p) = self.tail.lock().pending_record(seq) {
+            return Ok(Some(p.record.clone()));
+        }
+        Ok(self.store.journal_record(seq)?)
     }
 
-    fn entry(&self, seq: u64) -> Result<AuditEntry, ConsentError> {
-        let bytes = self
-            .raw_entry(seq)?
+    /// The raw bytes of entry `seq`.
+    pub fn raw_entry(&self, seq: u64) -> Result<Option<Vec<u8>>, ConsentError> {
+        Ok(self.record(seq)?.map(|r| r.bytes))
+    }
+
+    fn entry_and_links(&self, seq: u64) -> Result<(AuditEntry, Links), ConsentError> {
+        let record = self
+            .record(seq)?
             .ok_or_else(|| ConsentError::Corrupt(format!("audit entry {seq} is missing")))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ConsentError::Corrupt(format!("audit entry {seq}: {e}")))
+        Ok((
+            parse_entry(seq, &record.bytes)?,
+            Links::decode(&record.meta),
+        ))
+    }
+
+    /// The first entry whose log time is after `millis` (binary search: log time never
+    /// decreases).
+    fn first_after(&self, millis: i64, size: u64) -> Result<u64, ConsentError> {
+        let (mut low, mut high) = (0u64, size);
+        while low < high {
+            let mid = low + (high - low) / 2;
+            let record = self
+                .record(mid)?
+                .ok_or_else(|| ConsentError::Corrupt(format!("audit entry {mid} is missing")))?;
+            if Links::decode(&record.meta).at_millis > millis {
+                high = mid;
+            } else {
+                low = mid + 1;
+            }
+        }
+        Ok(low)
     }
 
     /// Entries matching `filter`, newest first, with `seq` below `before_seq` (paging)
-    /// and `at` within `[from, to)` if given. Answered from indexes, never by reading
-    /// every entry: by client, professional or organisation through their index, by time
-    /// alone through the time index.
+    /// and `at` within `[from, to)` if given. Never reads every entry: a client,
+    /// professional or organisation view walks that chain's links from its newest entry
+    /// (or from `before_seq` when that is one of its entries); a time range starts at a
+    /// binary search; every walk stops at the first entry logged before `from`.
     pub fn query(
         &self,
         filter: AuditFilter,
@@ -499,77 +863,92 @@ impl AuditLog {
         before_seq: Option<u64>,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, ConsentError> {
-        const PAGE: usize = 256;
         let size = self.len();
+        let end = before_seq.map_or(size, |b| b.min(size));
         let mut out = Vec::new();
-        if limit == 0 || before_seq == Some(0) {
+        if limit == 0 || end == 0 {
             return Ok(out);
         }
-        let by_time = filter == AuditFilter::All && to.is_some();
-        let prefix = match filter {
-            AuditFilter::All if by_time => BY_TIME.to_vec(),
-            AuditFilter::All => ENTRY.to_vec(),
-            AuditFilter::Client(c) => key(&[BY_CLIENT, c.as_bytes()]),
-            AuditFilter::Professional(p) => key(&[BY_PROFESSIONAL, p.as_bytes()]),
-            AuditFilter::Organisation(o) => key(&[BY_ORGANISATION, o.as_bytes()]),
-        };
-        let mut cursor: Option<Vec<u8>> = match (by_time, to, before_seq) {
-            (true, Some(to), _) => {
-                let last_ms = to - chrono::Duration::milliseconds(1);
-                Some(key(&[BY_TIME, &time_key(&last_ms), &[0xff; 8]]))
-            }
-            (false, _, Some(before)) => Some(key(&[&prefix, &(before - 1).to_be_bytes()])),
-            _ => None,
-        };
-        let mut skip_first = false;
-        loop {
-            let batch = self.store.scan(&prefix, cursor.as_deref(), true, PAGE)?;
-            for (i, (k, _)) in batch.iter().enumerate() {
-                if skip_first && i == 0 {
-                    continue;
-                }
-                let seq = seq_of(k)?;
-                if before_seq.is_some_and(|b| seq >= b) || seq >= size {
-                    continue;
-                }
-                let entry = self.entry(seq)?;
-                // An append that failed half-way can leave an index key naming a sequence
-                // number a later entry reuses: only the entry itself decides.
-                let belongs = match filter {
-                    AuditFilter::All => true,
-                    AuditFilter::Client(c) => entry.client == Some(c),
-                    AuditFilter::Professional(p) => entry.professional == Some(p),
-                    AuditFilter::Organisation(o) => entry.organisation == Some(o),
+        let from_millis = from.map(|f| f.timestamp_millis());
+        // Where the walk starts, and how it steps back.
+        let (mut next, chain) = match filter.chain() {
+            None => {
+                let start = match to {
+                    Some(to) => self.first_after(to.timestamp_millis(), end)?.min(end),
+                    None => end,
                 };
-                if !belongs || to.is_some_and(|t| entry.at >= t) {
-                    continue;
-                }
-                if from.is_some_and(|f| entry.at < f) {
-                    if by_time {
-                        return Ok(out);
+                (start.checked_sub(1), None)
+            }
+            Some((chain, id)) => {
+                let from_page = match before_seq {
+                    Some(b) if b < size => {
+                        let (entry, links) = self.entry_and_links(b)?;
+                        (chain_ids(&entry)[chain as usize] == Some(id))
+                            .then(|| links.previous(chain))
                     }
-                    continue;
-                }
-                out.push(entry);
-                if out.len() >= limit {
-                    return Ok(out);
-                }
+                    _ => None,
+                };
+                let start = match from_page {
+                    Some(previous) => previous,
+                    None => self
+                        .tail
+                        .lock()
+                        .heads
+                        .chain(chain)
+                        .get(&id)
+                        .copied()
+                        .unwrap_or(NO_LINK),
+                };
+                ((start != NO_LINK).then_some(start), Some((chain, id)))
             }
-            if batch.len() < PAGE {
-                return Ok(out);
+        };
+        while let Some(seq) = next {
+            let (entry, links) = self.entry_and_links(seq)?;
+            next = match chain {
+                None => seq.checked_sub(1),
+                Some((chain, _)) => {
+                    let previous = links.previous(chain);
+                    (previous != NO_LINK && previous < seq).then_some(previous)
+                }
+            };
+            // Log time never decreases: nothing further back is in the range.
+            if from_millis.is_some_and(|f| links.at_millis < f) {
+                break;
             }
-            cursor = batch.last().map(|(k, _)| k.clone());
-            skip_first = true;
+            if let Some((chain, id)) = chain
+                && chain_ids(&entry)[chain as usize] != Some(id)
+            {
+                return Err(ConsentError::Corrupt(format!(
+                    "audit entry {seq} is linked into another chain"
+                )));
+            }
+            if seq >= end || to.is_some_and(|t| entry.at >= t) || from.is_some_and(|f| entry.at < f)
+            {
+                continue;
+            }
+            out.push(entry);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn nodes(&self) -> LogNodes<'_> {
+        LogNodes {
+            store: self.store.as_ref(),
+            tail: Some(&self.tail),
         }
     }
 
     pub fn root(&self, size: u64) -> Result<Hash, ConsentError> {
-        Ok(merkle::root(&StoreNodes(self.store.as_ref()), size)?)
+        Ok(merkle::root(&self.nodes(), size)?)
     }
 
-    /// Signs and stores a checkpoint of the log as it is now.
+    /// Signs and stores a checkpoint of the log as it is now. Waiting entries are
+    /// written first: a checkpoint never covers an entry a crash could lose.
     pub fn checkpoint(&self, now: DateTime<Utc>) -> Result<Checkpoint, ConsentError> {
-        let size = self.len();
+        let size = self.sync_pending()?;
         let root_hash = hex::encode(self.root(size)?);
         let signature = self.key.sign(&checkpoint_message(size, &root_hash, &now));
         let checkpoint = Checkpoint {
@@ -618,11 +997,7 @@ impl AuditLog {
                 ),
             });
         }
-        Ok(merkle::inclusion_proof(
-            &StoreNodes(self.store.as_ref()),
-            seq,
-            size,
-        )?)
+        Ok(merkle::inclusion_proof(&self.nodes(), seq, size)?)
     }
 
     pub fn consistency_proof(
@@ -640,7 +1015,7 @@ impl AuditLog {
             });
         }
         Ok(merkle::consistency_proof(
-            &StoreNodes(self.store.as_ref()),
+            &self.nodes(),
             old_size,
             new_size,
         )?)
@@ -649,17 +1024,13 @@ impl AuditLog {
     /// The raw entries in order, `limit` at a time from `from_seq`: for export and
     /// verification.
     pub fn raw_entries(&self, from_seq: u64, limit: usize) -> Result<Vec<Vec<u8>>, ConsentError> {
-        Ok(self
-            .store
-            .scan(
-                ENTRY,
-                Some(&key(&[ENTRY, &from_seq.to_be_bytes()])),
-                false,
-                limit,
-            )?
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect())
+        let end = from_seq.saturating_add(limit as u64).min(self.len());
+        (from_seq..end)
+            .map(|seq| {
+                self.raw_entry(seq)?
+                    .ok_or_else(|| ConsentError::Corrupt(format!("audit entry {seq} is missing")))
+            })
+            .collect()
     }
 
     /// Verifies the stored log from its raw entries against its stored checkpoints.
@@ -673,11 +1044,21 @@ impl AuditLog {
 pub fn export_store(
     store: &dyn ConsentStore,
 ) -> Result<(Vec<Vec<u8>>, Vec<Checkpoint>), ConsentError> {
-    let entries = store
-        .scan(ENTRY, None, false, usize::MAX)?
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect();
+    // The journal, then entries only the key space holds yet (see `AuditLog::import`).
+    let journaled = store.journal_len()?;
+    let mut entries = Vec::new();
+    for seq in 0..journaled {
+        let record = store
+            .journal_record(seq)?
+            .ok_or_else(|| ConsentError::Corrupt(format!("audit entry {seq} is missing")))?;
+        entries.push(record.bytes);
+    }
+    entries.extend(
+        store
+            .scan(ENTRY, Some(&entry_key(journaled)), false, usize::MAX)?
+            .into_iter()
+            .map(|(_, v)| v),
+    );
     let checkpoints = store
         .scan(CHECKPOINT, None, false, usize::MAX)?
         .into_iter()

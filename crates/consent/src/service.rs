@@ -16,12 +16,13 @@ use crate::signing::{Jwks, ServiceKey};
 use crate::store::{ConsentStore, Write};
 use chrono::{DateTime, Duration, Utc};
 use omadata_vault::{Catalogue, ClientId, ProfessionalId};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 use ring::digest;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Limits that a deployment may tune.
 #[derive(Clone, Debug)]
@@ -162,6 +163,30 @@ pub struct Consent {
     rng: SystemRandom,
     /// Serialises consent changes: each is read-check-write.
     changes: Mutex<()>,
+    /// Counts finished consent changes; a cached read is good only while it stands.
+    generation: AtomicU64,
+    /// The grants of recently seen (professional, client) pairs, with the generation
+    /// they were read in: a decision reads them from memory until the next change.
+    grant_cache: Mutex<HashMap<(ProfessionalId, ClientId), CachedGrants>>,
+}
+
+/// Grants as read in one generation.
+type CachedGrants = (u64, Vec<Grant>);
+
+/// Pairs in the grant cache at most; it is emptied when full.
+const GRANT_CACHE_LIMIT: usize = 100_000;
+
+/// Held for the whole of a consent change; ends it by moving the generation on (before
+/// the lock is released), so no later decision uses grants read before the change.
+struct ChangeGuard<'a> {
+    _lock: MutexGuard<'a, ()>,
+    generation: &'a AtomicU64,
+}
+
+impl Drop for ChangeGuard<'_> {
+    fn drop(&mut self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 impl Consent {
@@ -182,7 +207,17 @@ impl Consent {
             config,
             rng: SystemRandom::new(),
             changes: Mutex::new(()),
+            generation: AtomicU64::new(0),
+            grant_cache: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Starts a consent change (see [`ChangeGuard`]).
+    fn change(&self) -> ChangeGuard<'_> {
+        ChangeGuard {
+            _lock: self.changes.lock(),
+            generation: &self.generation,
+        }
     }
 
     pub fn audit(&self) -> &AuditLog {
@@ -330,7 +365,7 @@ impl Consent {
         ask: AccessAsk,
         now: DateTime<Utc>,
     ) -> Result<AccessRequest, ConsentError> {
-        let _guard = self.changes.lock();
+        let _guard = self.change();
         let code_key = k(&[b"pc/", &code_hash(&normalise_code(pairing_code))]);
         let stored: StoredPairingCode = match self.store.get(&code_key)? {
             Some(bytes) => parse(&bytes, "pairing code")?,
@@ -552,7 +587,7 @@ impl Consent {
         narrowing: &Narrowing,
         now: DateTime<Utc>,
     ) -> Result<Grant, ConsentError> {
-        let _guard = self.changes.lock();
+        let _guard = self.change();
         let mut request = self.pending_request(client, request_id, now)?;
         let (fields, actions, valid_until) = self.narrowed(
             &request.fields,
@@ -613,7 +648,7 @@ impl Consent {
         request_id: RequestId,
         now: DateTime<Utc>,
     ) -> Result<AccessRequest, ConsentError> {
-        let _guard = self.changes.lock();
+        let _guard = self.change();
         let mut request = self.pending_request(client, request_id, now)?;
         request.status = RequestStatus::Denied;
         request.answered_at = Some(now);
@@ -633,7 +668,7 @@ impl Consent {
         terms: AccessAsk,
         now: DateTime<Utc>,
     ) -> Result<Grant, ConsentError> {
-        let _guard = self.changes.lock();
+        let _guard = self.change();
         let AccessAsk {
             fields,
             actions,
@@ -693,7 +728,7 @@ impl Consent {
         narrowing: &Narrowing,
         now: DateTime<Utc>,
     ) -> Result<Grant, ConsentError> {
-        let _guard = self.changes.lock();
+        let _guard = self.change();
         let mut grant = self.client_grant(client, id)?;
         if grant.state(now) != GrantState::Active {
             return Err(ConsentError::GrantNotActive(id));
@@ -731,7 +766,7 @@ impl Consent {
         id: GrantId,
         now: DateTime<Utc>,
     ) -> Result<Grant, ConsentError> {
-        let _guard = self.changes.lock();
+        let _guard = self.change();
         let mut grant = self.client_grant(client, id)?;
         match grant.state(now) {
             GrantState::Active | GrantState::NotYetValid => {}
@@ -778,12 +813,26 @@ impl Consent {
     }
 
     /// The grants between one professional and one client: an index prefix scan.
+    /// From memory while no consent change has happened since they were read.
     pub fn grants_between(
         &self,
         professional: ProfessionalId,
         client: ClientId,
     ) -> Result<Vec<Grant>, ConsentError> {
-        self.grants_by(k(&[b"gx/", professional.as_bytes(), client.as_bytes()]))
+        // Read before the store: a change that lands after this read makes the entry stale.
+        let generation = self.generation.load(Ordering::Acquire);
+        if let Some((read_in, grants)) = self.grant_cache.lock().get(&(professional, client))
+            && *read_in == generation
+        {
+            return Ok(grants.clone());
+        }
+        let grants = self.grants_by(k(&[b"gx/", professional.as_bytes(), client.as_bytes()]))?;
+        let mut cache = self.grant_cache.lock();
+        if cache.len() >= GRANT_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert((professional, client), (generation, grants.clone()));
+        Ok(grants)
     }
 
     /// Every receipt of a grant, oldest first, if the grant is the client's.
@@ -921,7 +970,7 @@ impl Consent {
             entry.grant = Some(grant);
             entry.purpose = Some(purpose);
             entry.fields = fields;
-            last_entry = Some(self.audit.append_deferred(entry, Vec::new())?.seq);
+            last_entry = Some(self.audit.append_deferred(entry)?.seq);
         }
         if !denied.is_empty() {
             let mut entry = base(Outcome::Deny);
@@ -929,7 +978,7 @@ impl Consent {
             entry.reason = reason
                 .and_then(|r| serde_json::to_value(r).ok())
                 .and_then(|v| v.as_str().map(str::to_owned));
-            last_entry = Some(self.audit.append_deferred(entry, Vec::new())?.seq);
+            last_entry = Some(self.audit.append_deferred(entry)?.seq);
         }
         Ok((decisions, last_entry))
     }
@@ -960,7 +1009,7 @@ impl Consent {
                 self.deny(client, request.id, now)?;
             }
         }
-        let _guard = self.changes.lock();
+        let _guard = self.change();
         let mut writes: Vec<Write> = Vec::new();
         for grant in self.grants_for_client(client)? {
             let id = grant.id.as_bytes();
@@ -1004,7 +1053,7 @@ impl Consent {
     /// Writes `expire` entries for grants that reached their end and lapses unanswered
     /// requests. Decisions never depend on this having run; it makes the log complete.
     pub fn sweep(&self, now: DateTime<Utc>) -> Result<Sweep, ConsentError> {
-        let _guard = self.changes.lock();
+        let _guard = self.change();
         let mut sweep = Sweep::default();
         for (key, id) in self.due(b"ge/", now)? {
             let id = GrantId::from_bytes(id);

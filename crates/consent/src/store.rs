@@ -2,6 +2,11 @@
 //! atomic, durable batches. Indexes are keys the domain writes itself, so every lookup is
 //! a prefix scan (O(log n) to find, then the matches), never a scan of everything.
 //!
+//! Beside the keys, the audit log's journal: records appended in order and made durable
+//! in one step per group commit, with the log's stored tree nodes and a snapshot blob.
+//! It keeps the audit log's writes off the key-value store, whose cost per key is the
+//! gateway's main cost (docs/performance.md).
+//!
 //! Implementations: `omadata-store-sled` (on disk) and [`MemoryConsentStore`] (tests).
 
 use omadata_vault::store::StoreError;
@@ -16,6 +21,19 @@ pub type Entry = (Vec<u8>, Vec<u8>);
 
 /// One change in a batch: set a key, or remove it (`None`).
 pub type Write = (Vec<u8>, Option<Vec<u8>>);
+
+/// Bytes the audit log keeps beside each journal record (its links and time).
+pub const JOURNAL_META: usize = 32;
+
+/// One audit journal record: an entry's bytes and the log's fixed-size block for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalRecord {
+    pub bytes: Vec<u8>,
+    pub meta: [u8; JOURNAL_META],
+}
+
+/// A stored tree node: level, index, hash.
+pub type JournalNode = (u32, u64, [u8; 32]);
 
 pub trait ConsentStore: Send + Sync + Debug {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
@@ -34,13 +52,6 @@ pub trait ConsentStore: Send + Sync + Debug {
     /// at once; they are durable after the next [`ConsentStore::sync`].
     fn apply_deferred(&self, writes: Vec<Write>) -> Result<(), StoreError>;
 
-    /// Applies the writes one after another without waiting for the disk; after a
-    /// crash a prefix of them (in order) survives. Cheaper than an atomic batch where the
-    /// caller can repair a cut-off tail (the audit log re-derives an entry's indexes).
-    fn apply_in_order(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        self.apply_deferred(writes)
-    }
-
     /// Makes every write applied so far durable.
     fn sync(&self) -> Result<(), StoreError>;
 
@@ -49,6 +60,37 @@ pub trait ConsentStore: Send + Sync + Debug {
         self.apply_deferred(writes)?;
         self.sync()
     }
+
+    /// Records in the audit journal.
+    fn journal_len(&self) -> Result<u64, StoreError>;
+
+    /// Appends `records` at the journal's end and stores `nodes`; on disk when it returns.
+    /// After a crash the journal holds whole calls only.
+    fn journal_append(
+        &self,
+        records: &[JournalRecord],
+        nodes: &[JournalNode],
+    ) -> Result<(), StoreError>;
+
+    /// Record `seq` (0-based), if the journal holds it.
+    fn journal_record(&self, seq: u64) -> Result<Option<JournalRecord>, StoreError>;
+
+    /// A stored tree node, if any.
+    fn journal_node(&self, level: u32, index: u64) -> Result<Option<[u8; 32]>, StoreError>;
+
+    /// The blob last given to [`ConsentStore::save_journal_snapshot`].
+    fn journal_snapshot(&self) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Replaces the snapshot blob whole, durably (a crash keeps the old or the new one).
+    fn save_journal_snapshot(&self, bytes: &[u8]) -> Result<(), StoreError>;
+}
+
+/// The in-memory journal of a [`MemoryConsentStore`].
+#[derive(Debug, Default)]
+struct MemoryJournal {
+    records: Vec<JournalRecord>,
+    nodes: std::collections::HashMap<(u32, u64), [u8; 32]>,
+    snapshot: Option<Vec<u8>>,
 }
 
 /// The first key after every key that starts with `prefix` (`None`: no such key).
@@ -71,6 +113,7 @@ pub type SyncHook = Arc<dyn Fn(&MemoryConsentStore) -> Result<(), StoreError> + 
 #[derive(Clone, Default)]
 pub struct MemoryConsentStore {
     map: Arc<RwLock<BTreeMap<Vec<u8>, Vec<u8>>>>,
+    journal: Arc<RwLock<MemoryJournal>>,
     on_sync: Option<SyncHook>,
 }
 
@@ -88,7 +131,8 @@ impl MemoryConsentStore {
         Self::default()
     }
 
-    /// An empty store whose every `sync` runs `hook` (and returns what it returns).
+    /// An empty store whose every `sync` and journal append runs `hook` (and returns
+    /// what it returns; a journal append that fails appends nothing).
     pub fn with_sync_hook(hook: SyncHook) -> Self {
         Self {
             on_sync: Some(hook),
@@ -103,6 +147,23 @@ impl MemoryConsentStore {
             Some(v) => map.insert(key.to_vec(), v),
             None => map.remove(key),
         };
+    }
+
+    /// Overwrites journal record `seq`'s bytes, as an attacker with the files could.
+    pub fn put_raw_journal(&self, seq: u64, bytes: Vec<u8>) {
+        let mut journal = self.journal.write();
+        if let Some(record) = usize::try_from(seq)
+            .ok()
+            .and_then(|i| journal.records.get_mut(i))
+        {
+            record.bytes = bytes;
+        }
+    }
+
+    /// Cuts the journal to its first `len` records, as a lost write could.
+    pub fn truncate_journal(&self, len: u64) {
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        self.journal.write().records.truncate(len);
     }
 }
 
@@ -163,6 +224,45 @@ impl ConsentStore for MemoryConsentStore {
                 None => map.remove(&key),
             };
         }
+        Ok(())
+    }
+
+    fn journal_len(&self) -> Result<u64, StoreError> {
+        Ok(self.journal.read().records.len() as u64)
+    }
+
+    fn journal_append(
+        &self,
+        records: &[JournalRecord],
+        nodes: &[JournalNode],
+    ) -> Result<(), StoreError> {
+        if let Some(hook) = &self.on_sync {
+            hook(self)?;
+        }
+        let mut journal = self.journal.write();
+        journal.records.extend_from_slice(records);
+        for (level, index, hash) in nodes {
+            journal.nodes.insert((*level, *index), *hash);
+        }
+        Ok(())
+    }
+
+    fn journal_record(&self, seq: u64) -> Result<Option<JournalRecord>, StoreError> {
+        Ok(usize::try_from(seq)
+            .ok()
+            .and_then(|i| self.journal.read().records.get(i).cloned()))
+    }
+
+    fn journal_node(&self, level: u32, index: u64) -> Result<Option<[u8; 32]>, StoreError> {
+        Ok(self.journal.read().nodes.get(&(level, index)).copied())
+    }
+
+    fn journal_snapshot(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.journal.read().snapshot.clone())
+    }
+
+    fn save_journal_snapshot(&self, bytes: &[u8]) -> Result<(), StoreError> {
+        self.journal.write().snapshot = Some(bytes.to_vec());
         Ok(())
     }
 }

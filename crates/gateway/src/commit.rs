@@ -119,7 +119,7 @@ mod tests {
         let mut seqs = Vec::new();
         for _ in 0..50 {
             let entry = audit
-                .append_deferred(AuditEntry::new(AuditEvent::Access, now), Vec::new())
+                .append_deferred(AuditEntry::new(AuditEvent::Access, now))
                 .unwrap();
             seqs.push(entry.seq);
         }
@@ -139,7 +139,7 @@ mod tests {
         let now = chrono::DateTime::UNIX_EPOCH;
         for _ in 0..200 {
             let entry = audit
-                .append_deferred(AuditEntry::new(AuditEvent::Access, now), Vec::new())
+                .append_deferred(AuditEntry::new(AuditEvent::Access, now))
                 .unwrap();
             // A consent change's own flush covers it, racing the flusher.
             audit.sync_through(entry.seq).unwrap();
@@ -170,7 +170,7 @@ mod tests {
         let committer = AuditCommitter::start(audit.clone()).unwrap();
         let now = chrono::DateTime::UNIX_EPOCH;
         let first = audit
-            .append_deferred(AuditEntry::new(AuditEvent::Access, now), Vec::new())
+            .append_deferred(AuditEntry::new(AuditEvent::Access, now))
             .unwrap();
         let refused = committer.durable(Some(first.seq)).await.unwrap_err();
         assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -178,7 +178,7 @@ mod tests {
 
         failing.store(false, Ordering::SeqCst);
         let second = audit
-            .append_deferred(AuditEntry::new(AuditEvent::Access, now), Vec::new())
+            .append_deferred(AuditEntry::new(AuditEvent::Access, now))
             .unwrap();
         committer.durable(Some(second.seq)).await.unwrap();
         assert!(audit.durable_below() > second.seq);

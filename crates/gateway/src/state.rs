@@ -75,11 +75,7 @@ impl AppState {
         &self,
         entry: omadata_consent::audit::AuditEntry,
     ) -> crate::error::ApiResult<omadata_consent::audit::AuditEntry> {
-        let entry = self
-            .services()
-            .consent
-            .audit()
-            .append_deferred(entry, Vec::new())?;
+        let entry = self.services().consent.audit().append_deferred(entry)?;
         self.services().committer.durable(Some(entry.seq)).await?;
         Ok(entry)
     }

@@ -23,6 +23,8 @@ const END: u8 = 0;
 /// anything is allocated for it.
 const MAX_KEY: u32 = 64 * 1024;
 const MAX_VALUE: u32 = 16 * 1024 * 1024;
+/// The consent tree's number in [`SledStore::trees`] order.
+const CONSENT_TREE_NUMBER: u8 = 3;
 
 /// What a backup holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,6 +126,21 @@ impl SledStore {
                 out.put(&value)?;
                 records += 1;
             }
+        }
+        // The audit journal goes in as the consent keys the log imports on open (`a/e/`
+        // + seq): the format stays one of keys and values.
+        for seq in 0..self.journal.len() {
+            let record = self
+                .journal
+                .record(seq)?
+                .ok_or_else(|| BackupError::Damaged(format!("audit record {seq} is missing")))?;
+            let key = [b"a/e/".as_slice(), &seq.to_be_bytes()].concat();
+            out.put(&[RECORD, CONSENT_TREE_NUMBER])?;
+            out.put(&(key.len() as u32).to_be_bytes())?;
+            out.put(&key)?;
+            out.put(&(record.bytes.len() as u32).to_be_bytes())?;
+            out.put(&record.bytes)?;
+            records += 1;
         }
         out.put(&[END])?;
         out.put(&records.to_be_bytes())?;

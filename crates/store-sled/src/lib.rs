@@ -4,6 +4,7 @@
 //!   [`ConsentStore`] (the consent keyspace is the `consent` tree; a batch there is one
 //!   atomic sled batch).
 //!
+//! - [`journal`]: the audit journal, append-only files in `<store>/audit/`.
 //! - [`backup`]: a consistent copy of a live store in one file, and its restore.
 //!
 //! Durability: sled makes nothing durable until `flush` returns, so every mutating
@@ -11,7 +12,7 @@
 //! Every mutating method holds the write barrier's shared side, so a backup (which
 //! takes it exclusively) sees no operation half done.
 
-use omadata_consent::store::{ConsentStore, Entry, Write, prefix_end};
+use omadata_consent::store::{ConsentStore, Entry, JournalNode, JournalRecord, Write, prefix_end};
 use omadata_vault::ClientId;
 use omadata_vault::store::{StoreError, StoredVersion, VaultStore, keys};
 use parking_lot::RwLock;
@@ -20,6 +21,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub mod backup;
+pub mod journal;
 
 const META_TREE: &str = "meta";
 const WRAPPED_KEYS_TREE: &str = "vault.wrapped_keys";
@@ -41,6 +43,7 @@ pub struct SledStore {
     wrapped_keys: sled::Tree,
     records: sled::Tree,
     consent: sled::Tree,
+    journal: Arc<journal::Journal>,
 }
 
 fn backend(e: sled::Error) -> StoreError {
@@ -56,7 +59,7 @@ impl SledStore {
         let mut attempt = 0;
         loop {
             match Self::config(dir).open() {
-                Ok(db) => return Self::from_db(db),
+                Ok(db) => return Self::from_db(db, &dir.join("audit")),
                 Err(sled::Error::Io(e))
                     if e.kind() == std::io::ErrorKind::Other && attempt < 50 =>
                 {
@@ -79,9 +82,10 @@ impl SledStore {
         sled::Config::new().path(dir).cache_capacity(CACHE_BYTES)
     }
 
-    /// Wraps an already opened sled database, e.g. a temporary one.
-    pub fn from_db(db: sled::Db) -> Result<Self, StoreError> {
+    /// Wraps an opened sled database, with the audit journal in `journal_dir`.
+    fn from_db(db: sled::Db, journal_dir: &Path) -> Result<Self, StoreError> {
         Ok(Self {
+            journal: Arc::new(journal::Journal::open(journal_dir)?),
             bulk_load: false,
             barrier: Arc::new(RwLock::new(())),
             meta: db.open_tree(META_TREE).map_err(backend)?,
@@ -317,22 +321,36 @@ impl ConsentStore for SledStore {
         self.consent.apply_batch(batch).map_err(backend)
     }
 
-    /// Plain inserts: sled rolls its IO buffer (a write and a sync) twice for every
-    /// batch, but single inserts ride in the buffer until the next flush. sled recovers a
-    /// prefix of its log, so a crash keeps a prefix of these writes.
-    fn apply_in_order(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        let _barrier = self.barrier.read();
-        for (key, value) in writes {
-            match value {
-                Some(v) => self.consent.insert(key, v).map(|_| ()),
-                None => self.consent.remove(key).map(|_| ()),
-            }
-            .map_err(backend)?;
-        }
-        Ok(())
-    }
-
     fn sync(&self) -> Result<(), StoreError> {
         self.flush_write()
+    }
+
+    fn journal_len(&self) -> Result<u64, StoreError> {
+        Ok(self.journal.len())
+    }
+
+    fn journal_append(
+        &self,
+        records: &[JournalRecord],
+        nodes: &[JournalNode],
+    ) -> Result<(), StoreError> {
+        let _barrier = self.barrier.read();
+        self.journal.append(records, nodes)
+    }
+
+    fn journal_record(&self, seq: u64) -> Result<Option<JournalRecord>, StoreError> {
+        self.journal.record(seq)
+    }
+
+    fn journal_node(&self, level: u32, index: u64) -> Result<Option<[u8; 32]>, StoreError> {
+        self.journal.node(level, index)
+    }
+
+    fn journal_snapshot(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.journal.snapshot()
+    }
+
+    fn save_journal_snapshot(&self, bytes: &[u8]) -> Result<(), StoreError> {
+        self.journal.save_snapshot(bytes)
     }
 }

@@ -184,15 +184,17 @@ fn tampering_in_the_store_is_detected_by_the_stored_verifier() {
         e.outcome = Some(omadata_consent::audit::Outcome::Permit)
     });
     assert_ne!(altered, entries[2]);
-    let mut key = b"a/e/".to_vec();
-    key.extend_from_slice(&2u64.to_be_bytes());
-    f.store.put_raw(&key, Some(altered));
+    f.store.put_raw_journal(2, altered);
     assert!(matches!(
         f.consent.audit().verify(&f.consent.jwks()),
         Err(LogInvalid::RootMismatch { .. })
     ));
-    f.store.put_raw(&key, None);
-    assert!(f.consent.audit().verify(&f.consent.jwks()).is_err());
+    // Entries cut off the end: the signed checkpoints say the log was longer.
+    f.store.truncate_journal(2);
+    assert!(matches!(
+        f.consent.audit().verify(&f.consent.jwks()),
+        Err(LogInvalid::Truncated { .. })
+    ));
 }
 
 #[test]
@@ -317,23 +319,19 @@ fn views_are_answered_from_indexes_with_paging_and_time_ranges() {
     assert_eq!(client_range.len(), expected);
 }
 
-/// A store whose flush is slow and counted, and remembers how many entries each flush
-/// covered.
+/// A store whose journal writes are slow and counted.
 #[derive(Debug, Default)]
 struct FlushCounts {
     flushes: std::sync::atomic::AtomicUsize,
-    entries_flushed: std::sync::atomic::AtomicU64,
 }
 
 fn slow_flush_store() -> (MemoryConsentStore, std::sync::Arc<FlushCounts>) {
     use std::sync::atomic::Ordering;
     let counts = std::sync::Arc::new(FlushCounts::default());
     let seen = counts.clone();
-    let store = MemoryConsentStore::with_sync_hook(std::sync::Arc::new(move |store| {
-        let entries = store.scan(b"a/e/", None, false, usize::MAX)?.len() as u64;
+    let store = MemoryConsentStore::with_sync_hook(std::sync::Arc::new(move |_| {
         std::thread::sleep(std::time::Duration::from_millis(2));
         seen.flushes.fetch_add(1, Ordering::SeqCst);
-        seen.entries_flushed.fetch_max(entries, Ordering::SeqCst);
         Ok(())
     }));
     (store, counts)
@@ -353,16 +351,16 @@ fn concurrent_appends_share_flushes_and_none_returns_before_its_flush() {
     );
     let threads: Vec<_> = (0..8)
         .map(|_| {
-            let (log, counts) = (log.clone(), counts.clone());
+            let (log, store) = (log.clone(), store.clone());
             std::thread::spawn(move || {
                 for i in 0..25 {
                     let entry = log
-                        .append_deferred(AuditEntry::new(AuditEvent::Access, t(i)), Vec::new())
+                        .append_deferred(AuditEntry::new(AuditEvent::Access, t(i)))
                         .unwrap();
                     log.sync_through(entry.seq).unwrap();
                     assert!(
-                        counts.entries_flushed.load(Ordering::SeqCst) > entry.seq,
-                        "returned before a flush covered entry {}",
+                        store.journal_len().unwrap() > entry.seq,
+                        "returned before the journal held entry {}",
                         entry.seq
                     );
                 }
@@ -381,97 +379,206 @@ fn concurrent_appends_share_flushes_and_none_returns_before_its_flush() {
 }
 
 #[test]
-fn an_append_cut_short_after_its_entry_is_rederived_on_open() {
-    // Entry 15 completes the first stored tree node (level 4, 16 leaves).
-    let (f, _, _, clients, _) = log(16);
-    let last = 15u64;
-    let root_before = f.consent.audit().root(16).unwrap();
-    // A crash after the entry but before its derived keys: the node, the indexes.
-    let stored_node = [b"a/n/".as_slice(), &[4], &0u64.to_be_bytes()].concat();
-    assert_eq!(
-        f.store
-            .scan(b"a/n/", None, false, usize::MAX)
-            .unwrap()
-            .len(),
-        1,
-        "nodes below level 4 are not stored"
-    );
-    f.store.put_raw(&stored_node, None);
-    let mut cut = 1;
-    for prefix in [&b"a/c/"[..], b"a/p/", b"a/o/", b"a/t/"] {
-        for (key, _) in f.store.scan(prefix, None, false, usize::MAX).unwrap() {
-            if key.ends_with(&last.to_be_bytes()) {
-                f.store.put_raw(&key, None);
-                cut += 1;
-            }
-        }
+fn waiting_entries_are_readable_and_land_in_one_journal_write() {
+    let (f, _, _, clients, _) = log(4);
+    let audit = f.consent.audit();
+    let root_before = audit.root(4).unwrap();
+    let mut seqs = Vec::new();
+    for i in 0..5 {
+        let mut entry = AuditEntry::new(AuditEvent::Access, t(50 + i));
+        entry.client = Some(clients[0]);
+        seqs.push(audit.append_deferred(entry).unwrap().seq);
     }
-    assert_eq!(cut, 5, "one tree node and four index keys");
-    let owner = clients[(last / 2 % 2) as usize];
-    let seqs = |log: &omadata_consent::audit::AuditLog| -> Vec<u64> {
-        log.query(AuditFilter::Client(owner), None, None, None, 100)
+    assert_eq!(seqs, (4..9).collect::<Vec<_>>());
+    // Before the group commit: in the tree, the views and the proofs, not on disk.
+    assert_eq!(f.store.journal_len().unwrap(), 4);
+    assert_eq!(audit.durable_below(), 4);
+    let root = audit.root(9).unwrap();
+    let leaf = merkle::leaf_hash(&audit.raw_entry(7).unwrap().unwrap());
+    let proof = audit.inclusion_proof(7, 9).unwrap();
+    assert!(merkle::verify_inclusion(7, 9, &leaf, &proof, &root));
+    let consistency = audit.consistency_proof(4, 9).unwrap();
+    assert!(merkle::verify_consistency(
+        4,
+        9,
+        &root_before,
+        &root,
+        &consistency
+    ));
+    let view = |log: &omadata_consent::audit::AuditLog| -> Vec<u64> {
+        log.query(AuditFilter::Client(clients[0]), None, None, None, 100)
             .unwrap()
             .iter()
             .map(|e| e.seq)
             .collect()
     };
-    assert!(!seqs(f.consent.audit()).contains(&last));
-    assert_eq!(f.store.get(&stored_node).unwrap(), None);
-
+    let before_commit = view(audit);
+    assert_eq!(&before_commit[..5], &[8, 7, 6, 5, 4]);
+    // One group commit writes all five.
+    audit.sync_through(8).unwrap();
+    assert_eq!(f.store.journal_len().unwrap(), 9);
+    assert_eq!(audit.durable_below(), 9);
+    // A reopened log has them, the same views, and the next append extends the tree.
     let reopened =
         omadata_consent::audit::AuditLog::open(std::sync::Arc::new(f.store.clone()), f.key.clone())
             .unwrap();
-    assert_eq!(reopened.len(), 16);
-    assert!(f.store.get(&stored_node).unwrap().is_some(), "re-derived");
-    assert!(seqs(&reopened).contains(&last));
-    assert_eq!(reopened.root(16).unwrap(), root_before);
-    let proof = reopened.inclusion_proof(last, 16).unwrap();
-    let leaf = merkle::leaf_hash(&reopened.raw_entry(last).unwrap().unwrap());
-    assert!(merkle::verify_inclusion(
-        last,
-        16,
-        &leaf,
-        &proof,
-        &root_before
-    ));
+    assert_eq!(reopened.len(), 9);
+    assert_eq!(reopened.root(9).unwrap(), root);
+    assert_eq!(view(&reopened), before_commit);
+    reopened
+        .append(AuditEntry::new(AuditEvent::Access, t(60)))
+        .unwrap();
+    let entries = reopened.raw_entries(0, usize::MAX).unwrap();
+    let mut tree = merkle::MemoryTree::new();
+    entries.iter().for_each(|e| tree.push(e));
+    assert_eq!(reopened.root(10).unwrap(), tree.root());
+    assert!(reopened.verify(&f.consent.jwks()).is_ok());
 }
 
 #[test]
-fn an_index_key_left_by_a_failed_append_never_discloses_a_later_entry() {
-    let (f, _, _, clients, pros) = log(4);
-    let next = f.consent.audit().len();
-    // A failed append for clients[0] wrote its index key for `next`, then stopped.
-    let stale = [
-        b"a/c/".as_slice(),
-        clients[0].as_bytes(),
-        &next.to_be_bytes(),
-    ]
-    .concat();
-    f.store.put_raw(&stale, Some(Vec::new()));
-    let seqs = |c: ClientId| -> Vec<u64> {
-        f.consent
-            .audit()
-            .query(AuditFilter::Client(c), None, None, None, 100)
+fn log_time_never_goes_back_and_time_ranges_use_it() {
+    let (f, _, _, _, _) = log(2);
+    let audit = f.consent.audit();
+    let late = audit
+        .append(AuditEntry::new(AuditEvent::Access, t(100)))
+        .unwrap();
+    // The clock stepped back: the entry takes the previous entry's time.
+    let early = audit
+        .append(AuditEntry::new(AuditEvent::Access, t(90)))
+        .unwrap();
+    assert_eq!(early.at, late.at);
+    let in_range = audit
+        .query(AuditFilter::All, Some(t(95)), Some(t(101)), None, 10)
+        .unwrap();
+    assert_eq!(
+        in_range.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![early.seq, late.seq]
+    );
+    assert!(
+        audit
+            .query(AuditFilter::All, Some(t(101)), None, None, 10)
             .unwrap()
-            .iter()
-            .map(|e| e.seq)
-            .collect()
-    };
-    assert!(!seqs(clients[0]).contains(&next), "not in the log yet");
-    // The sequence number is reused by an entry about the other client.
-    f.consent
-        .authorize(
-            pros[0].professional,
-            pros[0].organisation.id,
-            clients[1],
-            &["identity.name".to_string()],
-            Action::Read,
-            t(100),
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_consent_change_cut_off_before_its_journal_write_is_imported_on_open() {
+    let (f, _, _, clients, _) = log(4);
+    let audit = f.consent.audit();
+    let mut access = AuditEntry::new(AuditEvent::Access, t(20));
+    access.client = Some(clients[0]);
+    let waiting = audit.append_deferred(access).unwrap();
+    let mut change = AuditEntry::new(AuditEvent::Grant, t(21));
+    change.client = Some(clients[0]);
+    let change = audit
+        .append_with(
+            change,
+            vec![(b"test/change".to_vec(), Some(b"made".to_vec()))],
         )
         .unwrap();
-    assert!(seqs(clients[1]).contains(&next));
-    assert!(
-        !seqs(clients[0]).contains(&next),
-        "another client's entry disclosed"
+    assert_eq!((waiting.seq, change.seq), (4, 5));
+    let root = audit.root(6).unwrap();
+    // A crash after the change's batch reached the disk, before its journal write.
+    f.store.truncate_journal(4);
+    let reopened =
+        omadata_consent::audit::AuditLog::open(std::sync::Arc::new(f.store.clone()), f.key.clone())
+            .unwrap();
+    assert_eq!(reopened.len(), 6, "the waiting entry and the change's own");
+    assert_eq!(f.store.journal_len().unwrap(), 6);
+    assert_eq!(reopened.root(6).unwrap(), root);
+    assert_eq!(
+        f.store.get(b"test/change").unwrap().as_deref(),
+        Some(b"made".as_slice())
     );
+    assert!(
+        f.store
+            .scan(b"a/e/", None, false, usize::MAX)
+            .unwrap()
+            .is_empty(),
+        "the copies are removed once imported"
+    );
+    let newest = reopened
+        .query(AuditFilter::Client(clients[0]), None, None, None, 2)
+        .unwrap();
+    assert_eq!(newest.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![5, 4]);
+}
+
+#[test]
+fn a_store_from_before_the_journal_is_imported_on_open() {
+    let (f, entries, checkpoints, clients, pros) = log(6);
+    // The same log in the earlier layout: a key per entry, per tree node, per index.
+    let legacy = MemoryConsentStore::default();
+    for (key, value) in f.store.scan(b"", None, false, usize::MAX).unwrap() {
+        legacy.put_raw(&key, Some(value));
+    }
+    let mut level: Vec<merkle::Hash> = Vec::new();
+    for (seq, bytes) in entries.iter().enumerate() {
+        let seq_bytes = (seq as u64).to_be_bytes();
+        legacy.put_raw(
+            &[b"a/e/".as_slice(), &seq_bytes].concat(),
+            Some(bytes.clone()),
+        );
+        let entry: AuditEntry = serde_json::from_slice(bytes).unwrap();
+        let client = entry.client.unwrap();
+        legacy.put_raw(
+            &[b"a/c/".as_slice(), client.as_bytes(), &seq_bytes].concat(),
+            Some(Vec::new()),
+        );
+        level.push(merkle::leaf_hash(bytes));
+    }
+    let mut height = 0u8;
+    while !level.is_empty() {
+        for (index, hash) in level.iter().enumerate() {
+            let key = [b"a/n/".as_slice(), &[height], &(index as u64).to_be_bytes()].concat();
+            legacy.put_raw(&key, Some(hash.to_vec()));
+        }
+        level = level
+            .chunks_exact(2)
+            .map(|pair| merkle::node_hash(&pair[0], &pair[1]))
+            .collect();
+        height += 1;
+    }
+    assert_eq!(legacy.journal_len().unwrap(), 0);
+    let log =
+        omadata_consent::audit::AuditLog::open(std::sync::Arc::new(legacy.clone()), f.key.clone())
+            .unwrap();
+    assert_eq!(log.len(), 6);
+    assert_eq!(legacy.journal_len().unwrap(), 6);
+    assert_eq!(log.root(6).unwrap(), f.consent.audit().root(6).unwrap());
+    for filter in [
+        AuditFilter::Client(clients[0]),
+        AuditFilter::Professional(pros[1].professional),
+        AuditFilter::All,
+    ] {
+        assert_eq!(
+            log.query(filter, None, None, None, 100).unwrap(),
+            f.consent
+                .audit()
+                .query(filter, None, None, None, 100)
+                .unwrap()
+        );
+    }
+    let report = log.verify(&f.consent.jwks()).unwrap();
+    assert_eq!(report.checkpoints_verified, checkpoints.len());
+    for prefix in [b"a/e/", b"a/n/", b"a/c/"] {
+        assert!(
+            legacy
+                .scan(prefix, None, false, usize::MAX)
+                .unwrap()
+                .is_empty(),
+            "old layout keys removed"
+        );
+    }
+    // New entries follow in the same tree and chains.
+    let mut entry = AuditEntry::new(AuditEvent::Access, t(70));
+    entry.client = Some(clients[0]);
+    assert_eq!(log.append(entry).unwrap().seq, 6);
+    log.checkpoint(t(71)).unwrap();
+    let report = log.verify(&f.consent.jwks()).unwrap();
+    assert_eq!((report.entries, report.unanchored_entries), (7, 0));
+    let newest = log
+        .query(AuditFilter::Client(clients[0]), None, None, None, 1)
+        .unwrap();
+    assert_eq!(newest[0].seq, 6);
 }

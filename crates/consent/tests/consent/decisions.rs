@@ -112,6 +112,14 @@ proptest! {
                     }
                 }
             }
+            // Decisions after every change (they read grants through the cache): none
+            // may rest on grants read before the change.
+            let current = f.consent.grants_for_client(c).unwrap();
+            for (pro, field) in (0..2).flat_map(|p| (0..5).map(move |i| (p, i))) {
+                let allowed = oracle(&current, pros[pro].professional, c, FIELDS[field], Action::Read, t(clock));
+                let decision = f.consent.decide(pros[pro].professional, c, FIELDS[field], Action::Read, t(clock)).unwrap();
+                prop_assert_eq!(decision.is_permit(), !allowed.is_empty(), "after {:?}", op);
+            }
         }
         let grants = f.consent.grants_for_client(c).unwrap();
         for (pro, field, write, at) in probes {
