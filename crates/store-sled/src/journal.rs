@@ -1,15 +1,21 @@
 //! The audit journal on disk: append-only files under `<store>/audit/`, beside sled.
 //!
-//! - `entries`: the records' bytes, one after another.
-//! - `slots`: 48 bytes per record: its offset (u64 BE) and length (u32 BE) in `entries`,
-//!   a check (the first 4 bytes of SHA-256 over the bytes and the meta), the meta (32
-//!   bytes).
+//! - `log`: frames, one after another: kind (u8: 1 record, 2 tree node, 3 end of an
+//!   append), payload length
+//!   (u32 BE), check (the first 4 bytes of SHA-256 over kind, length and payload), payload.
+//!   A record's payload is its meta (32 bytes) and its bytes; a node's is its level (u32
+//!   BE), index (u64 BE) and hash (32 bytes).
+//! - `slots`: 16 bytes per record: its frame's offset (u64 BE) and payload length (u32 BE).
 //! - `nodes-LL`: the tree nodes of level LL, 32 bytes at index × 32 (zeros: none).
+//! - `synced`: how far `slots` and the node files are known to be on disk: records (u64
+//!   BE), `log` bytes (u64 BE), check (4 bytes).
 //! - `snapshot`: the log's snapshot blob, replaced by a rename.
 //!
-//! An append writes and syncs the bytes, then the nodes, then the slots: a slot on disk
-//! means its record and nodes are. Opening drops trailing slots whose record fails its
-//! check (an append cut short) and cuts `entries` after the last good record.
+//! Only `log` is synced on every append (one `fdatasync` per group commit): an append is
+//! durable when its frames are. `slots` and the node files are derived from `log` and
+//! synced now and then; opening rebuilds them from the frames after `synced`, and cuts
+//! `log` after the last whole append (one whose end frame is there and every frame of
+//! which passes its check).
 
 use omadata_consent::store::{JOURNAL_META, JournalNode, JournalRecord};
 use omadata_vault::store::StoreError;
@@ -21,70 +27,73 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-const SLOT: u64 = 48;
+const SLOT: u64 = 16;
+const HEADER: u64 = 9;
+const RECORD: u8 = 1;
+const NODE: u8 = 2;
+const END_OF_APPEND: u8 = 3;
+const NODE_PAYLOAD: usize = 4 + 8 + 32;
+/// The derived files are synced after this many records.
+const SYNC_DERIVED_EVERY: u64 = 4096;
 
 fn io(what: &str, e: std::io::Error) -> StoreError {
     StoreError::Backend(format!("audit journal {what}: {e}"))
 }
 
-fn check(bytes: &[u8], meta: &[u8; JOURNAL_META]) -> [u8; 4] {
+fn check(parts: &[&[u8]]) -> [u8; 4] {
     let mut context = Context::new(&SHA256);
-    context.update(bytes);
-    context.update(meta);
+    for part in parts {
+        context.update(part);
+    }
     let digest = context.finish();
     let mut out = [0u8; 4];
     out.copy_from_slice(digest.as_ref().get(..4).unwrap_or(&[0; 4]));
     out
 }
 
-/// Where a record lies, and what it must hash to.
-struct Slot {
-    offset: u64,
-    length: u32,
-    check: [u8; 4],
-    meta: [u8; JOURNAL_META],
+fn frame(kind: u8, payload: &[&[u8]], out: &mut Vec<u8>) -> Result<u32, StoreError> {
+    let length: usize = payload.iter().map(|p| p.len()).sum();
+    let length =
+        u32::try_from(length).map_err(|_| StoreError::Corrupt("audit record too large".into()))?;
+    let length_bytes = length.to_be_bytes();
+    let kind_byte = [kind];
+    let mut parts: Vec<&[u8]> = vec![&kind_byte, &length_bytes];
+    parts.extend_from_slice(payload);
+    out.push(kind);
+    out.extend_from_slice(&length_bytes);
+    out.extend_from_slice(&check(&parts));
+    for part in payload {
+        out.extend_from_slice(part);
+    }
+    Ok(length)
 }
 
-impl Slot {
-    fn encode(&self) -> [u8; SLOT as usize] {
-        let mut out = [0u8; SLOT as usize];
-        out[..8].copy_from_slice(&self.offset.to_be_bytes());
-        out[8..12].copy_from_slice(&self.length.to_be_bytes());
-        out[12..16].copy_from_slice(&self.check);
-        out[16..].copy_from_slice(&self.meta);
-        out
-    }
-
-    fn decode(raw: &[u8; SLOT as usize]) -> Self {
-        let mut offset = [0u8; 8];
-        offset.copy_from_slice(&raw[..8]);
-        let mut length = [0u8; 4];
-        length.copy_from_slice(&raw[8..12]);
-        let mut check = [0u8; 4];
-        check.copy_from_slice(&raw[12..16]);
-        let mut meta = [0u8; JOURNAL_META];
-        meta.copy_from_slice(&raw[16..]);
-        Slot {
-            offset: u64::from_be_bytes(offset),
-            length: u32::from_be_bytes(length),
-            check,
-            meta,
-        }
-    }
+fn be_u64(bytes: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(bytes.get(..8).unwrap_or(&[0; 8]));
+    u64::from_be_bytes(word)
 }
 
-/// Where the next record goes.
+fn be_u32(bytes: &[u8]) -> u32 {
+    let mut word = [0u8; 4];
+    word.copy_from_slice(bytes.get(..4).unwrap_or(&[0; 4]));
+    u32::from_be_bytes(word)
+}
+
+/// Where the next frame and record go, and how much of the derived files is on disk.
 #[derive(Debug)]
 struct End {
     records: u64,
-    entries_bytes: u64,
+    log_bytes: u64,
+    synced_records: u64,
 }
 
 #[derive(Debug)]
 pub struct Journal {
     dir: PathBuf,
-    entries: File,
+    log: File,
     slots: File,
+    synced: File,
     end: Mutex<End>,
     nodes: Mutex<HashMap<u32, Arc<File>>>,
 }
@@ -106,47 +115,130 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 impl Journal {
-    /// Opens (or creates) the journal in `dir`, dropping an append cut short.
+    /// Opens (or creates) the journal in `dir`: rebuilds the derived files from the
+    /// frames after `synced` and drops an append cut short.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| io("create directory", e))?;
-        let entries = open_file(&dir.join("entries"))?;
-        let slots = open_file(&dir.join("slots"))?;
-        sync_dir(dir)?;
-        let entries_bytes = entries.metadata().map_err(|e| io("size", e))?.len();
-        let mut records = slots.metadata().map_err(|e| io("size", e))?.len() / SLOT;
-        let mut end_of_last = 0;
-        while records > 0 {
-            let slot = read_slot(&slots, records - 1)?;
-            let end = slot.offset.saturating_add(u64::from(slot.length));
-            if end <= entries_bytes {
-                let mut bytes = vec![0u8; slot.length as usize];
-                entries
-                    .read_exact_at(&mut bytes, slot.offset)
-                    .map_err(|e| io("read", e))?;
-                if check(&bytes, &slot.meta) == slot.check {
-                    end_of_last = end;
-                    break;
-                }
-            }
-            tracing::warn!(record = records - 1, "dropping an audit record cut short");
-            records -= 1;
-        }
-        slots
-            .set_len(records * SLOT)
-            .and_then(|()| entries.set_len(end_of_last))
-            .and_then(|()| slots.sync_all())
-            .and_then(|()| entries.sync_all())
-            .map_err(|e| io("cut", e))?;
-        Ok(Self {
+        let journal = Self {
             dir: dir.to_owned(),
-            entries,
-            slots,
+            log: open_file(&dir.join("log"))?,
+            slots: open_file(&dir.join("slots"))?,
+            synced: open_file(&dir.join("synced"))?,
             end: Mutex::new(End {
-                records,
-                entries_bytes: end_of_last,
+                records: 0,
+                log_bytes: 0,
+                synced_records: 0,
             }),
             nodes: Mutex::new(HashMap::new()),
-        })
+        };
+        sync_dir(dir)?;
+        let log_len = journal.log.metadata().map_err(|e| io("size", e))?.len();
+        let (mut records, mut offset) = journal.read_synced(log_len)?;
+        let mut header = [0u8; HEADER as usize];
+        let mut slots = Vec::new();
+        let mut nodes = Vec::new();
+        // Frames of the append being read: kept only once its end frame is read.
+        let (mut append_slots, mut append_nodes, mut append_records) = (Vec::new(), Vec::new(), 0);
+        let mut position = offset;
+        while position + HEADER <= log_len {
+            journal
+                .log
+                .read_exact_at(&mut header, position)
+                .map_err(|e| io("read", e))?;
+            let (kind, length) = (header[0], be_u32(&header[1..5]));
+            let end = position + HEADER + u64::from(length);
+            if !matches!(kind, RECORD | NODE | END_OF_APPEND) || end > log_len {
+                break;
+            }
+            let mut payload = vec![0u8; length as usize];
+            journal
+                .log
+                .read_exact_at(&mut payload, position + HEADER)
+                .map_err(|e| io("read", e))?;
+            if check(&[&[kind], &header[1..5], &payload]) != header[5..9] {
+                break;
+            }
+            match kind {
+                RECORD => {
+                    append_slots.extend_from_slice(&position.to_be_bytes());
+                    append_slots.extend_from_slice(&length.to_be_bytes());
+                    append_slots.extend_from_slice(&[0; 4]);
+                    append_records += 1;
+                }
+                NODE if payload.len() == NODE_PAYLOAD => {
+                    let mut hash = [0u8; 32];
+                    hash.copy_from_slice(&payload[12..]);
+                    append_nodes.push((be_u32(&payload[..4]), be_u64(&payload[4..12]), hash));
+                }
+                END_OF_APPEND => {
+                    slots.append(&mut append_slots);
+                    nodes.append(&mut append_nodes);
+                    records += append_records;
+                    append_records = 0;
+                    offset = end;
+                }
+                _ => break,
+            }
+            position = end;
+        }
+        if offset < log_len {
+            tracing::warn!(
+                bytes = log_len - offset,
+                "dropping an audit journal append cut short"
+            );
+        }
+        let first_rebuilt = records - (slots.len() as u64 / SLOT);
+        journal
+            .log
+            .set_len(offset)
+            .and_then(|()| journal.log.sync_all())
+            .and_then(|()| journal.slots.set_len(first_rebuilt * SLOT))
+            .and_then(|()| journal.slots.write_all_at(&slots, first_rebuilt * SLOT))
+            .map_err(|e| io("rebuild", e))?;
+        journal.write_nodes(&nodes)?;
+        *journal.end.lock() = End {
+            records,
+            log_bytes: offset,
+            synced_records: first_rebuilt,
+        };
+        journal.sync_derived(&mut journal.end.lock())?;
+        Ok(journal)
+    }
+
+    /// `(records, log bytes)` the derived files are on disk for; `(0, 0)` if unknown.
+    fn read_synced(&self, log_len: u64) -> Result<(u64, u64), StoreError> {
+        let mut raw = [0u8; 20];
+        let known = match self.synced.read_exact_at(&mut raw, 0) {
+            Ok(()) => {
+                let (records, bytes) = (be_u64(&raw[..8]), be_u64(&raw[8..16]));
+                (check(&[&raw[..16]]) == raw[16..20]
+                    && bytes <= log_len
+                    && records <= self.slots.metadata().map_err(|e| io("size", e))?.len() / SLOT)
+                    .then_some((records, bytes))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => None,
+            Err(e) => return Err(io("read synced", e)),
+        };
+        Ok(known.unwrap_or((0, 0)))
+    }
+
+    /// Syncs the derived files, then records how far they go.
+    fn sync_derived(&self, end: &mut End) -> Result<(), StoreError> {
+        self.slots.sync_data().map_err(|e| io("sync slots", e))?;
+        for file in self.nodes.lock().values() {
+            file.sync_data().map_err(|e| io("sync nodes", e))?;
+        }
+        let mut raw = [0u8; 20];
+        raw[..8].copy_from_slice(&end.records.to_be_bytes());
+        raw[8..16].copy_from_slice(&end.log_bytes.to_be_bytes());
+        let sum = check(&[&raw[..16]]);
+        raw[16..].copy_from_slice(&sum);
+        self.synced
+            .write_all_at(&raw, 0)
+            .and_then(|()| self.synced.sync_data())
+            .map_err(|e| io("write synced", e))?;
+        end.synced_records = end.records;
+        Ok(())
     }
 
     pub fn len(&self) -> u64 {
@@ -167,56 +259,55 @@ impl Journal {
         Ok(file)
     }
 
-    /// Appends whole or, after a crash, not at all (see the module map).
+    fn write_nodes(&self, nodes: &[JournalNode]) -> Result<(), StoreError> {
+        for (level, index, hash) in nodes {
+            let at = index
+                .checked_mul(32)
+                .ok_or_else(|| StoreError::Corrupt("audit node index out of range".into()))?;
+            self.node_file(*level)?
+                .write_all_at(hash, at)
+                .map_err(|e| io("write node", e))?;
+        }
+        Ok(())
+    }
+
+    /// Durable when it returns; after a crash, whole or not at all.
     pub fn append(
         &self,
         records: &[JournalRecord],
         nodes: &[JournalNode],
     ) -> Result<(), StoreError> {
         let mut end = self.end.lock();
-        let mut bytes = Vec::new();
+        let mut frames = Vec::new();
         let mut slots = Vec::with_capacity(records.len() * SLOT as usize);
-        let mut offset = end.entries_bytes;
         for record in records {
-            let length = u32::try_from(record.bytes.len())
-                .map_err(|_| StoreError::Corrupt("audit record too large".into()))?;
-            slots.extend_from_slice(
-                &Slot {
-                    offset,
-                    length,
-                    check: check(&record.bytes, &record.meta),
-                    meta: record.meta,
-                }
-                .encode(),
-            );
-            bytes.extend_from_slice(&record.bytes);
-            offset += u64::from(length);
+            let offset = end.log_bytes + frames.len() as u64;
+            let length = frame(RECORD, &[&record.meta, &record.bytes], &mut frames)?;
+            slots.extend_from_slice(&offset.to_be_bytes());
+            slots.extend_from_slice(&length.to_be_bytes());
+            slots.extend_from_slice(&[0; 4]);
         }
-        self.entries
-            .write_all_at(&bytes, end.entries_bytes)
-            .and_then(|()| self.entries.sync_data())
-            .map_err(|e| io("write", e))?;
-        let mut touched: Vec<Arc<File>> = Vec::new();
         for (level, index, hash) in nodes {
-            let file = self.node_file(*level)?;
-            let at = index
-                .checked_mul(32)
-                .ok_or_else(|| StoreError::Corrupt("audit node index out of range".into()))?;
-            file.write_all_at(hash, at)
-                .map_err(|e| io("write node", e))?;
-            if !touched.iter().any(|f| Arc::ptr_eq(f, &file)) {
-                touched.push(file);
-            }
+            frame(
+                NODE,
+                &[&level.to_be_bytes(), &index.to_be_bytes(), hash],
+                &mut frames,
+            )?;
         }
-        for file in touched {
-            file.sync_data().map_err(|e| io("sync node", e))?;
-        }
+        frame(END_OF_APPEND, &[], &mut frames)?;
+        self.log
+            .write_all_at(&frames, end.log_bytes)
+            .and_then(|()| self.log.sync_data())
+            .map_err(|e| io("write", e))?;
         self.slots
             .write_all_at(&slots, end.records * SLOT)
-            .and_then(|()| self.slots.sync_data())
             .map_err(|e| io("write slots", e))?;
+        self.write_nodes(nodes)?;
         end.records += records.len() as u64;
-        end.entries_bytes = offset;
+        end.log_bytes += frames.len() as u64;
+        if end.records - end.synced_records >= SYNC_DERIVED_EVERY {
+            self.sync_derived(&mut end)?;
+        }
         Ok(())
     }
 
@@ -224,15 +315,24 @@ impl Journal {
         if seq >= self.len() {
             return Ok(None);
         }
-        let slot = read_slot(&self.slots, seq)?;
-        let mut bytes = vec![0u8; slot.length as usize];
-        self.entries
-            .read_exact_at(&mut bytes, slot.offset)
+        let mut slot = [0u8; SLOT as usize];
+        self.slots
+            .read_exact_at(&mut slot, seq * SLOT)
+            .map_err(|e| io("read slot", e))?;
+        let (offset, length) = (be_u64(&slot[..8]), be_u32(&slot[8..12]) as usize);
+        let mut payload = vec![0u8; length];
+        self.log
+            .read_exact_at(&mut payload, offset + HEADER)
             .map_err(|e| io("read", e))?;
-        Ok(Some(JournalRecord {
-            bytes,
-            meta: slot.meta,
-        }))
+        if payload.len() < JOURNAL_META {
+            return Err(StoreError::Corrupt(format!(
+                "audit record {seq} is malformed"
+            )));
+        }
+        let bytes = payload.split_off(JOURNAL_META);
+        let mut meta = [0u8; JOURNAL_META];
+        meta.copy_from_slice(&payload);
+        Ok(Some(JournalRecord { bytes, meta }))
     }
 
     pub fn node(&self, level: u32, index: u64) -> Result<Option<[u8; 32]>, StoreError> {
@@ -269,12 +369,4 @@ impl Journal {
             .map_err(|e| io("write snapshot", e))?;
         sync_dir(&self.dir)
     }
-}
-
-fn read_slot(slots: &File, seq: u64) -> Result<Slot, StoreError> {
-    let mut raw = [0u8; SLOT as usize];
-    slots
-        .read_exact_at(&mut raw, seq * SLOT)
-        .map_err(|e| io("read slot", e))?;
-    Ok(Slot::decode(&raw))
 }
