@@ -582,3 +582,48 @@ fn a_store_from_before_the_journal_is_imported_on_open() {
         .unwrap();
     assert_eq!(newest[0].seq, 6);
 }
+
+#[test]
+fn a_reopened_log_starts_from_its_saved_chain_heads() {
+    let (f, _, _, clients, pros) = log(4);
+    let audit = f.consent.audit();
+    // More than one snapshot interval (65 536 entries), over the two clients.
+    for i in 0..70_000u64 {
+        let mut entry = AuditEntry::new(AuditEvent::Access, t(100));
+        entry.client = Some(clients[(i % 2) as usize]);
+        entry.professional = Some(pros[0].professional);
+        audit.append_deferred(entry).unwrap();
+        if i % 1000 == 999 {
+            audit.sync_pending().unwrap();
+        }
+    }
+    audit.sync_pending().unwrap();
+    assert!(
+        f.store.journal_snapshot().unwrap().is_some(),
+        "heads saved after 65 536 entries"
+    );
+    let reopened =
+        omadata_consent::audit::AuditLog::open(std::sync::Arc::new(f.store.clone()), f.key.clone())
+            .unwrap();
+    for filter in [
+        AuditFilter::Client(clients[0]),
+        AuditFilter::Client(clients[1]),
+        AuditFilter::Professional(pros[0].professional),
+        AuditFilter::Professional(pros[1].professional),
+    ] {
+        let newest = |log: &omadata_consent::audit::AuditLog| {
+            log.query(filter, None, None, None, 5).unwrap()
+        };
+        assert_eq!(newest(&reopened), newest(audit));
+        assert!(!newest(&reopened).is_empty());
+    }
+    // Paging from an entry of the chain follows its link.
+    let page = reopened
+        .query(AuditFilter::Client(clients[0]), None, None, Some(70_000), 3)
+        .unwrap();
+    assert!(
+        page.iter()
+            .all(|e| e.seq < 70_000 && e.client == Some(clients[0]))
+    );
+    assert_eq!(page.len(), 3);
+}
