@@ -708,11 +708,17 @@ impl AuditLog {
                 Self::unpush(&mut tail, frontier, last_at);
                 return Err(e.into());
             }
-            tail.stale_copies = tail.pending.iter().map(|p| p.seq).collect();
-            entry
+            tail.stale_copies.clear();
+            (
+                entry,
+                tail.pending.iter().map(|p| p.seq).collect::<Vec<_>>(),
+            )
         };
+        let (entry, copied) = entry;
         self.store.sync()?;
         self.write_pending()?;
+        // The copies are no longer needed once the journal has their entries.
+        self.tail.lock().stale_copies.extend(copied);
         Ok(entry)
     }
 

@@ -271,11 +271,13 @@ impl Journal {
         Ok(())
     }
 
-    /// Durable when it returns; after a crash, whole or not at all.
+    /// Durable when it returns (unless `durable` is false: bulk loading, see
+    /// [`Journal::sync`]); after a crash, whole or not at all.
     pub fn append(
         &self,
         records: &[JournalRecord],
         nodes: &[JournalNode],
+        durable: bool,
     ) -> Result<(), StoreError> {
         let mut end = self.end.lock();
         let mut frames = Vec::new();
@@ -297,7 +299,13 @@ impl Journal {
         frame(END_OF_APPEND, &[], &mut frames)?;
         self.log
             .write_all_at(&frames, end.log_bytes)
-            .and_then(|()| self.log.sync_data())
+            .and_then(|()| {
+                if durable {
+                    self.log.sync_data()
+                } else {
+                    Ok(())
+                }
+            })
             .map_err(|e| io("write", e))?;
         self.slots
             .write_all_at(&slots, end.records * SLOT)
@@ -309,6 +317,13 @@ impl Journal {
             self.sync_derived(&mut end)?;
         }
         Ok(())
+    }
+
+    /// Makes every append so far durable, with the derived files.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        let mut end = self.end.lock();
+        self.log.sync_data().map_err(|e| io("sync", e))?;
+        self.sync_derived(&mut end)
     }
 
     pub fn record(&self, seq: u64) -> Result<Option<JournalRecord>, StoreError> {

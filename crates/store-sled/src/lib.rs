@@ -105,8 +105,10 @@ impl SledStore {
         }
     }
 
-    /// Blocks until everything written so far is on disk.
+    /// Blocks until everything written so far is on disk, the audit journal included
+    /// (the end of a bulk load).
     pub fn flush(&self) -> Result<(), StoreError> {
+        self.journal.sync()?;
         self.db.flush().map(|_| ()).map_err(backend)
     }
 
@@ -115,7 +117,7 @@ impl SledStore {
         if self.bulk_load {
             return Ok(());
         }
-        self.flush()
+        self.db.flush().map(|_| ()).map_err(backend)
     }
 
     fn versions(&self, prefix: &[u8]) -> Result<Vec<StoredVersion>, StoreError> {
@@ -335,7 +337,7 @@ impl ConsentStore for SledStore {
         nodes: &[JournalNode],
     ) -> Result<(), StoreError> {
         let _barrier = self.barrier.read();
-        self.journal.append(records, nodes)
+        self.journal.append(records, nodes, !self.bulk_load)
     }
 
     fn journal_record(&self, seq: u64) -> Result<Option<JournalRecord>, StoreError> {
