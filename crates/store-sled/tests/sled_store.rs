@@ -594,3 +594,49 @@ fn the_audit_journal_survives_cut_appends_and_lost_derived_files() {
         assert_eq!(store.journal_record(i).unwrap().unwrap(), journal_record(i));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+    /// Whatever happens to the log's bytes, opening never fails or panics, and keeps
+    /// exactly the appends before the first damaged one.
+    #[test]
+    fn a_damaged_audit_journal_keeps_the_whole_appends_before_the_damage(
+        appends in 1..12u64,
+        damage_at in any::<prop::sample::Index>(),
+        damage in proptest::collection::vec(any::<u8>(), 1..40),
+        truncate in any::<bool>(),
+    ) {
+        use omadata_store_sled::journal::Journal;
+        let dir = tempfile::tempdir().unwrap();
+        let mut ends = Vec::new();
+        {
+            let journal = Journal::open(dir.path()).unwrap();
+            for i in 0..appends {
+                journal.append(&[journal_record(2 * i), journal_record(2 * i + 1)], &[], true).unwrap();
+                ends.push(std::fs::metadata(dir.path().join("log")).unwrap().len());
+            }
+        }
+        let log = dir.path().join("log");
+        let mut bytes = std::fs::read(&log).unwrap();
+        let at = damage_at.index(bytes.len());
+        if truncate {
+            bytes.truncate(at);
+        } else {
+            for (offset, b) in damage.iter().enumerate() {
+                if let Some(byte) = bytes.get_mut(at + offset) {
+                    *byte ^= b | 1;
+                }
+            }
+        }
+        std::fs::write(&log, &bytes).unwrap();
+        // The derived files say nothing about the damage: rebuild from the whole log.
+        std::fs::remove_file(dir.path().join("synced")).unwrap();
+        let journal = Journal::open(dir.path()).unwrap();
+        let whole_appends = ends.iter().filter(|end| **end <= at as u64).count() as u64;
+        prop_assert_eq!(journal.len(), 2 * whole_appends);
+        for seq in 0..journal.len() {
+            prop_assert_eq!(journal.record(seq).unwrap().unwrap(), journal_record(seq));
+        }
+    }
+}
