@@ -13,9 +13,10 @@ use crate::model::{Grantee, Organisation, OrganisationId, Profession};
 use crate::store::{ConsentStore, Write};
 use chrono::{DateTime, Utc};
 use omadata_vault::{ClientId, ProfessionalId};
+use parking_lot::Mutex;
 use ring::{digest, hmac};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
@@ -167,11 +168,21 @@ fn check_business_id(id: &str) -> Result<(), ConsentError> {
 pub struct Directory {
     store: Arc<dyn ConsentStore>,
     secret: EnrolmentSecret,
+    /// Staff records read so far. A staff record is written once, at registration, and
+    /// never changed or removed, so a cached one is never stale (absences are not cached).
+    staff_cache: Mutex<HashMap<ProfessionalId, Staff>>,
 }
+
+/// Staff records cached at most; the cache is emptied when full.
+const STAFF_CACHE_LIMIT: usize = 100_000;
 
 impl Directory {
     pub fn new(store: Arc<dyn ConsentStore>, secret: EnrolmentSecret) -> Self {
-        Self { store, secret }
+        Self {
+            store,
+            secret,
+            staff_cache: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn register_organisation(
@@ -266,10 +277,22 @@ impl Directory {
     }
 
     pub fn staff(&self, id: ProfessionalId) -> Result<Option<Staff>, ConsentError> {
-        self.store
+        if let Some(staff) = self.staff_cache.lock().get(&id) {
+            return Ok(Some(staff.clone()));
+        }
+        let staff: Option<Staff> = self
+            .store
             .get(&k(&[b"ds/", id.as_bytes()]))?
             .map(|b| parse(&b))
-            .transpose()
+            .transpose()?;
+        if let Some(staff) = &staff {
+            let mut cache = self.staff_cache.lock();
+            if cache.len() >= STAFF_CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(id, staff.clone());
+        }
+        Ok(staff)
     }
 
     pub fn staff_by_login(&self, subject: &str) -> Result<Option<Staff>, ConsentError> {
