@@ -483,6 +483,8 @@ pub struct AuditLog {
     flushing: Mutex<()>,
     /// Signalled after every append, for a flusher waiting on [`AuditLog::wait_for_pending`].
     appended: Condvar,
+    /// The thread saving the chain heads, if one was started.
+    saving: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl AuditLog {
@@ -525,6 +527,7 @@ impl AuditLog {
             durable_below: AtomicU64::new(journaled),
             flushing: Mutex::new(()),
             appended: Condvar::new(),
+            saving: Mutex::new(None),
         };
         log.import()?;
         Ok(log)
@@ -768,9 +771,34 @@ impl AuditLog {
             }
             (covered, heads)
         };
-        self.store.save_journal_snapshot(&heads.encode(covered))?;
+        // Encoding and writing tens of megabytes would hold up group commits: a thread
+        // of its own does it. A failed save is retried an interval later.
+        let mut saving = self.saving.lock();
+        if saving.as_ref().is_some_and(|h| !h.is_finished()) {
+            return Ok(());
+        }
+        if let Some(done) = saving.take() {
+            let _ = done.join();
+        }
         self.tail.lock().snapshot_covered = covered;
+        let store = self.store.clone();
+        let writer = std::thread::Builder::new()
+            .name("audit-heads".into())
+            .spawn(move || {
+                if let Err(e) = store.save_journal_snapshot(&heads.encode(covered)) {
+                    tracing::warn!(error = %e, "saving the audit chain heads failed");
+                }
+            })
+            .map_err(|e| ConsentError::Store(StoreError::Backend(e.to_string())))?;
+        *saving = Some(writer);
         Ok(())
+    }
+
+    /// Waits for a save of the chain heads under way, if any.
+    pub fn wait_for_saved_heads(&self) {
+        if let Some(writer) = self.saving.lock().take() {
+            let _ = writer.join();
+        }
     }
 
     /// Returns once entry `seq` (and everything before it) is on disk. Concurrent callers

@@ -598,6 +598,7 @@ fn a_reopened_log_starts_from_its_saved_chain_heads() {
         }
     }
     audit.sync_pending().unwrap();
+    audit.wait_for_saved_heads();
     assert!(
         f.store.journal_snapshot().unwrap().is_some(),
         "heads saved after 65 536 entries"
