@@ -46,6 +46,10 @@ struct Args {
     /// Seconds of load per target.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Seconds of unmeasured load on the gateway first: a start leaves sled's page cache
+    /// cold, which the measured run should not include.
+    #[arg(long, default_value_t = 5)]
+    warm_up: u64,
     #[arg(long, default_value_t = 64)]
     connections: usize,
     /// The omadata binary (default: next to this one).
@@ -310,12 +314,17 @@ function done(summary, latency, requests)
 end
 "#;
 
-async fn wrk(url: &str, script: Option<(&Path, &Path)>, args: &Args) -> Result<WrkResult, Fail> {
+async fn wrk(
+    url: &str,
+    script: Option<(&Path, &Path)>,
+    args: &Args,
+    seconds: u64,
+) -> Result<WrkResult, Fail> {
     let mut command = tokio::process::Command::new("wrk");
     command
         .arg("-t1")
         .arg(format!("-c{}", args.connections))
-        .arg(format!("-d{}s", args.seconds))
+        .arg(format!("-d{seconds}s"))
         .arg("--timeout")
         .arg("5s");
     if let Some((lua, requests)) = script {
@@ -459,12 +468,27 @@ async fn main() -> Result<(), Fail> {
         axum::serve(hello_listener, app).await
     });
     println!(
-        "driving the hello-world ceiling and the gateway with wrk ({} connections, {} s each)",
-        args.connections, args.seconds
+        "driving the hello-world ceiling and the gateway with wrk ({} connections, {} s each; the gateway after {} s of warm-up)",
+        args.connections, args.seconds, args.warm_up
     );
-    let ceiling = wrk(&format!("http://{hello_addr}/"), None, &args).await?;
+    let ceiling = wrk(&format!("http://{hello_addr}/"), None, &args, args.seconds).await?;
     hello.abort();
-    let load = wrk(&base, Some((&lua_path, &requests_path)), &args).await?;
+    if args.warm_up > 0 {
+        wrk(
+            &base,
+            Some((&lua_path, &requests_path)),
+            &args,
+            args.warm_up,
+        )
+        .await?;
+    }
+    let load = wrk(
+        &base,
+        Some((&lua_path, &requests_path)),
+        &args,
+        args.seconds,
+    )
+    .await?;
     let memory = peak_memory_mb(pid).unwrap_or(0.0);
     let _ = gateway.kill().await;
     let db_bytes = dir_size(&data.join("db"));
