@@ -757,8 +757,14 @@ impl AuditLog {
 
     /// Saves the chain heads as of the journal's end once enough entries went by.
     fn maybe_save_heads(&self) -> Result<(), ConsentError> {
+        // Encoding and writing tens of megabytes would hold up group commits: a thread of
+        // its own does it, one at a time. A failed save is retried an interval later.
+        let mut saving = self.saving.lock();
+        if saving.as_ref().is_some_and(|h| !h.is_finished()) {
+            return Ok(());
+        }
         let (covered, heads) = {
-            let tail = self.tail.lock();
+            let mut tail = self.tail.lock();
             let covered = tail.pending.front().map_or(tail.next_seq, |p| p.seq);
             if covered < tail.snapshot_covered + SNAPSHOT_EVERY {
                 return Ok(());
@@ -769,18 +775,12 @@ impl AuditLog {
                 let links = Links::decode(&p.record.meta);
                 heads.unlink(&p.ids, CHAINS.map(|chain| links.previous(chain)));
             }
+            tail.snapshot_covered = covered;
             (covered, heads)
         };
-        // Encoding and writing tens of megabytes would hold up group commits: a thread
-        // of its own does it. A failed save is retried an interval later.
-        let mut saving = self.saving.lock();
-        if saving.as_ref().is_some_and(|h| !h.is_finished()) {
-            return Ok(());
-        }
         if let Some(done) = saving.take() {
             let _ = done.join();
         }
-        self.tail.lock().snapshot_covered = covered;
         let store = self.store.clone();
         let writer = std::thread::Builder::new()
             .name("audit-heads".into())
