@@ -849,8 +849,9 @@ impl Consent {
     // ---- decisions ------------------------------------------------------------------
 
     /// May `professional` do `action` on `client`'s `field` at `now`? Default deny; a
-    /// permit names its grant. Reads the grants afresh every time, so a revocation holds
-    /// from the very next decision.
+    /// permit names its grant. The grants come from [`Consent::grants_between`], which
+    /// reads them again after any consent change, so a revocation holds from the very
+    /// next decision.
     pub fn decide(
         &self,
         professional: ProfessionalId,

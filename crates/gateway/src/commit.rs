@@ -109,12 +109,18 @@ mod tests {
     use omadata_consent::audit::{AuditEntry, AuditEvent};
     use omadata_consent::store::MemoryConsentStore;
 
-    #[tokio::test]
-    async fn waiters_return_only_after_their_entry_is_durable() {
+    /// An in-memory log with its flusher running.
+    fn log_with_committer() -> (Arc<AuditLog>, AuditCommitter) {
         let store = Arc::new(MemoryConsentStore::default());
         let audit =
             Arc::new(AuditLog::open(store, Arc::new(ServiceKey::generate().unwrap())).unwrap());
         let committer = AuditCommitter::start(audit.clone()).unwrap();
+        (audit, committer)
+    }
+
+    #[tokio::test]
+    async fn waiters_return_only_after_their_entry_is_durable() {
+        let (audit, committer) = log_with_committer();
         let now = chrono::DateTime::UNIX_EPOCH;
         let mut seqs = Vec::new();
         for _ in 0..50 {
@@ -132,10 +138,7 @@ mod tests {
 
     #[tokio::test]
     async fn entries_made_durable_by_another_flush_release_their_waiters() {
-        let store = Arc::new(MemoryConsentStore::default());
-        let audit =
-            Arc::new(AuditLog::open(store, Arc::new(ServiceKey::generate().unwrap())).unwrap());
-        let committer = AuditCommitter::start(audit.clone()).unwrap();
+        let (audit, committer) = log_with_committer();
         let now = chrono::DateTime::UNIX_EPOCH;
         for _ in 0..200 {
             let entry = audit
