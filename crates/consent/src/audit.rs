@@ -119,6 +119,61 @@ impl AuditEntry {
     }
 }
 
+/// The canonical bytes of an entry, as [`canonical::to_vec`] writes them, but serialised
+/// straight from a struct whose fields are in sorted order instead of through a JSON
+/// tree: the generic way was 5 % of the gateway's CPU, under the log's lock. Every value
+/// inside is a string, an integer, null or an array of strings, so no nested key needs
+/// sorting. The verifier keeps the generic check.
+fn canonical_entry(entry: &AuditEntry) -> Result<Vec<u8>, serde_json::Error> {
+    #[derive(Serialize)]
+    struct Sorted<'a> {
+        action: &'a Option<Action>,
+        at: &'a DateTime<Utc>,
+        client: &'a Option<ClientId>,
+        event: &'a AuditEvent,
+        fields: &'a [String],
+        grant: &'a Option<GrantId>,
+        organisation: &'a Option<OrganisationId>,
+        outcome: &'a Option<Outcome>,
+        professional: &'a Option<ProfessionalId>,
+        purpose: &'a Option<PurposeCode>,
+        reason: &'a Option<String>,
+        request: &'a Option<RequestId>,
+        seq: u64,
+    }
+    // Exhaustive, so a new field cannot be left out without this failing to compile.
+    let AuditEntry {
+        seq,
+        at,
+        event,
+        client,
+        professional,
+        organisation,
+        grant,
+        request,
+        fields,
+        action,
+        purpose,
+        outcome,
+        reason,
+    } = entry;
+    serde_json::to_vec(&Sorted {
+        action,
+        at,
+        client,
+        event,
+        fields,
+        grant,
+        organisation,
+        outcome,
+        professional,
+        purpose,
+        reason,
+        request,
+        seq: *seq,
+    })
+}
+
 /// A signed statement of the log's size and root at a time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -722,7 +777,7 @@ impl AuditLog {
                 {
                     entry.at = last;
                 }
-                canonical::to_vec(&entry).map_err(|e| ConsentError::Corrupt(e.to_string()))?
+                canonical_entry(&entry).map_err(|e| ConsentError::Corrupt(e.to_string()))?
             }
         };
         let at_millis = entry.at.timestamp_millis().max(tail.last_at_millis);
@@ -1367,6 +1422,45 @@ mod tests {
             1 => Just(Op::Snapshot),
             1 => Just(Op::Rebase),
         ]
+    }
+
+    fn entry_strategy() -> impl Strategy<Value = AuditEntry> {
+        let text = "\\PC{0,12}|[\"\\\\\\n\\u{0}-\\u{1f}äö€😀]{0,6}";
+        (
+            any::<u64>(),
+            0i64..4_000_000_000_000,
+            proptest::collection::vec(proptest::string::string_regex(text).unwrap(), 0..4),
+            proptest::option::of(proptest::string::string_regex(text).unwrap()),
+            any::<[bool; 8]>(),
+            any::<u128>(),
+        )
+            .prop_map(|(seq, millis, fields, reason, some, id)| {
+                let uuid = uuid::Uuid::from_u128(id);
+                let mut entry = AuditEntry::new(
+                    AuditEvent::Revoke,
+                    DateTime::from_timestamp_millis(millis).unwrap(),
+                );
+                entry.seq = seq;
+                entry.fields = fields;
+                entry.reason = reason;
+                entry.client = some[0].then(|| ClientId::from_bytes(*uuid.as_bytes()));
+                entry.professional = some[1].then(|| ProfessionalId::from_bytes(*uuid.as_bytes()));
+                entry.organisation = some[2].then(|| OrganisationId::from_bytes(*uuid.as_bytes()));
+                entry.grant = some[3].then(|| GrantId::from_bytes(*uuid.as_bytes()));
+                entry.request = some[4].then(|| RequestId::from_bytes(*uuid.as_bytes()));
+                entry.action = some[5].then_some(Action::Read);
+                entry.purpose = some[6].then_some(PurposeCode::SharedPlan);
+                entry.outcome = some[7].then_some(Outcome::Permit);
+                entry
+            })
+    }
+
+    proptest! {
+        /// The fast canonical form of an entry is byte for byte the generic one.
+        #[test]
+        fn canonical_entry_is_the_generic_canonical_form(entry in entry_strategy()) {
+            prop_assert_eq!(canonical_entry(&entry).unwrap(), canonical::to_vec(&entry).unwrap());
+        }
     }
 
     proptest! {
