@@ -31,6 +31,7 @@ struct Durability {
 pub struct AuditCommitter {
     durability: watch::Receiver<Durability>,
     stop: Arc<AtomicBool>,
+    flusher: Option<std::thread::JoinHandle<()>>,
 }
 
 impl AuditCommitter {
@@ -42,7 +43,7 @@ impl AuditCommitter {
         });
         let stop = Arc::new(AtomicBool::new(false));
         let stop_flag = stop.clone();
-        std::thread::Builder::new()
+        let flusher = std::thread::Builder::new()
             .name("audit-flusher".into())
             .spawn(move || {
                 let mut last_group = 0u64;
@@ -82,7 +83,20 @@ impl AuditCommitter {
                     }
                 }
             })?;
-        Ok(Self { durability, stop })
+        Ok(Self {
+            durability,
+            stop,
+            flusher: Some(flusher),
+        })
+    }
+
+    /// Stops the flusher and waits for it to let go of the log (at most one wait of
+    /// 100 ms), so the store can be opened again at once.
+    pub fn stop_and_wait(mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(flusher) = self.flusher.take() {
+            let _ = flusher.join();
+        }
     }
 
     /// Returns once audit entry `seq` (and all before it) is on disk.

@@ -17,10 +17,11 @@ use chrono::Duration;
 use clap::Parser;
 use omadata_clock::{Clock, SystemClock};
 use omadata_consent::{
-    AccessAsk, Action, Consent, ConsentConfig, Directory, EnrolmentSecret, FieldSelector,
-    NewOrganisation, NewStaff, Profession, Purpose, PurposeCode, SensitivityPolicy, ServiceKey,
-    StaffRole,
+    AccessAsk, AccessAttempt, Action, Consent, ConsentConfig, Directory, EnrolmentSecret,
+    FieldSelector, NewOrganisation, NewStaff, Profession, Purpose, PurposeCode, SensitivityPolicy,
+    ServiceKey, StaffRole,
 };
+use omadata_gateway::commit::AuditCommitter;
 use omadata_gateway::principal::Role;
 use omadata_gateway::tokens::BearerKeys;
 use omadata_store_sled::SledStore;
@@ -181,7 +182,12 @@ fn seed(args: &Args, data: &Path) -> Result<Seeded, Fail> {
 
 /// The gateway's work for one authorised read, without HTTP: token check, principal
 /// lookup, decision, audit (group-committed), decrypt, JSON.
-fn in_process(seeded: &Seeded, args: &Args, data: &Path, issuer: &str) -> Result<(f64, f64), Fail> {
+async fn in_process(
+    seeded: &Seeded,
+    args: &Args,
+    data: &Path,
+    issuer: &str,
+) -> Result<(f64, f64), Fail> {
     let store = Arc::new(seeded.store.clone());
     let catalogue = Arc::new(Catalogue::builtin()?);
     let vault = Arc::new(Vault::open(
@@ -216,66 +222,98 @@ fn in_process(seeded: &Seeded, args: &Args, data: &Path, issuer: &str) -> Result
             .collect(),
     );
     let readers = args.with_records.min(seeded.clients.len()).max(1);
-    let mut results = Vec::new();
-    for threads in [1usize, CONCURRENT] {
-        let deadline = Instant::now() + std::time::Duration::from_secs(3);
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                let (vault, consent, directory, keys, tokens) = (
-                    vault.clone(),
-                    consent.clone(),
-                    directory.clone(),
-                    keys.clone(),
-                    tokens.clone(),
-                );
-                let clients: Vec<ClientId> = seeded.clients[..readers].to_vec();
-                let professionals = seeded.professionals.clone();
-                std::thread::spawn(move || -> Result<u64, String> {
-                    let mut done = 0u64;
-                    let mut i = t;
-                    while Instant::now() < deadline {
-                        let c = i % clients.len();
-                        let (pro, org) = professionals[c % professionals.len()];
-                        let claims = keys
-                            .verify(&tokens[c % professionals.len()], now)
-                            .ok_or("token")?;
-                        let _staff = directory
-                            .staff(pro)
-                            .map_err(|e| e.to_string())?
-                            .ok_or(claims.sub)?;
-                        let fields = ["identity.name".to_owned(), "plan.follow_up".to_owned()];
-                        let (decisions, seq) = consent
-                            .authorize_deferred(pro, org, clients[c], &fields, Action::Read, now)
-                            .map_err(|e| e.to_string())?;
-                        let mut out = Vec::new();
-                        for d in decisions.iter().filter(|d| d.decision.is_permit()) {
-                            out.push(
-                                vault
-                                    .read(clients[c], &d.field)
-                                    .map_err(|e| e.to_string())?,
-                            );
-                        }
-                        if let Some(seq) = seq {
-                            consent
-                                .audit()
-                                .sync_through(seq)
-                                .map_err(|e| e.to_string())?;
-                        }
-                        std::hint::black_box(serde_json::to_vec(&out).map_err(|e| e.to_string())?);
-                        done += 1;
-                        i += threads;
-                    }
-                    Ok(done)
-                })
-            })
+    let clients: Arc<Vec<ClientId>> = Arc::new(seeded.clients[..readers].to_vec());
+    let professionals = Arc::new(seeded.professionals.clone());
+    // What the gateway's handler does for a read, without HTTP: verify the bearer token,
+    // find the staff member, the pair's grants, decide and queue the audit entry, open
+    // every permitted field under one data-key unwrap, write the JSON. Returns the entry
+    // to wait for.
+    let audit = consent.clone();
+    let read = Arc::new(move |i: usize| -> Result<Option<u64>, String> {
+        let c = i % clients.len();
+        let (pro, org) = professionals[c % professionals.len()];
+        let claims = keys
+            .verify(&tokens[c % professionals.len()], now)
+            .ok_or("token")?;
+        let _staff = directory
+            .staff(pro)
+            .map_err(|e| e.to_string())?
+            .ok_or(claims.sub)?;
+        let client = clients[c];
+        let grants = consent
+            .grants_between(pro, client)
+            .map_err(|e| e.to_string())?;
+        let fields: Vec<String> = grants
+            .iter()
+            .flat_map(|g| g.fields.iter().cloned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
             .collect();
-        let mut total = 0;
-        for worker in workers {
-            total += worker.join().map_err(|_| "worker panicked")??;
+        let attempt = AccessAttempt {
+            professional: pro,
+            organisation: org,
+            client,
+            action: Action::Read,
+            now,
+        };
+        let (decisions, seq) = consent
+            .authorize_deferred_among(&attempt, &grants, &fields)
+            .map_err(|e| e.to_string())?;
+        let paths: Vec<&str> = decisions
+            .iter()
+            .filter(|d| d.decision.is_permit())
+            .map(|d| d.field.as_str())
+            .collect();
+        let records = vault.read_many(client, &paths).map_err(|e| e.to_string())?;
+        std::hint::black_box(serde_json::to_vec(&records).map_err(|e| e.to_string())?);
+        Ok(seq)
+    });
+    let seconds = std::time::Duration::from_secs(3);
+
+    // One thread: each read waits for its own journal write.
+    let alone = tokio::task::block_in_place(|| -> Result<u64, String> {
+        let deadline = Instant::now() + seconds;
+        let mut done = 0u64;
+        while Instant::now() < deadline {
+            if let Some(seq) = read(done as usize)? {
+                audit.audit().sync_through(seq).map_err(|e| e.to_string())?;
+            }
+            done += 1;
         }
-        results.push(total as f64 / 3.0);
+        Ok(done)
+    })?;
+
+    // Many at once on this program's runtime (one thread per core, like the gateway's),
+    // sharing flushes through the gateway's own group commit, as its handlers do.
+    let committer = Arc::new(AuditCommitter::start(audit.audit_handle())?);
+    let deadline = Instant::now() + seconds;
+    let tasks: Vec<_> = (0..CONCURRENT)
+        .map(|t| {
+            let (read, committer) = (read.clone(), committer.clone());
+            tokio::spawn(async move {
+                let mut done = 0u64;
+                let mut i = t;
+                while Instant::now() < deadline {
+                    let seq = read(i)?;
+                    committer.durable(seq).await.map_err(|e| format!("{e:?}"))?;
+                    done += 1;
+                    i += CONCURRENT;
+                }
+                Ok::<u64, String>(done)
+            })
+        })
+        .collect();
+    let mut together = 0u64;
+    for task in tasks {
+        together += task.await.map_err(|e| e.to_string())??;
     }
-    Ok((results[0], results[1]))
+    if let Ok(committer) = Arc::try_unwrap(committer) {
+        committer.stop_and_wait();
+    }
+    Ok((
+        alone as f64 / seconds.as_secs_f64(),
+        together as f64 / seconds.as_secs_f64(),
+    ))
 }
 
 struct WrkResult {
@@ -408,8 +446,7 @@ async fn main() -> Result<(), Fail> {
     let base = format!("http://127.0.0.1:{port}");
     let issuer = format!("{base}/");
     println!("in-process work without HTTP (3 s each, 1 and {CONCURRENT} threads)");
-    let (in_process_1, in_process_2) =
-        tokio::task::block_in_place(|| in_process(&seeded, &args, &data, &issuer))?;
+    let (in_process_1, in_process_2) = in_process(&seeded, &args, &data, &issuer).await?;
     let Seeded {
         store,
         signing,
@@ -417,13 +454,22 @@ async fn main() -> Result<(), Fail> {
         clients,
     } = seeded;
     drop(store);
+    // sled advances its snapshot only when a store is opened, by replaying the log written
+    // since: after a bulk load that is the whole load. Opening it once here, as a bulk load
+    // should end, keeps that replay out of the gateway's first start (and is timed).
+    let replaying = Instant::now();
+    drop(tokio::task::block_in_place(|| {
+        SledStore::open(&data.join("db"))
+    })?);
+    let replay = replaying.elapsed().as_secs_f64();
 
     // The real binary on the seeded store.
     let omadata = match &args.omadata {
         Some(path) => path.clone(),
         None => std::env::current_exe()?.with_file_name("omadata"),
     };
-    // The first start after seeding recovers sled's log; a restart after a clean stop
+    // The first start after seeding and a restart after a clean stop (what an operator
+    // sees day to day) are both timed.
     // is what an operator sees day to day. Both are timed.
     let (first, first_startup) = launch(&omadata, port, &data).await?;
     stop_gracefully(first).await?;
@@ -504,6 +550,7 @@ async fn main() -> Result<(), Fail> {
         clients.len()
     );
     println!("| seeding time | {seeding:.0} s |");
+    println!("| replaying sled's log once after the bulk load | {replay:.1} s |");
     println!("| store on disk | {:.0} MB |", db_bytes as f64 / 1e6);
     println!("| gateway first start after seeding (spawn to listening) | {first_startup:.2} s |");
     println!("| gateway restart (spawn to listening) | {startup:.2} s |");
