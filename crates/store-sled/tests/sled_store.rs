@@ -296,6 +296,11 @@ enum Op {
         client: usize,
         path: usize,
     },
+    /// The current value only: the newest version, which the sled store keeps in memory.
+    ReadCurrent {
+        client: usize,
+        path: usize,
+    },
 }
 
 const PATHS: [&str; 3] = ["identity.name", "plan.follow_up", "situation.housing"];
@@ -305,6 +310,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0..3usize, 0..3usize, "[a-z ]{0,30}").prop_map(|(client, path, text)| Op::Write { client, path, text }),
         1 => (0..3usize).prop_map(|client| Op::Erase { client }),
         2 => (0..3usize, 0..3usize).prop_map(|(client, path)| Op::Read { client, path }),
+        3 => (0..3usize, 0..3usize).prop_map(|(client, path)| Op::ReadCurrent { client, path }),
     ]
 }
 
@@ -346,6 +352,7 @@ proptest! {
                     Op::Write { client, path, text } => outcome(vault.write(clients[*client], PATHS[*path], json!(text), Author::Client(clients[*client]), t(step as i64))),
                     Op::Erase { client } => outcome(vault.erase_client(clients[*client])),
                     Op::Read { client, path } => outcome(vault.history(clients[*client], PATHS[*path])),
+                    Op::ReadCurrent { client, path } => outcome(vault.read_many(clients[*client], &[PATHS[*path]])),
                 })
                 .collect();
             prop_assert_eq!(&results[0], &results[1], "step {} {:?}", step, op);
