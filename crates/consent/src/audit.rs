@@ -917,21 +917,8 @@ impl AuditLog {
             return Ok(());
         }
         self.rebase_on_saved(saving.take());
-        let (covered, heads) = {
-            let mut tail = self.tail.lock();
-            let covered = tail.pending.front().map_or(tail.next_seq, |p| p.seq);
-            if covered < tail.snapshot_covered + SNAPSHOT_EVERY {
-                return Ok(());
-            }
-            // The heads without the entries still waiting, newest first. The clone copies
-            // only the heads moved since the last snapshot.
-            let mut heads = tail.heads.clone();
-            for p in tail.pending.iter().rev() {
-                let links = Links::decode(&p.record.meta);
-                heads.unlink(&p.ids, CHAINS.map(|chain| links.previous(chain)));
-            }
-            tail.snapshot_covered = covered;
-            (covered, heads)
+        let Some((covered, heads)) = self.heads_to_save(SNAPSHOT_EVERY) else {
+            return Ok(());
         };
         let store = self.store.clone();
         let writer = std::thread::Builder::new()
@@ -945,6 +932,40 @@ impl AuditLog {
             })
             .map_err(|e| ConsentError::Store(StoreError::Backend(e.to_string())))?;
         *saving = Some(writer);
+        Ok(())
+    }
+
+    /// The chain heads as of the journal's end, if at least `interval` entries went into
+    /// the journal since the last snapshot.
+    fn heads_to_save(&self, interval: u64) -> Option<(u64, Heads)> {
+        let mut tail = self.tail.lock();
+        let covered = tail.pending.front().map_or(tail.next_seq, |p| p.seq);
+        if covered < tail.snapshot_covered + interval {
+            return None;
+        }
+        // The heads without the entries still waiting, newest first. The clone copies only
+        // the heads moved since the last snapshot.
+        let mut heads = tail.heads.clone();
+        for p in tail.pending.iter().rev() {
+            let links = Links::decode(&p.record.meta);
+            heads.unlink(&p.ids, CHAINS.map(|chain| links.previous(chain)));
+        }
+        tail.snapshot_covered = covered;
+        Some((covered, heads))
+    }
+
+    /// Writes what waits and saves the chain heads as of the end of the log, so that the
+    /// next open replays nothing: for a clean shutdown and the end of a bulk load.
+    pub fn save_heads(&self) -> Result<(), ConsentError> {
+        self.sync_pending()?;
+        let mut saving = self.saving.lock();
+        self.rebase_on_saved(saving.take());
+        if let Some((covered, heads)) = self.heads_to_save(1) {
+            let merged = heads.merged();
+            self.store
+                .save_journal_snapshot(&Heads::encode(&merged, covered))?;
+            self.tail.lock().heads.rebase(merged);
+        }
         Ok(())
     }
 

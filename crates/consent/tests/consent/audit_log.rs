@@ -628,3 +628,34 @@ fn a_reopened_log_starts_from_its_saved_chain_heads() {
     );
     assert_eq!(page.len(), 3);
 }
+
+#[test]
+fn heads_saved_at_shutdown_cover_the_whole_log() {
+    let (f, _, _, clients, pros) = log(2);
+    let audit = f.consent.audit();
+    for i in 0..10u64 {
+        let mut entry = AuditEntry::new(AuditEvent::Access, t(100));
+        entry.client = Some(clients[(i % 2) as usize]);
+        entry.professional = Some(pros[0].professional);
+        audit.append_deferred(entry).unwrap();
+    }
+    // Waiting entries are written first, then the heads as of the end.
+    audit.save_heads().unwrap();
+    let snapshot = f.store.journal_snapshot().unwrap().unwrap();
+    // specs/formats.md: format byte, then the number of entries covered (u64 BE).
+    let covered = u64::from_be_bytes(snapshot[1..9].try_into().unwrap());
+    assert_eq!(
+        (covered, f.store.journal_len().unwrap()),
+        (audit.len(), audit.len())
+    );
+    let reopened =
+        omadata_consent::audit::AuditLog::open(std::sync::Arc::new(f.store.clone()), f.key.clone())
+            .unwrap();
+    for client in &clients[..2] {
+        let newest = |log: &omadata_consent::audit::AuditLog| {
+            log.query(AuditFilter::Client(*client), None, None, None, 3)
+                .unwrap()
+        };
+        assert_eq!(newest(&reopened), newest(audit));
+    }
+}
