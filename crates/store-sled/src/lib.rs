@@ -58,6 +58,19 @@ fn backend(e: sled::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// A record version from an entry of the records tree.
+fn stored_version(
+    entry: sled::Result<(sled::IVec, sled::IVec)>,
+) -> Result<StoredVersion, StoreError> {
+    let (key, value) = entry.map_err(backend)?;
+    let (path, version) = keys::decode_record(&key)?;
+    Ok(StoredVersion {
+        path,
+        version,
+        sealed: value.to_vec(),
+    })
+}
+
 impl SledStore {
     /// Opens (or creates) the database in `dir`. Only one process may hold it open.
     ///
@@ -132,15 +145,7 @@ impl SledStore {
     fn versions(&self, prefix: &[u8]) -> Result<Vec<StoredVersion>, StoreError> {
         self.records
             .scan_prefix(prefix)
-            .map(|entry| {
-                let (key, value) = entry.map_err(backend)?;
-                let (path, version) = keys::decode_record(&key)?;
-                Ok(StoredVersion {
-                    path,
-                    version,
-                    sealed: value.to_vec(),
-                })
-            })
+            .map(stored_version)
             .collect()
     }
 }
@@ -265,22 +270,12 @@ impl VaultStore for SledStore {
         if let Some(cached) = hot.newest(client, path) {
             return Ok(cached);
         }
-        let newest = match self
+        let newest = self
             .records
             .scan_prefix(keys::field_prefix(client, path))
             .next_back()
-        {
-            None => None,
-            Some(entry) => {
-                let (key, value) = entry.map_err(backend)?;
-                let (path, version) = keys::decode_record(&key)?;
-                Some(StoredVersion {
-                    path,
-                    version,
-                    sealed: value.to_vec(),
-                })
-            }
-        };
+            .map(stored_version)
+            .transpose()?;
         hot.set_newest(client, path, newest.clone());
         Ok(newest)
     }

@@ -583,20 +583,31 @@ fn a_store_from_before_the_journal_is_imported_on_open() {
     assert_eq!(newest[0].seq, 6);
 }
 
-#[test]
-fn a_reopened_log_starts_from_its_saved_chain_heads() {
-    let (f, _, _, clients, pros) = log(4);
-    let audit = f.consent.audit();
-    // More than one snapshot interval (65 536 entries), over the two clients.
-    for i in 0..70_000u64 {
+/// Appends `count` access entries by `professional`, taking `clients` in turn, and writes
+/// them to the journal every 1 000 (the last ones still wait).
+fn append_accesses(
+    audit: &omadata_consent::audit::AuditLog,
+    clients: &[ClientId],
+    professional: ProfessionalId,
+    count: u64,
+) {
+    for i in 0..count {
         let mut entry = AuditEntry::new(AuditEvent::Access, t(100));
-        entry.client = Some(clients[(i % 2) as usize]);
-        entry.professional = Some(pros[0].professional);
+        entry.client = Some(clients[(i % clients.len() as u64) as usize]);
+        entry.professional = Some(professional);
         audit.append_deferred(entry).unwrap();
         if i % 1000 == 999 {
             audit.sync_pending().unwrap();
         }
     }
+}
+
+#[test]
+fn a_reopened_log_starts_from_its_saved_chain_heads() {
+    let (f, _, _, clients, pros) = log(4);
+    let audit = f.consent.audit();
+    // More than one snapshot interval (65 536 entries), over the two clients.
+    append_accesses(audit, &clients[..2], pros[0].professional, 70_000);
     audit.sync_pending().unwrap();
     audit.wait_for_saved_heads();
     assert!(
@@ -633,12 +644,7 @@ fn a_reopened_log_starts_from_its_saved_chain_heads() {
 fn heads_saved_at_shutdown_cover_the_whole_log() {
     let (f, _, _, clients, pros) = log(2);
     let audit = f.consent.audit();
-    for i in 0..10u64 {
-        let mut entry = AuditEntry::new(AuditEvent::Access, t(100));
-        entry.client = Some(clients[(i % 2) as usize]);
-        entry.professional = Some(pros[0].professional);
-        audit.append_deferred(entry).unwrap();
-    }
+    append_accesses(audit, &clients[..2], pros[0].professional, 10);
     // Waiting entries are written first, then the heads as of the end.
     audit.save_heads().unwrap();
     let snapshot = f.store.journal_snapshot().unwrap().unwrap();
