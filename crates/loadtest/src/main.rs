@@ -3,8 +3,10 @@
 //! 1. Seeds a store with N clients (a 4 KiB record for the first R of them), P
 //!    professionals and one grant per client, through the domain crates (bulk loading:
 //!    flushed once at the end).
-//! 2. Measures the same work as an authorised read without HTTP, in process.
-//! 3. Starts the real `omadata` binary on the store and times its start-up.
+//! 2. Measures the same work as an authorised read without HTTP, in process: on one
+//!    thread, then as 64 tasks sharing the gateway's group commit.
+//! 3. Opens the store once so sled replays the log the bulk load wrote (timed), then
+//!    starts the real `omadata` binary on it and times its first start and a restart.
 //! 4. Drives a bare axum hello-world (the ceiling) and the gateway with `wrk` (64
 //!    connections by default): mostly authorised reads of 4 KiB records, some writes,
 //!    some denied requests. Prints throughput, latency percentiles, the ratio to the
@@ -447,7 +449,9 @@ async fn main() -> Result<(), Fail> {
         .port();
     let base = format!("http://127.0.0.1:{port}");
     let issuer = format!("{base}/");
-    println!("in-process work without HTTP (3 s each, 1 and {CONCURRENT} threads)");
+    println!(
+        "in-process work without HTTP (3 s each: 1 thread, then {CONCURRENT} tasks sharing the group commit)"
+    );
     let (in_process_1, in_process_2) = in_process(&seeded, &args, &data, &issuer).await?;
     let Seeded {
         store,
@@ -558,7 +562,7 @@ async fn main() -> Result<(), Fail> {
     println!("| gateway restart (spawn to listening) | {startup:.2} s |");
     println!("| in-process authorised read, 1 thread | {in_process_1:.0} /s |");
     println!(
-        "| in-process authorised read, {CONCURRENT} threads (flushes shared) | {in_process_2:.0} /s |"
+        "| in-process authorised read, {CONCURRENT} tasks (group commit shared) | {in_process_2:.0} /s |"
     );
     println!(
         "| hello-world ceiling (bare axum) | {:.0} req/s, p99 {:.2} ms |",
