@@ -251,11 +251,13 @@ pub async fn run(
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await?;
-    match tokio::task::spawn_blocking(move || audit.save_heads()).await {
-        Ok(Ok(())) => {}
+    let saved = tokio::task::spawn_blocking(move || audit.save_heads().map_err(|e| e.to_string()))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|saved| saved);
+    if let Err(error) = saved {
         // The next start replays the entries instead: nothing is lost.
-        Ok(Err(error)) => tracing::warn!(%error, "saving the audit chain heads at shutdown failed"),
-        Err(error) => tracing::warn!(%error, "saving the audit chain heads at shutdown failed"),
+        tracing::warn!(%error, "saving the audit chain heads at shutdown failed");
     }
     Ok(())
 }

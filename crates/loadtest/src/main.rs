@@ -230,8 +230,9 @@ async fn in_process(
     // find the staff member, the pair's grants, decide and queue the audit entry, open
     // every permitted field under one data-key unwrap, write the JSON. Returns the entry
     // to wait for.
-    let audit = consent.clone();
+    let handler_consent = consent.clone();
     let read = Arc::new(move |i: usize| -> Result<Option<u64>, String> {
+        let consent = &handler_consent;
         let c = i % clients.len();
         let (pro, org) = professionals[c % professionals.len()];
         let claims = keys
@@ -278,7 +279,10 @@ async fn in_process(
         let mut done = 0u64;
         while Instant::now() < deadline {
             if let Some(seq) = read(done as usize)? {
-                audit.audit().sync_through(seq).map_err(|e| e.to_string())?;
+                consent
+                    .audit()
+                    .sync_through(seq)
+                    .map_err(|e| e.to_string())?;
             }
             done += 1;
         }
@@ -287,7 +291,7 @@ async fn in_process(
 
     // Many at once on this program's runtime (one thread per core, like the gateway's),
     // sharing flushes through the gateway's own group commit, as its handlers do.
-    let committer = Arc::new(AuditCommitter::start(audit.audit_handle())?);
+    let committer = Arc::new(AuditCommitter::start(consent.audit_handle())?);
     let deadline = Instant::now() + seconds;
     let tasks: Vec<_> = (0..CONCURRENT)
         .map(|t| {
@@ -313,7 +317,7 @@ async fn in_process(
         committer.stop_and_wait();
     }
     // As a gateway does when it stops: the next start replays no audit entries.
-    tokio::task::block_in_place(|| audit.audit().save_heads()).map_err(|e| e.to_string())?;
+    tokio::task::block_in_place(|| consent.audit().save_heads()).map_err(|e| e.to_string())?;
     Ok((
         alone as f64 / seconds.as_secs_f64(),
         together as f64 / seconds.as_secs_f64(),

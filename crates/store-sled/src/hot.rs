@@ -102,18 +102,19 @@ impl Shard {
             .insert(path.to_owned(), stored);
     }
 
-    /// `stored` was just written: it is the newest version if the field's newest is known
-    /// and older.
-    pub(crate) fn written(&mut self, client: ClientId, stored: &StoredVersion) {
-        let Some(cached) = self
-            .clients
-            .get(&client)
-            .and_then(|c| c.newest.get(&stored.path))
-        else {
+    /// Version `version` of `path` was just written as `sealed`: it is the newest if the
+    /// field's newest is known and older (only then is it copied).
+    pub(crate) fn written(&mut self, client: ClientId, path: &str, version: u64, sealed: &[u8]) {
+        let Some(cached) = self.clients.get(&client).and_then(|c| c.newest.get(path)) else {
             return;
         };
-        if cached.as_ref().is_none_or(|c| c.version < stored.version) {
-            self.set_newest(client, &stored.path.clone(), Some(stored.clone()));
+        if cached.as_ref().is_none_or(|c| c.version < version) {
+            let stored = StoredVersion {
+                path: path.to_owned(),
+                version,
+                sealed: sealed.to_vec(),
+            };
+            self.set_newest(client, path, Some(stored));
         }
     }
 
@@ -153,13 +154,13 @@ mod tests {
         let client = ClientId::from_bytes([7; 16]);
         let mut shard = cache.shard(client);
         // Unknown fields stay unknown: a write does not make them cached.
-        shard.written(client, &version("a", 1));
+        shard.written(client, "a", 1, &version("a", 1).sealed);
         assert_eq!(shard.newest(client, "a"), None);
         shard.set_newest(client, "a", None);
-        shard.written(client, &version("a", 1));
+        shard.written(client, "a", 1, &version("a", 1).sealed);
         assert_eq!(shard.newest(client, "a"), Some(Some(version("a", 1))));
-        shard.written(client, &version("a", 3));
-        shard.written(client, &version("a", 2));
+        shard.written(client, "a", 3, &version("a", 3).sealed);
+        shard.written(client, "a", 2, &version("a", 2).sealed);
         assert_eq!(shard.newest(client, "a"), Some(Some(version("a", 3))));
         shard.forget_records(client);
         assert_eq!(shard.newest(client, "a"), None);

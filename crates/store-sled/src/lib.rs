@@ -244,14 +244,7 @@ impl VaultStore for SledStore {
                 .map_err(backend)?
                 .is_ok();
             if inserted {
-                hot.written(
-                    client,
-                    &StoredVersion {
-                        path: path.to_owned(),
-                        version,
-                        sealed: sealed.to_vec(),
-                    },
-                );
+                hot.written(client, path, version, sealed);
             }
             inserted
         };
