@@ -34,7 +34,17 @@ async function startDemo() {
     });
     child.on('exit', (code) => reject(new Error('the gateway exited with ' + code)));
   });
-  return { base, stop: () => { child.kill('SIGTERM'); rmSync(data, { recursive: true, force: true }); } };
+  // The gateway saves its audit chain heads as it stops, so the directory is removed only
+  // once it has exited (SIGKILL if it has not within 10 s).
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const stop = async () => {
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+    await exited;
+    clearTimeout(timer);
+    rmSync(data, { recursive: true, force: true });
+  };
+  return { base, stop };
 }
 
 const VIEWPORTS = {
@@ -164,7 +174,7 @@ for (const size of Object.keys(VIEWPORTS)) {
       await accessible(admin, 'admin-staff', size);
     } finally {
       await browser.close();
-      demo.stop();
+      await demo.stop();
     }
   });
 }
