@@ -102,7 +102,7 @@ async fn a_live_backup_restores_every_acknowledged_write() {
             .history(client_id, "plan.follow_up")
             .unwrap()
             .into_iter()
-            .map(|v| v.value)
+            .map(|v| v.parse_value().unwrap())
             .collect();
         for value in &before {
             assert!(

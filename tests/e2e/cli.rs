@@ -261,7 +261,12 @@ fn keys_rotate_rewraps_a_real_store() {
     )
     .unwrap();
     assert_eq!(
-        vault.read(client, "identity.name").unwrap().unwrap().value,
+        vault
+            .read(client, "identity.name")
+            .unwrap()
+            .unwrap()
+            .parse_value()
+            .unwrap(),
         json!("Aino")
     );
 }

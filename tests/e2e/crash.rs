@@ -103,7 +103,7 @@ fn acknowledged_writes_survive_sigkill() {
             .iter()
             .find(|r| r.version == ack.version)
             .unwrap_or_else(|| panic!("acknowledged write lost: {ack:?}"));
-        assert_eq!(record.value, json!(ack.value), "{ack:?}");
+        assert_eq!(record.parse_value().unwrap(), json!(ack.value), "{ack:?}");
         assert_eq!(record.author, Author::Client(ack.client));
     }
     println!("{} acknowledged writes all survived SIGKILL", acks.len());

@@ -227,6 +227,9 @@ async fn consent_lifecycle_across_every_role() {
     gateway.stop().await.unwrap();
 }
 
+/// A plan entry with quotes, a backslash, a line break and characters outside ASCII.
+const AGREED: &str = "Haku jätetty 10.3. \"Kevät\" \\ seuraava:\nsoitto ✓ 😀";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grants_limit_professionals_by_field_action_time_and_grant() {
     let mut gateway = Gateway::demo().await.unwrap();
@@ -248,12 +251,25 @@ async fn grants_limit_professionals_by_field_action_time_and_grant() {
         .call(
             Method::PUT,
             &format!("/api/v1/clients/{client_id}/record/plan.agreed_actions"),
-            Some(json!({"value": "Haku jätetty 10.3."})),
+            Some(json!({"value": AGREED})),
         )
         .await
         .unwrap();
     assert_eq!(status, StatusCode::OK, "{written}");
     assert_eq!(written["author"]["kind"], "professional");
+    assert_eq!(written["value"], AGREED);
+    // Values are served as the JSON text the vault sealed: escapes come back intact.
+    let (_, record) = youth
+        .get(&format!("/api/v1/clients/{client_id}/record"))
+        .await
+        .unwrap();
+    let agreed = record["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "plan.agreed_actions")
+        .unwrap();
+    assert_eq!(agreed["value"], AGREED, "{record}");
     let (status, _) = youth
         .call(
             Method::PUT,
@@ -273,7 +289,7 @@ async fn grants_limit_professionals_by_field_action_time_and_grant() {
         .unwrap()
         .clone();
     assert_eq!(plan["author"]["name"], "Pirjo Nuorisotyö");
-    assert_eq!(plan["value"], "Haku jätetty 10.3.");
+    assert_eq!(plan["value"], AGREED);
 
     // A registered professional without grants gets nothing, same as for a stranger id.
     let unrelated = signed_in(&gateway, "pro-unrelated").await;

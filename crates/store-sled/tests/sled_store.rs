@@ -92,7 +92,7 @@ fn records_survive_a_restart() {
     let vault = open_vault(&db, &[&key]).unwrap();
     let history = vault.history(client, "identity.name").unwrap();
     assert_eq!(history.len(), 2);
-    assert_eq!(history[1].value, json!("Aino V."));
+    assert_eq!(history[1].parse_value().unwrap(), json!("Aino V."));
 }
 
 #[test]
@@ -204,7 +204,12 @@ fn rotation_interrupted_on_disk_resumes_after_restart() {
         let vault = open_vault(&db, &[&old, &new]).unwrap();
         for (i, c) in clients.iter().enumerate() {
             assert_eq!(
-                vault.read(*c, "identity.name").unwrap().unwrap().value,
+                vault
+                    .read(*c, "identity.name")
+                    .unwrap()
+                    .unwrap()
+                    .parse_value()
+                    .unwrap(),
                 json!(i.to_string())
             );
         }
@@ -213,7 +218,12 @@ fn rotation_interrupted_on_disk_resumes_after_restart() {
     let vault = open_vault(&db, &[&new]).unwrap();
     for (i, c) in clients.iter().enumerate() {
         assert_eq!(
-            vault.read(*c, "identity.name").unwrap().unwrap().value,
+            vault
+                .read(*c, "identity.name")
+                .unwrap()
+                .unwrap()
+                .parse_value()
+                .unwrap(),
             json!(i.to_string())
         );
     }
@@ -271,7 +281,12 @@ fn erasure_on_disk_leaves_a_backup_unreadable_once_the_old_master_key_is_retired
         Err(VaultError::UnknownClient(_))
     ));
     assert_eq!(
-        vault.read(stays, "health.status").unwrap().unwrap().value,
+        vault
+            .read(stays, "health.status")
+            .unwrap()
+            .unwrap()
+            .parse_value()
+            .unwrap(),
         json!("secret")
     );
     drop(vault);
@@ -500,7 +515,7 @@ fn a_backup_of_a_live_store_is_consistent_and_restores_whole() {
     for (client, value) in &before {
         let history = restored_vault.history(*client, "plan.follow_up").unwrap();
         assert!(
-            history.iter().any(|v| &v.value == value),
+            history.iter().any(|v| &v.parse_value().unwrap() == value),
             "acknowledged before the backup but missing: {value}"
         );
     }

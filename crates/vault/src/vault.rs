@@ -17,6 +17,7 @@ use parking_lot::{Mutex, RwLock};
 use ring::rand::SystemRandom;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use std::fmt;
 use std::sync::Arc;
 
@@ -30,20 +31,51 @@ fn check_meta(id: &MasterKeyId) -> String {
 }
 
 /// One version of one field, opened.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Record {
     pub path: String,
     pub version: u64,
-    pub value: Value,
+    /// The value as the JSON text that was sealed: a reader serves it as it is, without
+    /// parsing it into a tree and escaping it again (for a 4 KiB text that was most of
+    /// the JSON work of a read). [`Record::parse_value`] gives the tree.
+    pub value: Box<RawValue>,
     pub author: Author,
     pub written_at: DateTime<Utc>,
 }
 
+impl Record {
+    /// The value as a JSON tree.
+    pub fn parse_value(&self) -> Result<Value, serde_json::Error> {
+        serde_json::from_str(self.value.get())
+    }
+}
+
+/// Equal when every part is; values compare as their JSON text, which one serializer
+/// wrote, so equal values have equal text.
+impl PartialEq for Record {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path
+            && self.version == other.version
+            && self.value.get() == other.value.get()
+            && self.author == other.author
+            && self.written_at == other.written_at
+    }
+}
+
 /// What is sealed: the value together with who wrote it and when, so that none of it is
 /// readable without the client's key.
-#[derive(Serialize, Deserialize)]
-struct SealedBody {
-    value: Value,
+#[derive(Serialize)]
+struct SealedBody<'a> {
+    value: &'a Value,
+    author: Author,
+    written_at: DateTime<Utc>,
+}
+
+/// A [`SealedBody`] as it is read back, its value kept as JSON text.
+#[derive(Deserialize)]
+struct OpenedBody<'a> {
+    #[serde(borrow)]
+    value: &'a RawValue,
     author: Author,
     written_at: DateTime<Utc>,
 }
@@ -335,7 +367,7 @@ impl Vault {
         }
         let key = self.data_key(client)?;
         let body = SealedBody {
-            value,
+            value: &value,
             author,
             written_at: now,
         };
@@ -345,6 +377,12 @@ impl Vault {
                 reason: e.to_string(),
             }
         })?);
+        // What the write returns, made before anything is stored.
+        let returned =
+            serde_json::value::to_raw_value(&value).map_err(|e| VaultError::InvalidValue {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?;
         for _ in 0..WRITE_ATTEMPTS {
             let version = self
                 .store
@@ -365,7 +403,7 @@ impl Vault {
                 return Ok(Record {
                     path: path.to_owned(),
                     version,
-                    value: body.value,
+                    value: returned,
                     author,
                     written_at: now,
                 });
@@ -391,12 +429,12 @@ impl Vault {
         let plaintext =
             envelope::open_record(key, client, &stored.path, stored.version, &stored.sealed)
                 .map_err(tampered)?;
-        let body: SealedBody =
+        let body: OpenedBody =
             serde_json::from_slice(&plaintext).map_err(|_| tampered(OpenError))?;
         Ok(Record {
             path: stored.path,
             version: stored.version,
-            value: body.value,
+            value: body.value.to_owned(),
             author: body.author,
             written_at: body.written_at,
         })

@@ -50,7 +50,9 @@ pub async fn me(caller: Caller) -> Json<Me> {
 pub struct RecordView {
     path: String,
     version: u64,
-    value: serde_json::Value,
+    // Served as the JSON text the vault sealed (no parse and re-escape per read).
+    #[schema(value_type = serde_json::Value)]
+    value: Box<serde_json::value::RawValue>,
     author: AuthorView,
     written_at: DateTime<Utc>,
 }

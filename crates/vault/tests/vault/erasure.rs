@@ -59,7 +59,12 @@ fn erasure_destroys_the_key_then_the_records() {
     ));
     // The other client is untouched.
     assert_eq!(
-        vault.read(stays, "identity.name").unwrap().unwrap().value,
+        vault
+            .read(stays, "identity.name")
+            .unwrap()
+            .unwrap()
+            .parse_value()
+            .unwrap(),
         json!("Stays 2")
     );
     // Erasing again is harmless.

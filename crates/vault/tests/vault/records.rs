@@ -33,14 +33,20 @@ fn write_read_and_history_keep_author_and_time() {
     assert_eq!(second.version, 2);
 
     let current = vault.read(client, "plan.agreed_actions").unwrap().unwrap();
-    assert_eq!(current.value, json!("Visit the school on Monday"));
+    assert_eq!(
+        current.parse_value().unwrap(),
+        json!("Visit the school on Monday")
+    );
     assert_eq!(current.author, Author::Professional(pro));
     assert_eq!(current.written_at, t(60));
     assert_eq!(current.version, 2);
 
     let history = vault.history(client, "plan.agreed_actions").unwrap();
     assert_eq!(history.len(), 2);
-    assert_eq!(history[0].value, json!("Apply to vocational school"));
+    assert_eq!(
+        history[0].parse_value().unwrap(),
+        json!("Apply to vocational school")
+    );
     assert_eq!(history[0].author, Author::Client(client));
     assert_eq!(history[0].written_at, t(0));
     assert_eq!(history[1], current);
@@ -81,7 +87,7 @@ fn current_records_and_all_versions_cover_every_field() {
         .map(|r| (r.path.as_str(), r.version))
         .collect();
     assert_eq!(pairs, vec![("identity.languages", 1), ("identity.name", 2)]);
-    assert_eq!(current[1].value, json!("Aino V."));
+    assert_eq!(current[1].parse_value().unwrap(), json!("Aino V."));
     assert_eq!(vault.all_versions(client).unwrap().len(), 3);
 }
 

@@ -43,7 +43,7 @@ fn wrapped_under(store: &MemoryStore, client: ClientId) -> String {
 fn assert_all_readable(vault: &Vault, clients: &[ClientId]) {
     for (i, client) in clients.iter().enumerate() {
         let record = vault.read(*client, "identity.name").unwrap().unwrap();
-        assert_eq!(record.value, json!(format!("client {i}")));
+        assert_eq!(record.parse_value().unwrap(), json!(format!("client {i}")));
     }
 }
 
