@@ -480,7 +480,6 @@ async fn main() -> Result<(), Fail> {
     };
     // The first start after seeding and a restart after a clean stop (what an operator
     // sees day to day) are both timed.
-    // is what an operator sees day to day. Both are timed.
     let (first, first_startup) = launch(&omadata, port, &data).await?;
     stop_gracefully(first).await?;
     let (mut gateway, startup) = launch(&omadata, port, &data).await?;
