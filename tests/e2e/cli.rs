@@ -261,12 +261,7 @@ fn keys_rotate_rewraps_a_real_store() {
     )
     .unwrap();
     assert_eq!(
-        vault
-            .read(client, "identity.name")
-            .unwrap()
-            .unwrap()
-            .parse_value()
-            .unwrap(),
+        vault.read_value(client, "identity.name").unwrap().unwrap(),
         json!("Aino")
     );
 }

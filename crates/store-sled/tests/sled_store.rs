@@ -204,12 +204,7 @@ fn rotation_interrupted_on_disk_resumes_after_restart() {
         let vault = open_vault(&db, &[&old, &new]).unwrap();
         for (i, c) in clients.iter().enumerate() {
             assert_eq!(
-                vault
-                    .read(*c, "identity.name")
-                    .unwrap()
-                    .unwrap()
-                    .parse_value()
-                    .unwrap(),
+                vault.read_value(*c, "identity.name").unwrap().unwrap(),
                 json!(i.to_string())
             );
         }
@@ -218,12 +213,7 @@ fn rotation_interrupted_on_disk_resumes_after_restart() {
     let vault = open_vault(&db, &[&new]).unwrap();
     for (i, c) in clients.iter().enumerate() {
         assert_eq!(
-            vault
-                .read(*c, "identity.name")
-                .unwrap()
-                .unwrap()
-                .parse_value()
-                .unwrap(),
+            vault.read_value(*c, "identity.name").unwrap().unwrap(),
             json!(i.to_string())
         );
     }
@@ -281,12 +271,7 @@ fn erasure_on_disk_leaves_a_backup_unreadable_once_the_old_master_key_is_retired
         Err(VaultError::UnknownClient(_))
     ));
     assert_eq!(
-        vault
-            .read(stays, "health.status")
-            .unwrap()
-            .unwrap()
-            .parse_value()
-            .unwrap(),
+        vault.read_value(stays, "health.status").unwrap().unwrap(),
         json!("secret")
     );
     drop(vault);

@@ -445,6 +445,17 @@ impl Vault {
         Ok(self.read_many(client, &[path])?.pop().flatten())
     }
 
+    /// The current value of one field as a JSON tree, if it was ever written.
+    pub fn read_value(&self, client: ClientId, path: &str) -> Result<Option<Value>, VaultError> {
+        self.read(client, path)?
+            .map(|record| {
+                record.parse_value().map_err(|_| VaultError::Tampered {
+                    what: format!("record `{path}` of client {client}"),
+                })
+            })
+            .transpose()
+    }
+
     /// The current values of several fields, in the order asked, unwrapping the client's
     /// data key once.
     pub fn read_many(

@@ -59,12 +59,7 @@ fn erasure_destroys_the_key_then_the_records() {
     ));
     // The other client is untouched.
     assert_eq!(
-        vault
-            .read(stays, "identity.name")
-            .unwrap()
-            .unwrap()
-            .parse_value()
-            .unwrap(),
+        vault.read_value(stays, "identity.name").unwrap().unwrap(),
         json!("Stays 2")
     );
     // Erasing again is harmless.

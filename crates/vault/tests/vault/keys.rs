@@ -26,12 +26,7 @@ fn reopening_with_the_same_key_reads_everything() {
     assert_eq!(*reloaded.id(), key_id);
     let vault = open(&store, reloaded);
     assert_eq!(
-        vault
-            .read(client, "identity.name")
-            .unwrap()
-            .unwrap()
-            .parse_value()
-            .unwrap(),
+        vault.read_value(client, "identity.name").unwrap().unwrap(),
         json!("Aino")
     );
 }
@@ -65,12 +60,7 @@ fn a_wrong_master_key_is_refused_with_a_message_naming_both_keys() {
     // The refused start wrote nothing: the right key still opens everything.
     let vault = open(&store, key);
     assert_eq!(
-        vault
-            .read(client, "identity.name")
-            .unwrap()
-            .unwrap()
-            .parse_value()
-            .unwrap(),
+        vault.read_value(client, "identity.name").unwrap().unwrap(),
         json!("Aino")
     );
 }

@@ -33,7 +33,7 @@ proptest! {
         if text.chars().count() <= 200 {
             let record = result.unwrap();
             prop_assert_eq!(record.version, 1);
-            prop_assert_eq!(vault.read(client, "identity.name").unwrap().unwrap().parse_value().unwrap(), json!(text));
+            prop_assert_eq!(vault.read_value(client, "identity.name").unwrap().unwrap(), json!(text));
         } else {
             let refused = matches!(result, Err(VaultError::InvalidValue { .. }));
             prop_assert!(refused);
@@ -51,7 +51,7 @@ proptest! {
         let result = vault.write(client, "identity.languages", json!(items), Author::Client(client), t(0));
         prop_assert_eq!(result.is_ok(), fits);
         if fits {
-            prop_assert_eq!(vault.read(client, "identity.languages").unwrap().unwrap().parse_value().unwrap(), json!(items));
+            prop_assert_eq!(vault.read_value(client, "identity.languages").unwrap().unwrap(), json!(items));
         } else {
             prop_assert!(store.raw_records().is_empty());
         }

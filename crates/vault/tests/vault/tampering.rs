@@ -36,12 +36,7 @@ fn every_flipped_bit_of_a_stored_record_is_detected() {
     }
     store.put_raw_record(key, sealed);
     assert_eq!(
-        vault
-            .read(client, "identity.name")
-            .unwrap()
-            .unwrap()
-            .parse_value()
-            .unwrap(),
+        vault.read_value(client, "identity.name").unwrap().unwrap(),
         json!("Aino")
     );
 }
