@@ -25,8 +25,16 @@ data=$(mktemp -d)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$target_dir/debug/omadata" demo --listen "127.0.0.1:$port" --data "$data/data" > "$data/out" 2> "$data/log" &
 gateway=$!
-# The gateway saves its audit chain heads as it stops: wait for it before removing its data.
-trap 'kill $gateway 2>/dev/null || true; wait $gateway 2>/dev/null || true; rm -rf "$data"' EXIT
+# The gateway saves its audit chain heads as it stops: its data is removed only once it has
+# exited (SIGKILL if it has not within 10 s).
+stop_gateway() {
+  kill "$gateway" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$gateway" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$gateway" 2>/dev/null || true
+  wait "$gateway" 2>/dev/null || true
+  rm -rf "$data"
+}
+trap stop_gateway EXIT
 base="http://127.0.0.1:$port"
 for _ in $(seq 50); do curl -sf "$base/readyz" > /dev/null && break; sleep 0.2; done
 
