@@ -906,6 +906,34 @@ impl Consent {
         self.authorize_deferred_among(&attempt, &grants, fields)
     }
 
+    /// A read of everything the pair's grants ever named, decided field by field with the
+    /// audit entries queued as in [`Consent::authorize_deferred`]: a professional's view
+    /// of a client. Fields no grant names are not even considered; with no grant at all
+    /// the attempt itself is decided (and audited) as field `*`.
+    pub fn authorize_granted_reads_deferred(
+        &self,
+        professional: ProfessionalId,
+        organisation: OrganisationId,
+        client: ClientId,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<FieldDecision>, Option<u64>), ConsentError> {
+        let grants = self.grants_between(professional, client)?;
+        let named: BTreeSet<&String> = grants.iter().flat_map(|g| &g.fields).collect();
+        let fields: Vec<String> = if named.is_empty() {
+            vec!["*".to_owned()]
+        } else {
+            named.into_iter().cloned().collect()
+        };
+        let attempt = AccessAttempt {
+            professional,
+            organisation,
+            client,
+            action: Action::Read,
+            now,
+        };
+        self.authorize_deferred_among(&attempt, &grants, &fields)
+    }
+
     /// [`Consent::authorize_deferred`] over grants the caller already read with
     /// [`Consent::grants_between`] for the same professional and client (one look-up
     /// per request instead of two).

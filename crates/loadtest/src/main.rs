@@ -19,9 +19,9 @@ use chrono::Duration;
 use clap::Parser;
 use omadata_clock::{Clock, SystemClock};
 use omadata_consent::{
-    AccessAsk, AccessAttempt, Action, Consent, ConsentConfig, Directory, EnrolmentSecret,
-    FieldSelector, NewOrganisation, NewStaff, Profession, Purpose, PurposeCode, SensitivityPolicy,
-    ServiceKey, StaffRole,
+    AccessAsk, Action, Consent, ConsentConfig, Directory, EnrolmentSecret, FieldSelector,
+    NewOrganisation, NewStaff, Profession, Purpose, PurposeCode, SensitivityPolicy, ServiceKey,
+    StaffRole,
 };
 use omadata_gateway::commit::AuditCommitter;
 use omadata_gateway::principal::Role;
@@ -227,7 +227,8 @@ async fn in_process(
     let clients: Arc<Vec<ClientId>> = Arc::new(seeded.clients[..readers].to_vec());
     let professionals = Arc::new(seeded.professionals.clone());
     // What the gateway's handler does for a read, without HTTP: verify the bearer token,
-    // find the staff member, the pair's grants, decide and queue the audit entry, open
+    // find the staff member, decide on what the pair's grants name and queue the audit
+    // entries (the handler's own consent call), open
     // every permitted field under one data-key unwrap, write the JSON. Returns the entry
     // to wait for.
     let handler_consent = consent.clone();
@@ -243,24 +244,8 @@ async fn in_process(
             .map_err(|e| e.to_string())?
             .ok_or(claims.sub)?;
         let client = clients[c];
-        let grants = consent
-            .grants_between(pro, client)
-            .map_err(|e| e.to_string())?;
-        let fields: Vec<String> = grants
-            .iter()
-            .flat_map(|g| g.fields.iter().cloned())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let attempt = AccessAttempt {
-            professional: pro,
-            organisation: org,
-            client,
-            action: Action::Read,
-            now,
-        };
         let (decisions, seq) = consent
-            .authorize_deferred_among(&attempt, &grants, &fields)
+            .authorize_granted_reads_deferred(pro, org, client, now)
             .map_err(|e| e.to_string())?;
         let paths: Vec<&str> = decisions
             .iter()

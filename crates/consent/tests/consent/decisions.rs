@@ -378,3 +378,53 @@ fn authorizing_over_another_pairs_grants_is_refused() {
     assert!(decisions[0].decision.is_permit());
     f.consent.audit().sync_through(seq.unwrap()).unwrap();
 }
+
+#[test]
+fn granted_reads_decide_exactly_what_the_grants_name_or_the_attempt_itself() {
+    use omadata_consent::audit::{AuditEvent, AuditFilter, Outcome};
+    let f = fixture();
+    let (c, stranger) = (client(), client());
+    let pro = professional(Profession::YouthWork);
+    f.consent
+        .grant(
+            c,
+            &pro,
+            ask(
+                &["identity.name", "plan.agreed_actions"],
+                &[Action::Read],
+                t(100),
+            ),
+            t(0),
+        )
+        .unwrap();
+    let (decisions, _) = f
+        .consent
+        .authorize_granted_reads_deferred(pro.professional, pro.organisation.id, c, t(5))
+        .unwrap();
+    let decided: Vec<(&str, bool)> = decisions
+        .iter()
+        .map(|d| (d.field.as_str(), d.decision.is_permit()))
+        .collect();
+    assert_eq!(
+        decided,
+        [("identity.name", true), ("plan.agreed_actions", true)]
+    );
+    // No grant at all: the attempt is denied and audited as field `*`.
+    let (decisions, seq) = f
+        .consent
+        .authorize_granted_reads_deferred(pro.professional, pro.organisation.id, stranger, t(6))
+        .unwrap();
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0].field, "*");
+    assert!(!decisions[0].decision.is_permit());
+    f.consent.audit().sync_through(seq.unwrap()).unwrap();
+    let entries = f
+        .consent
+        .audit()
+        .query(AuditFilter::Client(stranger), None, None, None, 10)
+        .unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].event, AuditEvent::Access);
+    assert_eq!(entries[0].outcome, Some(Outcome::Deny));
+    assert_eq!(entries[0].fields, vec!["*".to_owned()]);
+}

@@ -13,8 +13,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use omadata_consent::audit::{AuditEntry, AuditEvent};
 use omadata_consent::{
-    AccessAsk, AccessAttempt, AccessRequest, Action, Decision, FieldSelector, GrantId, GrantState,
-    Purpose,
+    AccessAsk, AccessRequest, Action, Decision, FieldSelector, GrantId, GrantState, Purpose,
 };
 use omadata_vault::{Author, ClientId};
 use serde::{Deserialize, Serialize};
@@ -157,25 +156,12 @@ pub async fn client_record(
     let client: ClientId = client.parse().map_err(|_| ApiError::forbidden())?;
     let services = state.services();
     let now = state.now();
-    // The fields any grant between the two ever named; nothing else is even considered.
-    let grants = services.consent.grants_between(staff.id, client)?;
-    let asked: BTreeSet<&String> = grants.iter().flat_map(|g| &g.fields).collect();
-    let asked: Vec<String> = if asked.is_empty() {
-        // Audit the attempt itself: no grant at all.
-        vec!["*".to_owned()]
-    } else {
-        asked.into_iter().cloned().collect()
-    };
-    let attempt = AccessAttempt {
-        professional: staff.id,
-        organisation: staff.organisation,
+    let (decisions, audited) = services.consent.authorize_granted_reads_deferred(
+        staff.id,
+        staff.organisation,
         client,
-        action: Action::Read,
         now,
-    };
-    let (decisions, audited) = services
-        .consent
-        .authorize_deferred_among(&attempt, &grants, &asked)?;
+    )?;
     let mut permitted = Vec::new();
     for decision in &decisions {
         match &decision.decision {
