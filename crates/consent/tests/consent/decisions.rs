@@ -236,10 +236,9 @@ fn unknown_fields_are_denied_and_another_clients_grant_does_not_count() {
     );
 }
 
-#[test]
-fn authorize_logs_every_permit_and_deny() {
-    use omadata_consent::audit::{AuditEvent, AuditFilter, Outcome};
-    let f = fixture();
+/// A client who granted a youth worker reading of their name and agreed actions (at t(0),
+/// until t(100)).
+fn name_and_plan_granted(f: &Fixture) -> (ClientId, Grantee, Grant) {
     let c = client();
     let pro = professional(Profession::YouthWork);
     let grant = f
@@ -255,6 +254,14 @@ fn authorize_logs_every_permit_and_deny() {
             t(0),
         )
         .unwrap();
+    (c, pro, grant)
+}
+
+#[test]
+fn authorize_logs_every_permit_and_deny() {
+    use omadata_consent::audit::{AuditEvent, AuditFilter, Outcome};
+    let f = fixture();
+    let (c, pro, grant) = name_and_plan_granted(&f);
     let fields: Vec<String> = ["identity.name", "plan.agreed_actions", "identity.phone"]
         .iter()
         .map(|s| s.to_string())
@@ -383,20 +390,8 @@ fn authorizing_over_another_pairs_grants_is_refused() {
 fn granted_reads_decide_exactly_what_the_grants_name_or_the_attempt_itself() {
     use omadata_consent::audit::{AuditEvent, AuditFilter, Outcome};
     let f = fixture();
-    let (c, stranger) = (client(), client());
-    let pro = professional(Profession::YouthWork);
-    f.consent
-        .grant(
-            c,
-            &pro,
-            ask(
-                &["identity.name", "plan.agreed_actions"],
-                &[Action::Read],
-                t(100),
-            ),
-            t(0),
-        )
-        .unwrap();
+    let (c, pro, _) = name_and_plan_granted(&f);
+    let stranger = client();
     let (decisions, _) = f
         .consent
         .authorize_granted_reads_deferred(pro.professional, pro.organisation.id, c, t(5))
