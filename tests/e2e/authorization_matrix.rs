@@ -285,6 +285,12 @@ async fn every_operation_for_every_role_and_grant_state() {
             None,
         ),
         (
+            "sign audit checkpoint",
+            Method::POST,
+            "/api/v1/audit/checkpoint".into(),
+            None,
+        ),
+        (
             "admin staff",
             Method::GET,
             "/api/v1/admin/professionals".into(),
@@ -342,7 +348,7 @@ async fn every_operation_for_every_role_and_grant_state() {
                         }
                     }
                     "write ungranted field" | "missing client record" => StatusCode::FORBIDDEN,
-                    "audit events" | "audit checkpoint" => {
+                    "audit events" | "audit checkpoint" | "sign audit checkpoint" => {
                         if who == Who::Auditor {
                             StatusCode::OK
                         } else {

@@ -205,7 +205,11 @@ async fn consent_lifecycle_across_every_role() {
         events.iter().all(|e| e.get("value").is_none()),
         "no record contents in the log"
     );
-    let (status, checkpoint) = auditor.get("/api/v1/audit/checkpoint").await.unwrap();
+    // Signed on request (a POST); a GET only reads the newest.
+    let (status, checkpoint) = auditor
+        .call(Method::POST, "/api/v1/audit/checkpoint", None)
+        .await
+        .unwrap();
     assert_eq!(status, StatusCode::OK);
     assert!(checkpoint["tree_size"].as_u64().unwrap() > 5);
     let (status, report) = auditor.get("/api/v1/audit/verify").await.unwrap();

@@ -10,6 +10,7 @@ mod authorization_matrix;
 mod backup;
 mod cli;
 mod crash;
+mod cross_site;
 mod gateway;
 mod gateway_crash;
 mod logs;

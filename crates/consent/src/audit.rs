@@ -870,8 +870,12 @@ impl AuditLog {
             )
         };
         let (entry, copied) = entry;
-        self.store.sync()?;
-        self.write_pending()?;
+        // From here the change has landed: a failure must not read "nothing changed".
+        self.store.sync().map_err(StoreError::after_change)?;
+        self.write_pending().map_err(|e| match e {
+            ConsentError::Store(e) => ConsentError::Store(e.after_change()),
+            other => ConsentError::Store(StoreError::Unconfirmed(other.to_string())),
+        })?;
         // The copies are no longer needed once the journal has their entries.
         self.tail.lock().stale_copies.extend(copied);
         Ok(entry)
@@ -1172,6 +1176,16 @@ impl AuditLog {
         self.store
             .apply(vec![(key(&[CHECKPOINT, &size.to_be_bytes()]), Some(bytes))])?;
         Ok(checkpoint)
+    }
+
+    /// The newest checkpoint if it already covers the whole log; otherwise signs and
+    /// stores a new one. Signing only when the log has grown bounds how many checkpoints
+    /// anyone can make the service store.
+    pub fn checkpoint_if_grown(&self, now: DateTime<Utc>) -> Result<Checkpoint, ConsentError> {
+        match self.latest_checkpoint()? {
+            Some(latest) if latest.tree_size >= self.len() => Ok(latest),
+            _ => self.checkpoint(now),
+        }
     }
 
     /// Every stored checkpoint, oldest first.

@@ -58,7 +58,7 @@ pub trait ConsentStore: Send + Sync + Debug {
     /// Applies every write or none. Durable on return.
     fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         self.apply_deferred(writes)?;
-        self.sync()
+        self.sync().map_err(StoreError::after_change)
     }
 
     /// Records in the audit journal.

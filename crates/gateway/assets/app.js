@@ -663,8 +663,9 @@ function toCsv(events) {
 
 async function auditEvents() {
   const params = new URLSearchParams(location.hash.split('?')[1] || '');
-  // Sign a checkpoint first, so the verification anchors everything up to now.
-  const checkpoint = await api('GET', '/api/v1/audit/checkpoint');
+  // Sign a checkpoint first (only if the log has grown), so the verification anchors
+  // everything up to now.
+  const checkpoint = await api('POST', '/api/v1/audit/checkpoint');
   const verify = await api('GET', '/api/v1/audit/verify').then((r) => ({ ok: true, r })).catch((e) => ({ ok: false, e }));
   const events = [];
   let before = null;

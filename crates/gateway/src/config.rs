@@ -33,6 +33,10 @@ pub struct GatewayConfig {
     pub session_ttl: Duration,
     pub bearer_ttl: Duration,
     pub max_body_bytes: usize,
+    /// How often the audit log's checkpoint is signed (when the log has grown).
+    pub checkpoint_interval: std::time::Duration,
+    /// How long a request may take before it is answered anyway (see `deadline`).
+    pub request_timeout: std::time::Duration,
 }
 
 impl GatewayConfig {
@@ -56,6 +60,8 @@ impl GatewayConfig {
             session_ttl: Duration::hours(8),
             bearer_ttl: Duration::minutes(15),
             max_body_bytes: 64 * 1024,
+            checkpoint_interval: std::time::Duration::from_secs(300),
+            request_timeout: std::time::Duration::from_secs(30),
         }
     }
 

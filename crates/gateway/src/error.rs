@@ -91,11 +91,20 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         tracing::error!(%error, "storage failure");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage_unavailable",
-            "storage is not available; nothing was changed",
-        )
+        match error {
+            // The answer says what is true: the change was applied, only its durability
+            // is in doubt.
+            StoreError::Unconfirmed(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unconfirmed",
+                "the change was made, but storage could not confirm it is safely saved; reload to check it before repeating it",
+            ),
+            StoreError::Backend(_) | StoreError::Corrupt(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "storage is not available; nothing was changed",
+            ),
+        }
     }
 }
 
@@ -163,14 +172,7 @@ impl From<ConsentError> for ApiError {
             ConsentError::GrantNotActive(_) => {
                 ApiError::new(StatusCode::CONFLICT, "grant_not_active", error.to_string())
             }
-            ConsentError::Store(_) => {
-                tracing::error!(%error, "storage failure");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "storage_unavailable",
-                    "storage is not available; nothing was changed",
-                )
-            }
+            ConsentError::Store(store) => store.clone().into(),
             _ => {
                 tracing::error!(%error, "consent failure");
                 ApiError::internal()
@@ -180,3 +182,29 @@ impl From<ConsentError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_storage_failure_after_the_change_never_says_nothing_was_changed() {
+        let unconfirmed = StoreError::Unconfirmed("fsync failed".into());
+        for error in [
+            ApiError::from(unconfirmed.clone()),
+            ApiError::from(ConsentError::Store(unconfirmed.clone())),
+            ApiError::from(VaultError::Store(unconfirmed)),
+        ] {
+            assert_eq!(error.status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(error.code, "storage_unconfirmed");
+            assert!(
+                !error.detail.contains("nothing was changed"),
+                "{}",
+                error.detail
+            );
+        }
+        let before = ApiError::from(ConsentError::Store(StoreError::Backend("down".into())));
+        assert_eq!(before.code, "storage_unavailable");
+        assert!(before.detail.contains("nothing was changed"));
+    }
+}

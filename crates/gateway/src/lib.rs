@@ -8,15 +8,19 @@
 //!   the one mapping from domain errors to HTTP status.
 //! - [`oidc`]: the OpenID Connect relying party; [`test_idp`]: the built-in test provider
 //!   (only when enabled); [`sessions`], [`tokens`], [`extract`]: who is calling.
-//! - [`commit`]: group commit of the audit log (one flusher thread).
+//! - [`deadline`]: the time limit on a request, and what the answer says when it passes.
+//! - [`commit`]: group commit of the audit log (one flusher thread); [`checkpoints`]:
+//!   checkpoints signed on a schedule (one thread).
 //! - [`limits`]: rate limits on sign-in and pairing-code guessing.
 //! - [`routes`]: public, auth, client (`/api/v1/me`), professional, auditor, admin.
 //! - [`pages`]: the web app (HTML shell, script, stylesheet), built into the binary.
 //! - [`openapi`]: the OpenAPI document generated from the handlers.
 //! - [`demo`]: demo organisation, staff and clients for every test person.
 
+pub mod checkpoints;
 pub mod commit;
 pub mod config;
+pub mod deadline;
 pub mod demo;
 pub mod error;
 pub mod extract;
@@ -45,11 +49,9 @@ use omadata_consent::{Consent, Directory, ServiceKey};
 use omadata_vault::Vault;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 /// Errors that stop the gateway from starting.
@@ -84,8 +86,14 @@ pub fn state(
         None
     };
     let committer = commit::AuditCommitter::start(consent.audit_handle())?;
+    let checkpointer = checkpoints::Checkpointer::start(
+        consent.audit_handle(),
+        clock.clone(),
+        config.checkpoint_interval,
+    )?;
     Ok(AppState(Arc::new(Services {
         committer,
+        checkpointer,
         vault,
         consent,
         directory,
@@ -180,7 +188,10 @@ pub fn app(state: AppState) -> Router {
             put(professional::write_client_field),
         )
         .route("/api/v1/audit/events", get(auditor::events))
-        .route("/api/v1/audit/checkpoint", get(auditor::checkpoint))
+        .route(
+            "/api/v1/audit/checkpoint",
+            get(auditor::checkpoint).post(auditor::sign_checkpoint),
+        )
         .route(
             "/api/v1/audit/proofs/inclusion",
             get(auditor::inclusion_proof),
@@ -233,7 +244,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(middleware::from_fn_with_state(state.config().request_timeout, deadline::deadline))
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(state.clone(), count_responses));
     router.fallback(not_found).layer(stack).with_state(state)

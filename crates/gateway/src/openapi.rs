@@ -46,7 +46,7 @@ impl Modify for Security {
         client::export, client::erase_me, client::professionals,
         professional::request_access, professional::my_clients, professional::client_record,
         professional::write_client_field,
-        auditor::events, auditor::checkpoint, auditor::inclusion_proof,
+        auditor::events, auditor::checkpoint, auditor::sign_checkpoint, auditor::inclusion_proof,
         auditor::consistency_proof, auditor::verify,
         admin::organisation, admin::staff, admin::register_staff,
     ),

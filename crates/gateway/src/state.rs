@@ -35,6 +35,8 @@ impl Metrics {
 pub struct Services {
     /// Declared first so it is dropped first: its flusher stops before the stores close.
     pub committer: crate::commit::AuditCommitter,
+    /// Also stopped before the stores close.
+    pub checkpointer: crate::checkpoints::Checkpointer,
     pub vault: Vault,
     pub consent: Consent,
     pub directory: Directory,

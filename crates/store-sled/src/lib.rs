@@ -139,7 +139,11 @@ impl SledStore {
         if self.bulk_load {
             return Ok(());
         }
-        self.db.flush().map(|_| ()).map_err(backend)
+        // Runs after the change was applied, so a failure leaves it unconfirmed, not undone.
+        self.db
+            .flush()
+            .map(|_| ())
+            .map_err(|e| StoreError::Unconfirmed(e.to_string()))
     }
 
     fn versions(&self, prefix: &[u8]) -> Result<Vec<StoredVersion>, StoreError> {

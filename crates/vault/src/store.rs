@@ -7,12 +7,26 @@
 use crate::ids::ClientId;
 use std::fmt::Debug;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("storage backend failed: {0}")]
     Backend(String),
     #[error("storage holds an entry it cannot read: {0}")]
     Corrupt(String),
+    /// The change was applied, but making it durable failed: it may or may not survive
+    /// a crash. Never reported as "nothing was changed".
+    #[error("the change was made but could not be confirmed on disk: {0}")]
+    Unconfirmed(String),
+}
+
+impl StoreError {
+    /// This error, as seen after the change was already applied.
+    pub fn after_change(self) -> Self {
+        match self {
+            StoreError::Unconfirmed(_) => self,
+            other => StoreError::Unconfirmed(other.to_string()),
+        }
+    }
 }
 
 /// One stored record version: the sealed bytes of `path` at `version`.

@@ -665,3 +665,47 @@ fn heads_saved_at_shutdown_cover_the_whole_log() {
         assert_eq!(newest(&reopened), newest(audit));
     }
 }
+
+#[test]
+fn a_change_whose_flush_fails_is_reported_as_made_but_unconfirmed() {
+    use omadata_consent::ConsentError;
+    use omadata_vault::store::StoreError;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let failing = std::sync::Arc::new(AtomicBool::new(false));
+    let disk_failing = failing.clone();
+    let store = std::sync::Arc::new(MemoryConsentStore::with_sync_hook(std::sync::Arc::new(
+        move |_| {
+            if disk_failing.load(Ordering::SeqCst) {
+                return Err(StoreError::Backend("disk full".into()));
+            }
+            Ok(())
+        },
+    )));
+    let log = omadata_consent::audit::AuditLog::open(
+        store.clone(),
+        std::sync::Arc::new(ServiceKey::generate().unwrap()),
+    )
+    .unwrap();
+    failing.store(true, Ordering::SeqCst);
+    let error = log
+        .append_with(
+            AuditEntry::new(AuditEvent::Revoke, t(1)),
+            vec![(b"test/change".to_vec(), Some(b"made".to_vec()))],
+        )
+        .unwrap_err();
+    // The change is there, so the error must not say that nothing was changed.
+    assert_eq!(
+        store.get(b"test/change").unwrap().as_deref(),
+        Some(&b"made"[..])
+    );
+    assert!(
+        matches!(error, ConsentError::Store(StoreError::Unconfirmed(_))),
+        "{error:?}"
+    );
+    // A plain `apply` whose flush fails says the same.
+    let error = store
+        .apply(vec![(b"test/other".to_vec(), Some(b"made".to_vec()))])
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Unconfirmed(_)), "{error:?}");
+    assert!(store.get(b"test/other").unwrap().is_some());
+}

@@ -91,16 +91,42 @@ pub async fn events(
     }))
 }
 
-/// A checkpoint signed now over the whole log.
-#[utoipa::path(get, path = "/api/v1/audit/checkpoint", tag = "auditor", responses((status = 200, body = omadata_consent::audit::Checkpoint), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+/// The newest signed checkpoint. Checkpoints are signed on a schedule (and by
+/// `POST`), never by this GET.
+#[utoipa::path(get, path = "/api/v1/audit/checkpoint", tag = "auditor", responses((status = 200, body = omadata_consent::audit::Checkpoint), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn checkpoint(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Checkpoint>> {
     caller.staff(Role::Auditor)?;
-    Ok(Json(
-        state.services().consent.audit().checkpoint(state.now())?,
-    ))
+    state
+        .services()
+        .consent
+        .audit()
+        .latest_checkpoint()?
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "no_checkpoint",
+                "no checkpoint has been signed yet",
+            )
+        })
+}
+
+/// Signs a checkpoint over the whole log now, if it has grown since the newest one
+/// (otherwise answers with the newest). A state change, so it needs the CSRF token.
+#[utoipa::path(post, path = "/api/v1/audit/checkpoint", tag = "auditor", responses((status = 200, body = omadata_consent::audit::Checkpoint), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+pub async fn sign_checkpoint(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Checkpoint>> {
+    caller.staff(Role::Auditor)?;
+    let now = state.now();
+    let signed = state
+        .on_disk(move |services| services.consent.audit().checkpoint_if_grown(now))
+        .await??;
+    Ok(Json(signed))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

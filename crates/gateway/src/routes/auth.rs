@@ -22,8 +22,18 @@ fn set_cookie(state: &AppState, name: &str, value: &str, path: &str, max_age: i6
     } else {
         ""
     };
+    // The session cookie is never sent on a request another site starts, so no link or
+    // form elsewhere can make a signed-in browser read a record (audited) or change
+    // anything. The web app's shell needs no cookie, so arriving from the identity
+    // provider still works; its requests come from our own pages. The login cookie must
+    // come back on the provider's redirect, which another site starts.
+    let same_site = if name == SESSION_COOKIE {
+        "Strict"
+    } else {
+        "Lax"
+    };
     HeaderValue::from_str(&format!(
-        "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+        "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
