@@ -13,4 +13,5 @@ mod crash;
 mod gateway;
 mod gateway_crash;
 mod logs;
+mod sessions_and_staff;
 mod third_party_provider;
