@@ -422,3 +422,79 @@ async fn deactivated_staff_lose_sessions_and_tokens_at_once_and_cannot_sign_in_a
     assert_eq!(status, StatusCode::FORBIDDEN);
     gateway.stop().await.unwrap();
 }
+
+/// What the directory cannot check: a client enrolled by national identity number who
+/// never signed in is unknown by subject, so a staff registration of their subject goes
+/// through (or was made by a version before the check). Signing in without asking for a
+/// staff role, they still are the client they were; only an explicit choice of a staff
+/// role they are registered for makes them staff.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_whose_subject_was_registered_as_staff_stays_a_client_unless_they_choose() {
+    use omadata_consent::{ClientIdentity, Directory};
+    use omadata_store_sled::SledStore;
+    use omadata_vault::{Catalogue, Keyring, MasterKey, Vault};
+    use std::sync::Arc;
+
+    let mut gateway = Gateway::demo().await.unwrap();
+    let admin = signed_in(&gateway, "admin", Some("admin")).await;
+    let organisation = admin.get("/api/v1/admin/organisation").await.unwrap().1["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let addr = gateway.server.as_ref().unwrap().addr;
+    gateway.stop().await.unwrap();
+    let data = gateway.data_dir();
+    // "newcomer" becomes a client by national identity number, never having signed in.
+    let client_id = {
+        let store = Arc::new(SledStore::open(&data.join("db")).unwrap());
+        let vault = Vault::open(
+            store.clone(),
+            Keyring::new(MasterKey::from_file(&data.join("master.key")).unwrap()),
+            Arc::new(Catalogue::builtin().unwrap()),
+        )
+        .unwrap();
+        let directory = Directory::new(
+            store,
+            omadata::server::read_enrolment_secret(&data.join("enrolment.secret")).unwrap(),
+        );
+        let id = vault.enrol_client().unwrap();
+        directory
+            .enrol_client(ClientIdentity::NationalId("040405A915F"), id)
+            .unwrap();
+        id.to_string()
+    };
+    let data_arg = data.to_str().unwrap();
+    cli(&[
+        "register",
+        "staff",
+        "--data",
+        data_arg,
+        "--organisation",
+        &organisation,
+        "--name",
+        "Niko Uusi",
+        "--title",
+        "Ohjaaja",
+        "--profession",
+        "youth_work",
+        "--role",
+        "professional",
+        "--login-subject",
+        "newcomer",
+    ])
+    .unwrap();
+    restart(&mut gateway, addr).await;
+
+    let newcomer = signed_in(&gateway, "newcomer", None).await;
+    let (_, me) = newcomer.get("/api/v1/me").await.unwrap();
+    assert_eq!(
+        (me["role"].as_str(), me["id"].as_str()),
+        (Some("client"), Some(client_id.as_str()))
+    );
+    let as_staff = signed_in(&gateway, "newcomer", Some("professional")).await;
+    assert_eq!(
+        as_staff.get("/api/v1/me").await.unwrap().1["role"],
+        "professional"
+    );
+    gateway.stop().await.unwrap();
+}
