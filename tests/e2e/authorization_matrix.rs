@@ -3,10 +3,7 @@
 //! answers the same whether or not the client exists.
 
 use chrono::Duration;
-use omadata_consent::ServiceKey;
 use omadata_e2e::{Browser, Gateway};
-use omadata_gateway::principal::Role;
-use omadata_gateway::tokens::BearerKeys;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -85,20 +82,7 @@ async fn every_operation_for_every_role_and_grant_state() {
         .as_str()
         .unwrap()
         .to_owned();
-    let other_id = other.get("/api/v1/me").await.unwrap().1["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let admin = signed_in(&gateway, "admin").await;
-    let auditor_session = signed_in(&gateway, "auditor").await;
-    let auditor_id = auditor_session.get("/api/v1/me").await.unwrap().1["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let admin_id = admin.get("/api/v1/me").await.unwrap().1["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
 
     // One professional per grant state, registered by the admin.
     let mut pros = std::collections::BTreeMap::new();
@@ -192,28 +176,41 @@ async fn every_operation_for_every_role_and_grant_state() {
     }
     // Two days later: the one-day grant has expired. Tokens are minted now.
     gateway.clock.advance(Duration::days(2));
-    let key = ServiceKey::from_file(&gateway.data_dir().join("signing.key")).unwrap();
-    let keys = BearerKeys::new(&key, format!("{}/", gateway.base)).unwrap();
-    let now = gateway.now();
-    let token = |subject: String, role: Role| {
-        keys.issue(subject, role, now, Duration::minutes(10))
-            .unwrap()
-            .0
-    };
+    // Bearer tokens minted from each person's own session, signed in now (a token is
+    // bound to its session; the registered professionals sign in through the test
+    // provider under their own subjects).
     let mut callers = Vec::new();
     for who in EVERYONE {
-        let mut browser = gateway.browser().unwrap();
-        browser.bearer = match who {
+        let person = match who {
             Who::Anonymous => None,
-            Who::Owner => Some(token(format!("client:{owner_id}"), Role::Client)),
-            Who::OtherClient => Some(token(format!("client:{other_id}"), Role::Client)),
-            Who::Auditor => Some(token(format!("staff:{auditor_id}"), Role::Auditor)),
-            Who::Admin => Some(token(format!("staff:{admin_id}"), Role::Admin)),
-            pro_state => Some(token(
-                format!("staff:{}", pro(pro_state)),
-                Role::Professional,
-            )),
+            Who::Owner => Some(("client1", None)),
+            Who::OtherClient => Some(("client2", None)),
+            Who::Auditor => Some(("auditor", None)),
+            Who::Admin => Some(("admin", None)),
+            Who::ProNoGrant => Some(("matrix-none", Some("professional"))),
+            Who::ProActiveRead => Some(("matrix-active", Some("professional"))),
+            Who::ProExpired => Some(("matrix-expired", Some("professional"))),
+            Who::ProRevoked => Some(("matrix-revoked", Some("professional"))),
+            Who::ProOtherClientsGrant => Some(("matrix-other-client", Some("professional"))),
+            Who::ProOtherField => Some(("matrix-other-field", Some("professional"))),
+            Who::ProWrite => Some(("matrix-write", Some("professional"))),
         };
+        let mut browser = gateway.browser().unwrap();
+        if let Some((login, role)) = person {
+            let mut session = gateway.browser().unwrap();
+            let (status, page) = session.login(login, role).await.unwrap();
+            assert_eq!(status, StatusCode::OK, "{login}: {page}");
+            let (status, token) = session
+                .call(Method::POST, "/api/v1/tokens", None)
+                .await
+                .unwrap();
+            assert_eq!(status, StatusCode::OK, "{token}");
+            browser.bearer = token["access_token"].as_str().map(str::to_owned);
+            if is_pro(who) {
+                let (_, me) = browser.get("/api/v1/me").await.unwrap();
+                assert_eq!(me["id"].as_str(), Some(pro(who).as_str()), "{who:?}");
+            }
+        }
         callers.push((who, browser));
     }
 

@@ -14,4 +14,5 @@ mod cross_site;
 mod gateway;
 mod gateway_crash;
 mod logs;
+mod sessions_and_staff;
 mod third_party_provider;

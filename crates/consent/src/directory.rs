@@ -1,12 +1,19 @@
 //! Who is who: registered organisations and their staff (professionals, auditors,
 //! organisation admins), and enrolled clients. Stored in the consent keyspace.
 //!
-//! Staff are matched at login by their identity provider subject; clients by a keyed
-//! hash (HMAC-SHA-256 with a server secret) of their national identity number when the
-//! provider gives one, else of the provider's subject. The number itself is never stored.
+//! Staff are matched at login by their identity (issuer, subject): the record names the
+//! issuer (`None`: whichever issuer the gateway is configured with) and the login index
+//! the subject. Subjects are unique among staff across issuers (stricter than the pair,
+//! and needs no knowledge of the configured issuer to check). Clients are matched by a
+//! keyed hash (HMAC-SHA-256 with a server secret) of their national identity number
+//! when the provider gives one, else of the provider's (issuer, subject). The number
+//! itself is never stored. Every client who signed in also leaves a keyed hash of their
+//! subject, so a staff registration cannot claim a client's sign-in (a client enrolled by
+//! national id who never signed in is unknown by subject: nothing can be checked then).
 //!
 //! Keys: `do/org` organisations; `ds/staff` staff; `dl/sha256(subject)` staff login;
-//! `dc/hmac` client enrolment; `dk/client` the client's enrolment key (for erasure).
+//! `dc/hmac` client enrolment; `dk/client` the client's enrolment key (for erasure);
+//! `dcs/hmac(subject)` a client's sign-in subject; `dks/client` its key (for erasure).
 
 use crate::error::ConsentError;
 use crate::model::{Grantee, Organisation, OrganisationId, Profession};
@@ -43,7 +50,50 @@ pub struct Staff {
     pub roles: BTreeSet<StaffRole>,
     /// The identity provider subject this person logs in as.
     pub login_subject: String,
+    /// The provider (issuer) of `login_subject`; `None` (records older than this field,
+    /// and the operator's registrations without `--login-issuer`): the gateway's
+    /// configured issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_issuer: Option<String>,
     pub registered_at: DateTime<Utc>,
+    /// Whether the person may sign in. Records older than this field are active.
+    #[serde(default)]
+    pub status: StaffStatus,
+}
+
+impl Staff {
+    pub fn is_active(&self) -> bool {
+        self.status == StaffStatus::Active
+    }
+
+    /// Whether this record is the sign-in `(issuer, subject)`, given the issuer the
+    /// gateway is configured with.
+    pub fn signs_in_as(&self, issuer: &str, subject: &str, configured_issuer: &str) -> bool {
+        self.login_subject == subject
+            && self.login_issuer.as_deref().unwrap_or(configured_issuer) == issuer
+    }
+}
+
+/// A staff member's standing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum StaffStatus {
+    #[default]
+    Active,
+    /// Registered by an organisation admin for a profession that unlocks
+    /// special-category data: cannot sign in until the operator confirms it.
+    PendingConfirmation,
+    /// Removed: cannot sign in; the login subject stays reserved.
+    Deactivated,
+}
+
+/// Who registers a staff member: the operator is trusted with every profession; an
+/// organisation admin's `health_care` registrations wait for the operator's confirmation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Registrar {
+    Operator,
+    OrganisationAdmin,
 }
 
 /// A new organisation, as registered by the operator.
@@ -67,6 +117,9 @@ pub struct NewStaff {
     pub profession: Profession,
     pub roles: BTreeSet<StaffRole>,
     pub login_subject: String,
+    /// The provider of `login_subject`; left out: the gateway's configured issuer.
+    #[serde(default)]
+    pub login_issuer: Option<String>,
 }
 
 /// The server secret for enrolment hashes. Zeroized by ring when dropped.
@@ -164,12 +217,21 @@ fn check_business_id(id: &str) -> Result<(), ConsentError> {
     }
 }
 
+fn staff_login_key(subject: &str) -> Vec<u8> {
+    k(&[
+        b"dl/",
+        digest::digest(&digest::SHA256, subject.as_bytes()).as_ref(),
+    ])
+}
+
 #[derive(Debug)]
 pub struct Directory {
     store: Arc<dyn ConsentStore>,
     secret: EnrolmentSecret,
-    /// Staff records read so far. A staff record is written once, at registration, and
-    /// never changed or removed, so a cached one is never stale (absences are not cached).
+    /// Staff records read so far. A record changes only through this Directory
+    /// ([`Directory::set_staff_status`] updates the cache in the same call) or through the
+    /// operator's CLI, which can open the store only while no gateway holds it; so a
+    /// cached one is never stale (absences are not cached).
     staff_cache: Mutex<HashMap<ProfessionalId, Staff>>,
 }
 
@@ -228,10 +290,14 @@ impl Directory {
             .collect()
     }
 
+    /// Registers a staff member. Refused with [`ConsentError::IdentityTaken`] when the
+    /// subject already belongs to a staff member (of any organisation) or to a client who
+    /// has signed in.
     pub fn register_staff(
         &self,
         organisation: OrganisationId,
         new: NewStaff,
+        registrar: Registrar,
         now: DateTime<Utc>,
     ) -> Result<Staff, ConsentError> {
         if self.organisation(organisation)?.is_none() {
@@ -243,22 +309,31 @@ impl Directory {
         check_text("name", &new.name, 200)?;
         check_text("title", &new.title, 200)?;
         check_text("login_subject", &new.login_subject, 255)?;
+        if let Some(issuer) = &new.login_issuer {
+            check_text("login_issuer", issuer, 500)?;
+        }
         if new.roles.is_empty() {
             return Err(ConsentError::Invalid {
                 what: "roles",
                 reason: "name at least one role".into(),
             });
         }
-        let login_key = k(&[
-            b"dl/",
-            digest::digest(&digest::SHA256, new.login_subject.as_bytes()).as_ref(),
-        ]);
-        if self.store.get(&login_key)?.is_some() {
-            return Err(ConsentError::Invalid {
-                what: "login_subject",
-                reason: "already registered".into(),
-            });
+        let login_key = staff_login_key(&new.login_subject);
+        if self.store.get(&login_key)?.is_some()
+            || self
+                .store
+                .get(&self.client_subject_key(&new.login_subject))?
+                .is_some()
+        {
+            return Err(ConsentError::IdentityTaken);
         }
+        let status = if registrar == Registrar::OrganisationAdmin
+            && new.profession == Profession::HealthCare
+        {
+            StaffStatus::PendingConfirmation
+        } else {
+            StaffStatus::Active
+        };
         let staff = Staff {
             id: ProfessionalId::random(),
             organisation,
@@ -267,12 +342,39 @@ impl Directory {
             profession: new.profession,
             roles: new.roles,
             login_subject: new.login_subject,
+            login_issuer: new.login_issuer,
             registered_at: now,
+            status,
         };
         self.store.apply(vec![
             (k(&[b"ds/", staff.id.as_bytes()]), Some(json(&staff)?)),
             (login_key, Some(staff.id.as_bytes().to_vec())),
         ])?;
+        Ok(staff)
+    }
+
+    /// Confirms, or deactivates, a staff member; the cache follows at once. A deactivated
+    /// member stays deactivated (confirming them again is refused).
+    pub fn set_staff_status(
+        &self,
+        id: ProfessionalId,
+        status: StaffStatus,
+    ) -> Result<Staff, ConsentError> {
+        let mut staff = self.staff(id)?.ok_or(ConsentError::UnknownStaff)?;
+        if staff.status == StaffStatus::Deactivated && status != StaffStatus::Deactivated {
+            return Err(ConsentError::Invalid {
+                what: "status",
+                reason: "a deactivated staff member cannot be reinstated; register them again under a new login".into(),
+            });
+        }
+        staff.status = status;
+        self.store
+            .apply(vec![(k(&[b"ds/", id.as_bytes()]), Some(json(&staff)?))])?;
+        let mut cache = self.staff_cache.lock();
+        if cache.len() >= STAFF_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(id, staff.clone());
         Ok(staff)
     }
 
@@ -295,17 +397,22 @@ impl Directory {
         Ok(staff)
     }
 
-    pub fn staff_by_login(&self, subject: &str) -> Result<Option<Staff>, ConsentError> {
-        let key = k(&[
-            b"dl/",
-            digest::digest(&digest::SHA256, subject.as_bytes()).as_ref(),
-        ]);
-        let Some(id) = self.store.get(&key)? else {
+    /// The staff member who signs in as `(issuer, subject)`, whatever their status.
+    /// `configured_issuer`: the gateway's, which records without an issuer name.
+    pub fn staff_by_login(
+        &self,
+        issuer: &str,
+        subject: &str,
+        configured_issuer: &str,
+    ) -> Result<Option<Staff>, ConsentError> {
+        let Some(id) = self.store.get(&staff_login_key(subject))? else {
             return Ok(None);
         };
         let id = <[u8; 16]>::try_from(id.as_slice())
             .map_err(|_| ConsentError::Corrupt("malformed staff login".into()))?;
-        self.staff(ProfessionalId::from_bytes(id))
+        Ok(self
+            .staff(ProfessionalId::from_bytes(id))?
+            .filter(|staff| staff.signs_in_as(issuer, subject, configured_issuer)))
     }
 
     /// Every registered staff member, of every organisation.
@@ -347,6 +454,34 @@ impl Directory {
         k(&[b"dc/", &hash])
     }
 
+    fn client_subject_key(&self, subject: &str) -> Vec<u8> {
+        k(&[b"dcs/", &self.secret.hash("login-subject", subject)])
+    }
+
+    /// The client who signed in with `subject` (of any issuer): for refusing a staff
+    /// registration of it, and for keeping such a person a client at sign-in.
+    pub fn client_by_subject(&self, subject: &str) -> Result<Option<ClientId>, ConsentError> {
+        let Some(id) = self.store.get(&self.client_subject_key(subject))? else {
+            return Ok(None);
+        };
+        let id = <[u8; 16]>::try_from(id.as_slice())
+            .map_err(|_| ConsentError::Corrupt("malformed client subject".into()))?;
+        Ok(Some(ClientId::from_bytes(id)))
+    }
+
+    /// Remembers (keyed hash) that `client` signs in as `subject`; a no-op when known.
+    pub fn link_client_subject(&self, subject: &str, client: ClientId) -> Result<(), ConsentError> {
+        let key = self.client_subject_key(subject);
+        if self.store.get(&key)?.as_deref() == Some(client.as_bytes().as_slice()) {
+            return Ok(());
+        }
+        self.store.apply(vec![
+            (key.clone(), Some(client.as_bytes().to_vec())),
+            (k(&[b"dks/", client.as_bytes()]), Some(key)),
+        ])?;
+        Ok(())
+    }
+
     /// The client already enrolled under this identity.
     pub fn find_client(
         &self,
@@ -376,10 +511,13 @@ impl Directory {
 
     /// Forgets who the client was: after this nothing links the random id to a person.
     pub fn forget_client(&self, client: ClientId) -> Result<(), ConsentError> {
-        let link = k(&[b"dk/", client.as_bytes()]);
-        let mut writes: Vec<Write> = vec![(link.clone(), None)];
-        if let Some(key) = self.store.get(&link)? {
-            writes.push((key, None));
+        let mut writes: Vec<Write> = Vec::new();
+        for prefix in [b"dk/".as_slice(), b"dks/".as_slice()] {
+            let link = k(&[prefix, client.as_bytes()]);
+            if let Some(key) = self.store.get(&link)? {
+                writes.push((key, None));
+            }
+            writes.push((link, None));
         }
         self.store.apply(writes)?;
         Ok(())
@@ -398,6 +536,8 @@ mod tests {
             store,
         )
     }
+
+    const ISSUER: &str = "https://idp.example";
 
     fn now() -> DateTime<Utc> {
         DateTime::from_timestamp(1_790_000_000, 0).unwrap()
@@ -434,27 +574,43 @@ mod tests {
                     profession: Profession::YouthWork,
                     roles: [StaffRole::Professional].into_iter().collect(),
                     login_subject: "pro-youth".into(),
+                    login_issuer: None,
                 },
+                Registrar::Operator,
                 now(),
             )
             .unwrap();
         assert_eq!(
-            directory.staff_by_login("pro-youth").unwrap(),
+            directory
+                .staff_by_login(ISSUER, "pro-youth", ISSUER)
+                .unwrap(),
             Some(staff.clone())
         );
-        assert_eq!(directory.staff_by_login("stranger").unwrap(), None);
+        assert_eq!(
+            directory
+                .staff_by_login(ISSUER, "stranger", ISSUER)
+                .unwrap(),
+            None
+        );
+        // The same subject from another provider is someone else.
+        assert_eq!(
+            directory
+                .staff_by_login("https://other.example", "pro-youth", ISSUER)
+                .unwrap(),
+            None
+        );
         let again = NewStaff {
             name: "X".into(),
             title: "Y".into(),
             profession: Profession::Other,
             roles: [StaffRole::Auditor].into_iter().collect(),
             login_subject: "pro-youth".into(),
+            login_issuer: None,
         };
-        assert!(
-            directory
-                .register_staff(organisation.id, again, now())
-                .is_err()
-        );
+        assert!(matches!(
+            directory.register_staff(organisation.id, again, Registrar::Operator, now()),
+            Err(ConsentError::IdentityTaken)
+        ));
         assert_eq!(
             directory.grantee(&staff).unwrap().organisation,
             organisation
@@ -504,5 +660,119 @@ mod tests {
                 .unwrap(),
             None
         );
+    }
+
+    fn new_staff(subject: &str, profession: Profession) -> NewStaff {
+        NewStaff {
+            name: "Hanna".into(),
+            title: "Terveydenhoitaja".into(),
+            profession,
+            roles: [StaffRole::Professional].into_iter().collect(),
+            login_subject: subject.into(),
+            login_issuer: Some(ISSUER.into()),
+        }
+    }
+
+    #[test]
+    fn a_clients_sign_in_subject_cannot_be_registered_as_staff_until_forgotten() {
+        let (directory, _) = directory();
+        let organisation = directory.register_organisation(org()).unwrap();
+        let client = ClientId::random();
+        directory
+            .enrol_client(ClientIdentity::NationalId("020205A9128"), client)
+            .unwrap();
+        directory.link_client_subject("client2", client).unwrap();
+        assert_eq!(
+            directory.client_by_subject("client2").unwrap(),
+            Some(client)
+        );
+        assert!(matches!(
+            directory.register_staff(
+                organisation.id,
+                new_staff("client2", Profession::YouthWork),
+                Registrar::Operator,
+                now()
+            ),
+            Err(ConsentError::IdentityTaken)
+        ));
+        directory.forget_client(client).unwrap();
+        assert_eq!(directory.client_by_subject("client2").unwrap(), None);
+        assert!(
+            directory
+                .register_staff(
+                    organisation.id,
+                    new_staff("client2", Profession::YouthWork),
+                    Registrar::Operator,
+                    now()
+                )
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn an_admins_health_care_registration_waits_for_the_operator_and_deactivation_sticks() {
+        let (directory, _) = directory();
+        let organisation = directory.register_organisation(org()).unwrap();
+        let pending = directory
+            .register_staff(
+                organisation.id,
+                new_staff("pro-health-2", Profession::HealthCare),
+                Registrar::OrganisationAdmin,
+                now(),
+            )
+            .unwrap();
+        assert_eq!(pending.status, StaffStatus::PendingConfirmation);
+        let by_operator = directory
+            .register_staff(
+                organisation.id,
+                new_staff("pro-health-3", Profession::HealthCare),
+                Registrar::Operator,
+                now(),
+            )
+            .unwrap();
+        assert_eq!(by_operator.status, StaffStatus::Active);
+        let youth = directory
+            .register_staff(
+                organisation.id,
+                new_staff("pro-youth-2", Profession::YouthWork),
+                Registrar::OrganisationAdmin,
+                now(),
+            )
+            .unwrap();
+        assert!(youth.is_active());
+
+        // Read once (cached), then confirmed: the cached copy follows.
+        assert!(!directory.staff(pending.id).unwrap().unwrap().is_active());
+        directory
+            .set_staff_status(pending.id, StaffStatus::Active)
+            .unwrap();
+        assert!(directory.staff(pending.id).unwrap().unwrap().is_active());
+        directory
+            .set_staff_status(pending.id, StaffStatus::Deactivated)
+            .unwrap();
+        let found = directory
+            .staff_by_login(ISSUER, "pro-health-2", ISSUER)
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.status, StaffStatus::Deactivated);
+        assert!(
+            directory
+                .set_staff_status(pending.id, StaffStatus::Active)
+                .is_err()
+        );
+        assert!(matches!(
+            directory.set_staff_status(ProfessionalId::random(), StaffStatus::Deactivated),
+            Err(ConsentError::UnknownStaff)
+        ));
+    }
+
+    #[test]
+    fn staff_records_stored_before_issuer_and_status_still_load_as_active() {
+        let old = r#"{"id":"6f1c1d2e-8a3b-4c5d-9e6f-7a8b9c0d1e2f","organisation":"1f1c1d2e-8a3b-4c5d-9e6f-7a8b9c0d1e2f","name":"Pirjo","title":"Ohjaaja","profession":"youth_work","roles":["professional"],"login_subject":"pro-youth","registered_at":"2026-01-01T00:00:00Z"}"#;
+        let staff: Staff = serde_json::from_str(old).unwrap();
+        assert!(staff.is_active());
+        assert_eq!(staff.login_issuer, None);
+        assert!(staff.signs_in_as(ISSUER, "pro-youth", ISSUER));
+        assert!(!staff.signs_in_as("https://other.example", "pro-youth", ISSUER));
     }
 }

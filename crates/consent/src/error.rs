@@ -21,6 +21,12 @@ pub enum ConsentError {
     #[error("invalid {what}: {reason}")]
     Invalid { what: &'static str, reason: String },
 
+    #[error("this sign-in identity already belongs to someone else")]
+    IdentityTaken,
+
+    #[error("no such staff member")]
+    UnknownStaff,
+
     #[error("the pairing code is unknown, used or expired")]
     PairingCodeInvalid,
 

@@ -32,7 +32,8 @@ pub mod signing;
 pub mod store;
 
 pub use directory::{
-    ClientIdentity, Directory, EnrolmentSecret, NewOrganisation, NewStaff, Staff, StaffRole,
+    ClientIdentity, Directory, EnrolmentSecret, NewOrganisation, NewStaff, Registrar, Staff,
+    StaffRole, StaffStatus,
 };
 pub use error::ConsentError;
 pub use model::*;

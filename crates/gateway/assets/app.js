@@ -36,6 +36,7 @@ const T = {
     account: 'Lataa tai poista tietosi', download: 'Lataa kaikki tietoni', downloadText: 'Saat kaiken, mitä sinusta on tallennettu, yhtenä tiedostona.',
     deleteAll: 'Poista kaikki tietoni', deleteText: 'Kaikki tietosi poistetaan lopullisesti. Kaikki luvat loppuvat heti. Tätä ei voi perua. Lokiin jää vain merkintä, että tiedot poistettiin, ilman nimeäsi.',
     deleteConfirm: 'Ymmärrän, että tietoja ei saa takaisin.', deletedBye: 'Tietosi on poistettu. Kiitos, että käytit OmaDataa.',
+    reauth: 'Poistaminen vaatii tuoreen tunnistautumisen. Sinut ohjataan tunnistautumaan uudelleen; paina sen jälkeen poista uudelleen.',
     legal: 'Lisätietoa (laki)',
     legalData: 'Sinulla on oikeus saada tietää, mitä tietoja sinusta on, korjata niitä, saada ne itsellesi ja pyytää niiden poistamista (EU:n tietosuoja-asetus, artiklat 15–20).',
     legalConsent: 'Suostumus on vapaaehtoinen, ja sen voi perua yhtä helposti kuin antaa. Peruminen lopettaa käsittelyn heti. Terveystietoja saa näyttää vain terveydenhuollon ammattilaiselle.',
@@ -49,6 +50,7 @@ const T = {
     verify: 'Lokin eheys', verifyOk: 'Loki on eheä: {n} merkintää, {c} allekirjoitettua tarkistuspistettä.', verifyBad: 'Loki EI ole eheä: {why}',
     checkpoint: 'Viimeisin tarkistuspiste', treeSize: 'Merkintöjä', rootHash: 'Juurisumma', signedAt: 'Allekirjoitettu',
     staff: 'Organisaation henkilöstö', register: 'Rekisteröi henkilö', name: 'Nimi', title: 'Tehtävänimike', profession: 'Ammatti', role: 'Rooli', loginSubject: 'Tunnistuksen tunniste', registered: 'Rekisteröity.',
+    status: 'Tila', status_active: 'Käytössä', status_pending_confirmation: 'Odottaa ylläpidon vahvistusta', status_deactivated: 'Poistettu käytöstä', deactivate: 'Poista käytöstä', deactivated: 'Poistettu käytöstä: istunnot päättyivät.',
     error: 'Jokin meni vikaan: {detail}', signedOut: 'Olet kirjautunut ulos.',
     cat_identity: 'Henkilö- ja yhteystiedot', cat_background: 'Tausta', cat_situation: 'Nykytilanne', cat_needs: 'Tarpeet', cat_plan: 'Yhteinen suunnitelma',
     cat_encounters: 'Asiointi', cat_self_assessment: 'Itsearviot', cat_health: 'Terveys ja toimintakyky', cat_social_welfare: 'Sosiaalihuolto', cat_employment_services: 'Työllisyyspalvelut',
@@ -84,6 +86,7 @@ const T = {
     account: 'Ladda ner eller radera dina uppgifter', download: 'Ladda ner alla mina uppgifter', downloadText: 'Du får allt som sparats om dig i en fil.',
     deleteAll: 'Radera alla mina uppgifter', deleteText: 'Alla dina uppgifter raderas för alltid. Alla lov slutar direkt. Det går inte att ångra. I loggen blir bara en anteckning om att uppgifterna raderades, utan ditt namn.',
     deleteConfirm: 'Jag förstår att uppgifterna inte kan fås tillbaka.', deletedBye: 'Dina uppgifter är raderade. Tack för att du använde OmaData.',
+    reauth: 'Radering kräver en färsk identifiering. Du skickas för att identifiera dig igen; tryck sedan på radera igen.',
     legal: 'Mer information (lag)',
     legalData: 'Du har rätt att få veta vilka uppgifter som finns om dig, rätta dem, få dem och begära att de raderas (EU:s dataskyddsförordning, artiklarna 15–20).',
     legalConsent: 'Samtycket är frivilligt och kan tas tillbaka lika lätt som det ges. Då upphör behandlingen direkt. Hälsouppgifter får visas bara för hälso- och sjukvårdspersonal.',
@@ -97,6 +100,7 @@ const T = {
     verify: 'Loggens integritet', verifyOk: 'Loggen är hel: {n} poster, {c} signerade kontrollpunkter.', verifyBad: 'Loggen är INTE hel: {why}',
     checkpoint: 'Senaste kontrollpunkt', treeSize: 'Poster', rootHash: 'Rotsumma', signedAt: 'Signerad',
     staff: 'Organisationens personal', register: 'Registrera person', name: 'Namn', title: 'Titel', profession: 'Yrke', role: 'Roll', loginSubject: 'Identifieringens id', registered: 'Registrerad.',
+    status: 'Status', status_active: 'Aktiv', status_pending_confirmation: 'Väntar på operatörens bekräftelse', status_deactivated: 'Inaktiverad', deactivate: 'Inaktivera', deactivated: 'Inaktiverad: sessionerna avslutades.',
     error: 'Något gick fel: {detail}', signedOut: 'Du har loggat ut.',
     cat_identity: 'Person- och kontaktuppgifter', cat_background: 'Bakgrund', cat_situation: 'Nuvarande situation', cat_needs: 'Behov', cat_plan: 'Gemensam plan',
     cat_encounters: 'Kontakter', cat_self_assessment: 'Självskattningar', cat_health: 'Hälsa och funktionsförmåga', cat_social_welfare: 'Socialvård', cat_employment_services: 'Arbetskraftstjänster',
@@ -132,6 +136,7 @@ const T = {
     account: 'Download or delete your data', download: 'Download all my data', downloadText: 'You get everything stored about you in one file.',
     deleteAll: 'Delete all my data', deleteText: 'All your data is deleted for good. Every permission ends at once. This cannot be undone. The log keeps only a note that data was deleted, without your name.',
     deleteConfirm: 'I understand the data cannot be brought back.', deletedBye: 'Your data has been deleted. Thank you for using OmaData.',
+    reauth: 'Deleting needs a fresh sign-in. You are sent to sign in again; then press delete once more.',
     legal: 'More information (law)',
     legalData: 'You have the right to know what data is held about you, to correct it, to get it and to ask for it to be erased (EU General Data Protection Regulation, Articles 15–20).',
     legalConsent: 'Consent is voluntary and can be withdrawn as easily as it is given; withdrawal ends processing at once. Health data may be shown only to health-care staff.',
@@ -145,6 +150,7 @@ const T = {
     verify: 'Log integrity', verifyOk: 'The log is intact: {n} entries, {c} signed checkpoints.', verifyBad: 'The log is NOT intact: {why}',
     checkpoint: 'Latest checkpoint', treeSize: 'Entries', rootHash: 'Root hash', signedAt: 'Signed',
     staff: 'Organisation staff', register: 'Register a person', name: 'Name', title: 'Title', profession: 'Profession', role: 'Role', loginSubject: 'Login identifier', registered: 'Registered.',
+    status: 'Status', status_active: 'Active', status_pending_confirmation: 'Awaits the operator\'s confirmation', status_deactivated: 'Deactivated', deactivate: 'Deactivate', deactivated: 'Deactivated: their sessions ended.',
     error: 'Something went wrong: {detail}', signedOut: 'You have signed out.',
     cat_identity: 'Identity and contact', cat_background: 'Background', cat_situation: 'Current situation', cat_needs: 'Needs', cat_plan: 'Shared plan',
     cat_encounters: 'Encounters', cat_self_assessment: 'Self-assessments', cat_health: 'Health and functional capacity', cat_social_welfare: 'Social welfare', cat_employment_services: 'Employment services',
@@ -553,7 +559,13 @@ function account() {
       main.textContent = '';
       main.append(h('h1', {}, t('deletedBye')));
       main.focus();
-    } catch (error) { fail(error); }
+    } catch (error) {
+      if (error.code === 'reauthentication_required') {
+        // Irreversible: prove it is you again, then come back here and press delete.
+        say(t('reauth'));
+        location.assign('/auth/login?role=client&prompt=login&next=account');
+      } else fail(error);
+    }
   });
   return h('div', {},
     h('h1', {}, t('account')),
@@ -744,8 +756,11 @@ async function staffPage() {
     h('h1', {}, t('staff')),
     h('p', {}, organisation.name + ' (' + organisation.business_id + ')'),
     h('div', { class: 'table-wrap' }, h('table', {},
-      h('thead', {}, h('tr', {}, [t('name'), t('title'), t('profession'), t('role')].map((c) => h('th', { scope: 'col' }, c)))),
-      h('tbody', {}, staff.map((s) => h('tr', {}, h('td', {}, s.name), h('td', {}, s.title), h('td', {}, t('prof_' + s.profession)), h('td', {}, s.roles.join(', '))))))),
+      h('thead', {}, h('tr', {}, [t('name'), t('title'), t('profession'), t('role'), t('status'), '—'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, staff.map((s) => h('tr', {}, h('td', {}, s.name), h('td', {}, s.title), h('td', {}, t('prof_' + s.profession)), h('td', {}, s.roles.join(', ')),
+        h('td', {}, t('status_' + (s.status || 'active'))),
+        h('td', {}, (s.status || 'active') === 'deactivated' || s.id === app.me.id ? '' : h('button', { type: 'button', class: 'danger',
+          onclick: async () => { try { await api('POST', '/api/v1/admin/professionals/' + s.id + '/deactivate'); say(t('deactivated')); await render(); } catch (error) { fail(error); } } }, t('deactivate')))))))),
     form);
 }
 

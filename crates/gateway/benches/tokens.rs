@@ -20,6 +20,7 @@ fn tokens(c: &mut Criterion) {
                 keys.issue(
                     "staff:x".into(),
                     Role::Professional,
+                    "sid".into(),
                     now,
                     Duration::minutes(15),
                 )
@@ -34,6 +35,7 @@ fn tokens(c: &mut Criterion) {
         .issue(
             "staff:y".into(),
             Role::Professional,
+            "sid".into(),
             now,
             Duration::minutes(15),
         )

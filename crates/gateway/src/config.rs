@@ -32,6 +32,8 @@ pub struct GatewayConfig {
     pub cookie_secure: bool,
     pub session_ttl: Duration,
     pub bearer_ttl: Duration,
+    /// How recent a sign-in irreversible actions (erasure) need.
+    pub reauthentication_max_age: Duration,
     pub max_body_bytes: usize,
     /// How often the audit log's checkpoint is signed (when the log has grown).
     pub checkpoint_interval: std::time::Duration,
@@ -59,6 +61,7 @@ impl GatewayConfig {
             cookie_secure,
             session_ttl: Duration::hours(8),
             bearer_ttl: Duration::minutes(15),
+            reauthentication_max_age: Duration::minutes(5),
             max_body_bytes: 64 * 1024,
             checkpoint_interval: std::time::Duration::from_secs(300),
             request_timeout: std::time::Duration::from_secs(30),

@@ -5,7 +5,7 @@ use crate::test_idp;
 use chrono::{DateTime, Duration, Utc};
 use omadata_consent::{
     AccessAsk, Action, ClientIdentity, Consent, ConsentError, Directory, FieldSelector,
-    NewOrganisation, NewStaff, Profession, Purpose, PurposeCode, StaffRole,
+    NewOrganisation, NewStaff, Profession, Purpose, PurposeCode, Registrar, StaffRole,
 };
 use omadata_vault::{Author, ClientId, Vault, VaultError};
 use serde_json::json;
@@ -31,6 +31,8 @@ fn enrol(vault: &Vault, directory: &Directory, login: &'static str) -> Result<Cl
     let national_id = person.national_id.ok_or(DemoError::MissingPerson(login))?;
     let id = vault.enrol_client()?;
     directory.enrol_client(ClientIdentity::NationalId(national_id), id)?;
+    // Their test-provider subject is their login: no staff registration may claim it.
+    directory.link_client_subject(login, id)?;
     Ok(id)
 }
 
@@ -96,7 +98,9 @@ pub fn seed(
                 profession,
                 roles: [role].into_iter().collect(),
                 login_subject: login.into(),
+                login_issuer: None,
             },
+            Registrar::Operator,
             now,
         )?);
     }

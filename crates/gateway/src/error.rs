@@ -161,6 +161,12 @@ impl From<ConsentError> for ApiError {
             ConsentError::Invalid { .. } => unprocessable("invalid_value"),
             ConsentError::Widening(_) => unprocessable("widening"),
             ConsentError::PairingCodeInvalid => unprocessable("pairing_code_invalid"),
+            ConsentError::IdentityTaken => ApiError::new(
+                StatusCode::CONFLICT,
+                "login_subject_taken",
+                error.to_string(),
+            ),
+            ConsentError::UnknownStaff => ApiError::forbidden(),
             ConsentError::UnknownRequest(_) | ConsentError::UnknownGrant(_) => {
                 ApiError::not_found()
             }

@@ -1,5 +1,7 @@
 //! Extractors: request bodies that fail in the project's error format, and the caller
-//! (session cookie with CSRF check, or bearer token).
+//! (session cookie with CSRF check, or a bearer token whose session still lives). A staff
+//! caller's record is read again on every request (cached in the directory), so a
+//! deactivated member is refused at their next request.
 
 use crate::error::ApiError;
 use crate::principal::{Principal, Role};
@@ -108,9 +110,12 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub principal: Principal,
-    /// The browser session id, when the caller came with a cookie.
+    /// The browser session's cookie value, when the caller came with a cookie (not with
+    /// a bearer token).
     pub session_id: Option<String>,
     pub csrf_token: Option<String>,
+    /// The session the caller acts under (the cookie's, or the one the token names).
+    pub session: crate::sessions::Session,
 }
 
 impl Caller {
@@ -141,30 +146,38 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let now = state.now();
+        let services = state.services();
         if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
             let token = value
                 .to_str()
                 .ok()
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .ok_or_else(ApiError::unauthenticated)?;
-            let claims = state
-                .services()
+            let claims = services
                 .bearer
                 .verify(token.trim(), now)
+                .ok_or_else(ApiError::unauthenticated)?;
+            // The token dies with its session: signed out, erased, removed or expired.
+            let session = services
+                .sessions
+                .get_by_sid(&claims.sid, now)
                 .ok_or_else(ApiError::unauthenticated)?;
             let principal =
                 crate::routes::auth::principal_from_subject(state, &claims.sub, claims.role)?
                     .ok_or_else(ApiError::unauthenticated)?;
+            if principal.key() != session.principal.key() {
+                return Err(ApiError::unauthenticated());
+            }
             return Ok(Caller {
                 principal,
                 session_id: None,
                 csrf_token: None,
+                session,
             });
         }
         let session_id =
             cookie(&parts.headers, SESSION_COOKIE).ok_or_else(ApiError::unauthenticated)?;
-        let session = state
-            .services()
+        let session = services
             .sessions
             .get(session_id, now)
             .ok_or_else(ApiError::unauthenticated)?;
@@ -182,10 +195,26 @@ impl FromRequestParts<AppState> for Caller {
                 ));
             }
         }
+        let principal = match &session.principal {
+            // Staff standing can change under a live session: read it again (cached).
+            Principal::Staff { staff, role } => {
+                let current = services
+                    .directory
+                    .staff(staff.id)?
+                    .filter(|s| s.is_active())
+                    .ok_or_else(ApiError::unauthenticated)?;
+                Principal::Staff {
+                    staff: Box::new(current),
+                    role: *role,
+                }
+            }
+            client => client.clone(),
+        };
         Ok(Caller {
-            principal: session.principal,
+            principal,
             session_id: Some(session_id.to_owned()),
-            csrf_token: Some(session.csrf_token),
+            csrf_token: Some(session.csrf_token.clone()),
+            session,
         })
     }
 }

@@ -205,6 +205,10 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/api/v1/admin/professionals",
             get(admin::staff).post(admin::register_staff),
+        )
+        .route(
+            "/api/v1/admin/professionals/{id}/deactivate",
+            post(admin::deactivate_staff),
         );
     if state.config().test_idp {
         router = router.merge(test_idp::routes());

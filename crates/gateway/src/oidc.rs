@@ -46,6 +46,8 @@ pub struct VerifiedIdentity {
     pub acr: Option<String>,
     pub name: Option<String>,
     pub national_id: Option<String>,
+    /// When the person authenticated at the provider, if the ID token says.
+    pub auth_time: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Where to send the browser, and what to remember until it comes back.
@@ -106,6 +108,7 @@ impl RelyingParty {
         &self,
         login_hint: Option<&str>,
         acr_wish: &[String],
+        reauthenticate: bool,
     ) -> Result<LoginStart, LoginError> {
         let client = self.client().await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -122,6 +125,10 @@ impl RelyingParty {
         }
         if let Some(hint) = login_hint {
             request = request.add_extra_param("login_hint", hint.to_owned());
+        }
+        if reauthenticate {
+            // Ask for a fresh authentication; the callback checks `auth_time` anyway.
+            request = request.add_prompt(openidconnect::core::CoreAuthPrompt::Login);
         }
         let (url, state, nonce) = request.url();
         Ok(LoginStart {
@@ -178,6 +185,7 @@ impl RelyingParty {
                 .and_then(|n| n.get(None))
                 .map(|n| n.to_string()),
             national_id,
+            auth_time: claims.auth_time(),
         })
     }
 }

@@ -48,7 +48,7 @@ impl Modify for Security {
         professional::write_client_field,
         auditor::events, auditor::checkpoint, auditor::sign_checkpoint, auditor::inclusion_proof,
         auditor::consistency_proof, auditor::verify,
-        admin::organisation, admin::staff, admin::register_staff,
+        admin::organisation, admin::staff, admin::register_staff, admin::deactivate_staff,
     ),
     tags(
         (name = "public", description = "No sign-in needed"),
@@ -117,6 +117,7 @@ mod tests {
             "/api/v1/audit/verify",
             "/api/v1/admin/organisation",
             "/api/v1/admin/professionals",
+            "/api/v1/admin/professionals/{id}/deactivate",
             "/api/v1/fields",
             "/api/v1/tokens",
             "/.well-known/jwks.json",

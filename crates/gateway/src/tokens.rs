@@ -1,5 +1,7 @@
 //! Short-lived bearer tokens for API clients: EdDSA JWTs (jsonwebtoken) signed with the
-//! service key, naming the principal and role.
+//! service key, naming the principal, role and the browser session they were minted
+//! from (`sid`). A token lives no longer than that session: the caller extractor looks
+//! the session up on every use, so signing out or removing the person ends the token.
 
 use crate::principal::Role;
 use chrono::{DateTime, Utc};
@@ -19,6 +21,8 @@ pub struct BearerClaims {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// The session the token was minted from (required: a token without one is refused).
+    pub sid: String,
 }
 
 pub struct BearerKeys {
@@ -27,7 +31,8 @@ pub struct BearerKeys {
     kid: String,
     issuer: String,
     /// Tokens whose signature already verified, by SHA-256 of the token. Safe to keep:
-    /// a token's claims cannot change, and expiry is still checked on every use.
+    /// a token's claims cannot change, expiry is still checked here on every use, and
+    /// whether its session still lives is the caller's check on every use.
     verified: parking_lot::Mutex<std::collections::HashMap<[u8; 32], BearerClaims>>,
 }
 
@@ -58,6 +63,7 @@ impl BearerKeys {
         &self,
         subject: String,
         role: Role,
+        sid: String,
         now: DateTime<Utc>,
         ttl: chrono::Duration,
     ) -> Option<(String, BearerClaims)> {
@@ -69,6 +75,7 @@ impl BearerKeys {
             iat: now.timestamp(),
             exp: (now + ttl).timestamp(),
             jti: crate::sessions::random_token()?,
+            sid,
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
@@ -102,7 +109,7 @@ impl BearerKeys {
         validation.set_audience(&[AUDIENCE]);
         validation.set_issuer(&[self.issuer.as_str()]);
         validation.validate_exp = false;
-        validation.required_spec_claims = ["exp", "aud", "iss", "sub"]
+        validation.required_spec_claims = ["exp", "aud", "iss", "sub", "sid"]
             .iter()
             .map(|s| (*s).to_owned())
             .collect();
@@ -129,6 +136,7 @@ mod tests {
             .issue(
                 "client:x".into(),
                 Role::Client,
+                "sid-1".into(),
                 now,
                 chrono::Duration::minutes(15),
             )
@@ -145,5 +153,40 @@ mod tests {
         let other =
             BearerKeys::new(&ServiceKey::generate().unwrap(), "http://127.0.0.1".into()).unwrap();
         assert_eq!(other.verify(&token, now), None);
+    }
+
+    /// A token minted before tokens were bound to sessions (no `sid`) is refused.
+    #[test]
+    fn tokens_without_a_session_id_are_refused() {
+        #[derive(Serialize)]
+        struct Unbound {
+            iss: String,
+            aud: String,
+            sub: String,
+            role: Role,
+            iat: i64,
+            exp: i64,
+            jti: String,
+        }
+        let key = ServiceKey::generate().unwrap();
+        let keys = BearerKeys::new(&key, "http://127.0.0.1".into()).unwrap();
+        let now = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid().to_owned());
+        let token = jsonwebtoken::encode(
+            &header,
+            &Unbound {
+                iss: "http://127.0.0.1".into(),
+                aud: AUDIENCE.into(),
+                sub: "client:x".into(),
+                role: Role::Client,
+                iat: now.timestamp(),
+                exp: now.timestamp() + 900,
+                jti: "j".into(),
+            },
+            &EncodingKey::from_ed_der(&key.pkcs8_der()),
+        )
+        .unwrap();
+        assert_eq!(keys.verify(&token, now), None);
     }
 }

@@ -51,6 +51,10 @@ fn refusal(status: StatusCode, title_fi: &str, text_fi: &str, text_en: &str) -> 
 pub struct LoginQuery {
     role: Option<String>,
     login_hint: Option<String>,
+    /// `login`: ask the provider for a fresh authentication (before erasure).
+    prompt: Option<String>,
+    /// The web app page to come back to (`account`, ...: lowercase letters only).
+    next: Option<String>,
 }
 
 #[utoipa::path(get, path = "/auth/login", tag = "session", params(LoginQuery), responses((status = 303, description = "to the identity provider"), (status = 400, description = "unknown role (HTML page)"), (status = 429, description = "too many sign-in starts from this address (HTML page)"), (status = 502, description = "provider unreachable (HTML page)")))]
@@ -86,10 +90,30 @@ pub async fn login(
             }
         },
     };
+    let reauthenticate = match query.prompt.as_deref() {
+        None | Some("") => false,
+        Some("login") => true,
+        Some(_) => {
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                "Tuntematon kehote",
+                "Kehotteen pitää olla login.",
+                "The prompt must be login.",
+            );
+        }
+    };
+    // Only a page name: the callback's redirect stays on this site.
+    let next = query
+        .next
+        .filter(|n| !n.is_empty() && n.len() <= 32 && n.bytes().all(|b| b.is_ascii_lowercase()));
     let services = state.services();
     let start = match services
         .relying_party
-        .start(query.login_hint.as_deref(), &state.config().accepted_acr)
+        .start(
+            query.login_hint.as_deref(),
+            &state.config().accepted_acr,
+            reauthenticate,
+        )
         .await
     {
         Ok(start) => start,
@@ -110,6 +134,7 @@ pub async fn login(
             nonce: start.nonce,
             pkce_verifier: start.pkce_verifier,
             role: role.map(|r| format!("{r:?}")),
+            next,
             expires_at: now + Duration::minutes(10),
         },
         now,
@@ -216,8 +241,17 @@ pub async fn callback(
         .as_deref()
         .and_then(|r| Role::parse(&r.to_lowercase()));
     let principal = match resolve_principal(&state, &identity, wished) {
-        Ok(Some(principal)) => principal,
-        Ok(None) => {
+        Ok(Resolved::Principal(principal)) => principal,
+        Ok(Resolved::StaffNotActive(staff)) => {
+            audit_refusal(&state, "staff_not_active", None, Some(staff.id)).await;
+            return refusal(
+                StatusCode::FORBIDDEN,
+                "Et voi kirjautua tähän rooliin",
+                "Rekisteröintisi odottaa ylläpidon vahvistusta tai se on poistettu käytöstä.",
+                "Your registration awaits the operator's confirmation or has been deactivated.",
+            );
+        }
+        Ok(Resolved::NotRegistered) => {
             audit_refusal(&state, "not_registered", None, None).await;
             return refusal(
                 StatusCode::FORBIDDEN,
@@ -242,10 +276,20 @@ pub async fn callback(
     }
     Metrics::add(&services.metrics.logins, 1);
     let ttl = state.config().session_ttl;
-    let Some((session_id, _)) = services.sessions.create(principal, now + ttl) else {
+    // The provider's word on when the person authenticated, never later than now.
+    let authenticated_at = identity.auth_time.map_or(now, |at| at.min(now));
+    let Some((session_id, _)) =
+        services
+            .sessions
+            .create(principal, authenticated_at, now, now + ttl)
+    else {
         return ApiError::internal().into_response();
     };
-    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
+    let location = pending
+        .next
+        .as_deref()
+        .map_or_else(|| "/".to_owned(), |page| format!("/#/{page}"));
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
     let headers = response.headers_mut();
     headers.append(
         header::SET_COOKIE,
@@ -258,35 +302,40 @@ pub async fn callback(
     response
 }
 
-/// Who the verified person is in OmaData, in the role they asked for. `None`: not
-/// registered for that role.
+/// What a verified identity is in OmaData, in the role asked for.
+enum Resolved {
+    Principal(Principal),
+    /// Registered as staff for the role, but pending confirmation or deactivated.
+    StaffNotActive(Box<omadata_consent::Staff>),
+    NotRegistered,
+}
+
+fn staff_role_of(role: StaffRole) -> Role {
+    match role {
+        StaffRole::Professional => Role::Professional,
+        StaffRole::Auditor => Role::Auditor,
+        StaffRole::Admin => Role::Admin,
+    }
+}
+
+/// Who the verified person is in OmaData, in the role they asked for.
+///
+/// A person who is a client (enrolled by national id, or who signed in as a client with
+/// this subject before) stays a client unless they explicitly ask for a staff role they
+/// are registered for: a staff registration never silently turns a client into staff.
+/// Every client sign-in records a keyed hash of the subject so that a later staff
+/// registration of it is refused.
 fn resolve_principal(
     state: &AppState,
     identity: &crate::oidc::VerifiedIdentity,
     wished: Option<Role>,
-) -> ApiResult<Option<Principal>> {
+) -> ApiResult<Resolved> {
     let services = state.services();
-    let staff = services.directory.staff_by_login(&identity.subject)?;
-    let staff_role = match (wished, &staff) {
-        (Some(Role::Client), _) => None,
-        (Some(role), Some(staff)) => match role.staff_role() {
-            Some(r) if staff.roles.contains(&r) => Some(role),
-            _ => return Ok(None),
-        },
-        (Some(_), None) => return Ok(None),
-        (None, Some(staff)) => staff.roles.iter().next().map(|r| match r {
-            StaffRole::Professional => Role::Professional,
-            StaffRole::Auditor => Role::Auditor,
-            StaffRole::Admin => Role::Admin,
-        }),
-        (None, None) => None,
-    };
-    if let (Some(role), Some(staff)) = (staff_role, staff) {
-        return Ok(Some(Principal::Staff {
-            staff: Box::new(staff),
-            role,
-        }));
-    }
+    let staff = services.directory.staff_by_login(
+        &identity.issuer,
+        &identity.subject,
+        &state.config().oidc.issuer,
+    )?;
     let client_identity = match identity.national_id.as_deref() {
         Some(national_id) => ClientIdentity::NationalId(national_id),
         None => ClientIdentity::Subject {
@@ -294,6 +343,37 @@ fn resolve_principal(
             subject: &identity.subject,
         },
     };
+    let known_client = || -> ApiResult<Option<ClientId>> {
+        let found = match services.directory.find_client(client_identity)? {
+            Some(id) => Some(id),
+            None => services.directory.client_by_subject(&identity.subject)?,
+        };
+        Ok(match found {
+            Some(id) if services.vault.is_enrolled(id)? => Some(id),
+            _ => None,
+        })
+    };
+    let staff_role = match (wished, &staff) {
+        (Some(Role::Client), _) => None,
+        (Some(role), Some(staff)) => match role.staff_role() {
+            Some(r) if staff.roles.contains(&r) => Some(role),
+            _ => return Ok(Resolved::NotRegistered),
+        },
+        (Some(_), None) => return Ok(Resolved::NotRegistered),
+        (None, Some(staff)) if known_client()?.is_none() => {
+            staff.roles.iter().next().copied().map(staff_role_of)
+        }
+        (None, _) => None,
+    };
+    if let (Some(role), Some(staff)) = (staff_role, staff) {
+        if !staff.is_active() {
+            return Ok(Resolved::StaffNotActive(Box::new(staff)));
+        }
+        return Ok(Resolved::Principal(Principal::Staff {
+            staff: Box::new(staff),
+            role,
+        }));
+    }
     let id = match services.directory.find_client(client_identity)? {
         Some(id) if services.vault.is_enrolled(id)? => id,
         _ => {
@@ -303,7 +383,10 @@ fn resolve_principal(
             id
         }
     };
-    Ok(Some(Principal::Client {
+    services
+        .directory
+        .link_client_subject(&identity.subject, id)?;
+    Ok(Resolved::Principal(Principal::Client {
         id,
         display_name: identity.name.clone().unwrap_or_else(|| "Asiakas".into()),
     }))
@@ -332,7 +415,7 @@ pub fn principal_from_subject(
         let Ok(id) = id.parse::<ProfessionalId>() else {
             return Ok(None);
         };
-        let Some(staff) = services.directory.staff(id)? else {
+        let Some(staff) = services.directory.staff(id)?.filter(|s| s.is_active()) else {
             return Ok(None);
         };
         return Ok(role
@@ -346,12 +429,13 @@ pub fn principal_from_subject(
     Ok(None)
 }
 
-#[utoipa::path(post, path = "/auth/logout", tag = "session", responses((status = 204, description = "signed out"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+/// Signs out: ends the session, and with it every bearer token minted from it. Called
+/// with a bearer token, it ends the session that token came from (the whole sign-in, not
+/// only the token).
+#[utoipa::path(post, path = "/auth/logout", tag = "session", responses((status = 204, description = "signed out; the session and its tokens ended"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let services = state.services();
-    if let Some(id) = &caller.session_id {
-        services.sessions.remove(id);
-    }
+    services.sessions.remove_sid(&caller.session.sid);
     let mut entry = AuditEntry::new(AuditEvent::Logout, state.now());
     match &caller.principal {
         Principal::Client { id, .. } => entry.client = Some(*id),
@@ -376,21 +460,40 @@ pub struct TokenResponse {
     expires_in: i64,
 }
 
-/// A short-lived bearer token for the signed-in caller (API clients).
-#[utoipa::path(post, path = "/api/v1/tokens", tag = "session", responses((status = 200, body = TokenResponse), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+/// A short-lived bearer token for the signed-in caller (API clients), minted only from a
+/// browser session: a bearer token cannot mint its successor (403 `session_required`).
+/// The token lives no longer than the session and ends with it.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "session", responses((status = 200, body = TokenResponse), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, description = "called with a bearer token (`session_required`), or CSRF token missing", body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = [])))]
 pub async fn issue_token(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<TokenResponse>> {
+    if caller.session_id.is_none() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "session_required",
+            "bearer tokens are minted only from a signed-in browser session, not from another token",
+        ));
+    }
     let subject = match &caller.principal {
         Principal::Client { id, .. } => format!("client:{id}"),
         Principal::Staff { staff, .. } => format!("staff:{}", staff.id),
     };
-    let ttl = state.config().bearer_ttl;
+    let now = state.now();
+    let ttl = state
+        .config()
+        .bearer_ttl
+        .min(caller.session.expires_at - now);
     let (token, _) = state
         .services()
         .bearer
-        .issue(subject, caller.principal.role(), state.now(), ttl)
+        .issue(
+            subject,
+            caller.principal.role(),
+            caller.session.sid.clone(),
+            now,
+            ttl,
+        )
         .ok_or_else(ApiError::internal)?;
     Ok(Json(TokenResponse {
         access_token: token,

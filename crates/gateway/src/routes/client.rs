@@ -498,11 +498,21 @@ pub async fn export(State(state): State<AppState>, caller: Caller) -> ApiResult<
         .into_response())
 }
 
-/// Erasure: ends every grant, crypto-shreds the records, forgets who the client was.
-#[utoipa::path(delete, path = "/api/v1/me", tag = "client", responses((status = 204, description = "everything erased"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+/// Erasure: ends every grant, crypto-shreds the records, forgets who the client was, and
+/// ends every session and token of the client. Irreversible, so it needs a recent
+/// sign-in: older than `reauthentication_max_age` (5 minutes) it answers 403
+/// `reauthentication_required`; sign in again with `/auth/login?role=client&prompt=login`.
+#[utoipa::path(delete, path = "/api/v1/me", tag = "client", responses((status = 204, description = "everything erased"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, description = "not a client, or the sign-in is not recent (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn erase_me(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
     let client = caller.client_id()?;
     let now = state.now();
+    if now - caller.session.authenticated_at > state.config().reauthentication_max_age {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "reauthentication_required",
+            "erasure needs a recent sign-in: sign in again (/auth/login?role=client&prompt=login) and retry",
+        ));
+    }
     state
         .on_disk(move |services| -> ApiResult<()> {
             services.consent.erase_client(client, now)?;
