@@ -140,10 +140,13 @@ fn create_demo_keys(data: &Path) -> Result<(), ServerError> {
 }
 
 pub fn read_enrolment_secret(path: &Path) -> Result<EnrolmentSecret, ServerError> {
-    let text = Zeroizing::new(
-        std::fs::read_to_string(path)
-            .map_err(io(format!("enrolment secret {}", path.display())))?,
-    );
+    // Refuses a file others may read (`chmod 600` fixes it).
+    let text = omadata_vault::keys::read_secret_file(path).map_err(|e| match e {
+        omadata_vault::keys::SecretFileError::Io(e) => {
+            io(format!("enrolment secret {}", path.display()))(e)
+        }
+        exposed => ServerError::Config(exposed.to_string()),
+    })?;
     let mut bytes = Zeroizing::new(vec![0u8; text.trim().len() / 2]);
     hex::decode_to_slice(text.trim(), &mut bytes)
         .map_err(|_| ServerError::Config(format!("{} must hold hex", path.display())))?;
@@ -236,4 +239,28 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
         task,
         control,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn an_enrolment_secret_others_may_read_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("enrolment.secret");
+        ServiceKey::generate()
+            .unwrap()
+            .write_new_file(&path)
+            .unwrap();
+        assert!(read_enrolment_secret(&path).is_ok());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = read_enrolment_secret(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("enrolment.secret") && err.contains("chmod 600"),
+            "{err}"
+        );
+    }
 }
