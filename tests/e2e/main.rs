@@ -13,4 +13,5 @@ mod crash;
 mod gateway;
 mod gateway_crash;
 mod logs;
+mod network;
 mod third_party_provider;

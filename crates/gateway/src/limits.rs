@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use parking_lot::Mutex;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, Ipv6Addr};
 
 /// At most `limit` events per key within `window`.
 #[derive(Debug)]
@@ -45,11 +46,181 @@ impl RateLimiter {
     }
 }
 
+/// What the sign-in limiter decided about one sign-in start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginVerdict {
+    Allowed,
+    /// Over the limit. `first_in_window`: the address's first refusal in its window,
+    /// the one that is audited at once; later ones are only counted.
+    Refused {
+        first_in_window: bool,
+    },
+}
+
+/// An address's closed window in which it was refused more than once: the count that
+/// is audited as one summary entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefusalSummary {
+    pub window_opened: DateTime<Utc>,
+    pub refused: u64,
+}
+
+/// Sign-in starts per network address in fixed windows, in bounded memory.
+///
+/// Audit design: an anonymous flood must not write a durable entry per request. Per
+/// address and window, the first refusal is audited at once (`login_refused`,
+/// `rate_limited`), the rest are counted here, and when the window closes with more
+/// than one refusal one summary entry carries the count (`rate_limited_total=N`): at
+/// most two entries per address a window, however fast it knocks. Closed windows are
+/// summarised at the next sign-in start from anyone, by a sweep every window, and at
+/// shutdown. An address is never written to the audit log (it is personal data and
+/// the log keeps everything); the log line of a summary names it.
+///
+/// Memory: at most `capacity` addresses (about 64 bytes each); IPv6 addresses count by
+/// their /64, which one host usually holds whole. When every slot holds a live window,
+/// new addresses share one overflow slot.
+#[derive(Debug)]
+pub struct LoginLimiter {
+    limit: u32,
+    window: Duration,
+    capacity: usize,
+    inner: Mutex<LoginWindows>,
+}
+
+#[derive(Debug, Default)]
+struct LoginWindows {
+    by_address: HashMap<IpAddr, AddressWindow>,
+    /// Windows with refusals, by closing time (all windows are equally long, so the
+    /// order they opened in is the order they close in).
+    refusing: VecDeque<(DateTime<Utc>, IpAddr)>,
+}
+
+#[derive(Debug)]
+struct AddressWindow {
+    opened: DateTime<Utc>,
+    starts: u32,
+    refused: u64,
+}
+
+/// The slot of callers without a known address, and of new addresses when all slots
+/// are taken.
+const SHARED_SLOT: IpAddr = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+
+fn slot_of(address: Option<IpAddr>) -> IpAddr {
+    match address.map(crate::config::canonical_ip) {
+        None => SHARED_SLOT,
+        Some(IpAddr::V4(v4)) => IpAddr::V4(v4),
+        Some(IpAddr::V6(v6)) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+    }
+}
+
+impl LoginLimiter {
+    pub fn new(limit: u32, window: Duration, capacity: usize) -> Self {
+        Self {
+            limit,
+            window,
+            capacity: capacity.max(1),
+            inner: Mutex::new(LoginWindows::default()),
+        }
+    }
+
+    /// Counts one sign-in start from `address` at `now`. Also returns the summaries of
+    /// windows that have closed since the last call (usually none: no allocation).
+    pub fn check(
+        &self,
+        address: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> (LoginVerdict, Vec<(IpAddr, RefusalSummary)>) {
+        let mut inner = self.inner.lock();
+        let mut closed = Vec::new();
+        Self::close_due(&mut inner, self.window, now, &mut closed);
+        let mut slot = slot_of(address);
+        if !inner.by_address.contains_key(&slot) && inner.by_address.len() >= self.capacity {
+            // Windows that closed with refusals were summarised just above.
+            let window = self.window;
+            inner.by_address.retain(|_, w| w.opened + window > now);
+            if inner.by_address.len() >= self.capacity {
+                slot = SHARED_SLOT;
+            }
+        }
+        let entry = inner.by_address.entry(slot).or_insert(AddressWindow {
+            opened: now,
+            starts: 0,
+            refused: 0,
+        });
+        if entry.opened + self.window <= now {
+            *entry = AddressWindow {
+                opened: now,
+                starts: 0,
+                refused: 0,
+            };
+        }
+        if entry.starts < self.limit {
+            entry.starts += 1;
+            return (LoginVerdict::Allowed, closed);
+        }
+        entry.refused += 1;
+        let first_in_window = entry.refused == 1;
+        if first_in_window {
+            let closes = entry.opened + self.window;
+            inner.refusing.push_back((closes, slot));
+        }
+        (LoginVerdict::Refused { first_in_window }, closed)
+    }
+
+    /// Summaries of the windows closed by `now`.
+    pub fn close_windows(&self, now: DateTime<Utc>) -> Vec<(IpAddr, RefusalSummary)> {
+        let mut closed = Vec::new();
+        Self::close_due(&mut self.inner.lock(), self.window, now, &mut closed);
+        closed
+    }
+
+    /// Summaries of every window with refusals, closed or not (at shutdown).
+    pub fn close_all(&self) -> Vec<(IpAddr, RefusalSummary)> {
+        let mut closed = Vec::new();
+        Self::close_due(
+            &mut self.inner.lock(),
+            self.window,
+            DateTime::<Utc>::MAX_UTC,
+            &mut closed,
+        );
+        closed
+    }
+
+    fn close_due(
+        inner: &mut LoginWindows,
+        window: Duration,
+        now: DateTime<Utc>,
+        closed: &mut Vec<(IpAddr, RefusalSummary)>,
+    ) {
+        while let Some(&(closes, slot)) = inner.refusing.front() {
+            if closes > now {
+                break;
+            }
+            inner.refusing.pop_front();
+            if let Some(entry) = inner.by_address.get_mut(&slot)
+                && entry.opened + window == closes
+            {
+                let refused = std::mem::take(&mut entry.refused);
+                if refused > 1 {
+                    closed.push((
+                        slot,
+                        RefusalSummary {
+                            window_opened: entry.opened,
+                            refused,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+}
+
 /// The gateway's limits.
 #[derive(Debug)]
 pub struct Limits {
-    /// Sign-in starts per client address: 60 a minute.
-    pub logins: RateLimiter,
+    /// Sign-in starts per client address: 60 a minute, at most 65 536 addresses tracked.
+    pub logins: LoginLimiter,
     /// Failed pairing-code uses per professional: 5 in 15 minutes, then locked out until
     /// the window passes. With 50-bit codes that live 15 minutes, guessing is hopeless.
     pub pairing_failures: RateLimiter,
@@ -58,7 +229,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            logins: RateLimiter::new(60, Duration::minutes(1)),
+            logins: LoginLimiter::new(60, Duration::minutes(1), 65_536),
             pairing_failures: RateLimiter::new(5, Duration::minutes(15)),
         }
     }
@@ -80,5 +251,79 @@ mod tests {
         assert!(!limiter.record("a", t0 + Duration::seconds(5)));
         assert!(limiter.allows("b", t0 + Duration::seconds(5)));
         assert!(limiter.allows("a", t0 + Duration::seconds(70)));
+    }
+
+    fn ip(text: &str) -> Option<IpAddr> {
+        Some(text.parse().unwrap())
+    }
+
+    #[test]
+    fn sign_in_starts_are_limited_per_address_and_refusals_summarised_once() {
+        let limiter = LoginLimiter::new(3, Duration::minutes(1), 100);
+        let t0 = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        for _ in 0..3 {
+            assert_eq!(limiter.check(ip("10.0.0.1"), t0).0, LoginVerdict::Allowed);
+        }
+        assert_eq!(
+            limiter.check(ip("10.0.0.1"), t0).0,
+            LoginVerdict::Refused {
+                first_in_window: true
+            }
+        );
+        for _ in 0..500 {
+            assert_eq!(
+                limiter.check(ip("10.0.0.1"), t0).0,
+                LoginVerdict::Refused {
+                    first_in_window: false
+                }
+            );
+        }
+        // Another address is not affected.
+        let (verdict, closed) = limiter.check(ip("10.0.0.2"), t0);
+        assert_eq!((verdict, closed.len()), (LoginVerdict::Allowed, 0));
+        // After the window, the next start from anyone brings the summary.
+        let later = t0 + Duration::seconds(61);
+        let (verdict, closed) = limiter.check(ip("10.0.0.2"), later);
+        assert_eq!(verdict, LoginVerdict::Allowed);
+        assert_eq!(
+            closed,
+            vec![(
+                "10.0.0.1".parse().unwrap(),
+                RefusalSummary {
+                    window_opened: t0,
+                    refused: 501
+                }
+            )]
+        );
+        assert!(limiter.close_all().is_empty());
+        assert_eq!(
+            limiter.check(ip("10.0.0.1"), later).0,
+            LoginVerdict::Allowed
+        );
+    }
+
+    #[test]
+    fn the_sign_in_limiter_holds_a_bounded_number_of_addresses() {
+        let limiter = LoginLimiter::new(1, Duration::minutes(1), 10);
+        let t0 = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        for i in 0..10_000u32 {
+            let address = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            limiter.check(Some(address), t0);
+        }
+        assert!(limiter.inner.lock().by_address.len() <= 11);
+        // IPv6 addresses count by their /64.
+        let limiter = LoginLimiter::new(1, Duration::minutes(1), 10);
+        assert_eq!(
+            limiter.check(ip("2001:db8::1"), t0).0,
+            LoginVerdict::Allowed
+        );
+        assert!(matches!(
+            limiter.check(ip("2001:db8::2"), t0).0,
+            LoginVerdict::Refused { .. }
+        ));
+        assert_eq!(
+            limiter.check(ip("2001:db8:0:1::1"), t0).0,
+            LoginVerdict::Allowed
+        );
     }
 }
