@@ -255,7 +255,7 @@ pub async fn run(
     serve(listener, &state, shutdown).await;
     sweeper.abort();
     let counted = state.services().limits.logins.close_all();
-    routes::auth::audit_rate_limit_summaries(&state, counted).await;
+    routes::auth::audit_rate_limit_summaries(state.clone(), counted).await;
     let saved = tokio::task::spawn_blocking(move || audit.save_heads().map_err(|e| e.to_string()))
         .await
         .map_err(|e| e.to_string())
@@ -275,7 +275,7 @@ async fn sweep_sign_in_refusals(state: AppState) {
     loop {
         every.tick().await;
         let closed = state.services().limits.logins.close_windows(state.now());
-        routes::auth::audit_rate_limit_summaries(&state, closed).await;
+        routes::auth::audit_rate_limit_summaries(state.clone(), closed).await;
     }
 }
 

@@ -79,11 +79,16 @@ pub struct RefusalSummary {
 /// Memory: at most `capacity` addresses (about 64 bytes each); IPv6 addresses count by
 /// their /64, which one host usually holds whole. When every slot holds a live window,
 /// new addresses share one overflow slot.
+///
+/// Disk: besides the two per address, at most `audit_budget` such entries a window in
+/// all, so that many flooding addresses together cannot grow the log fast either; past
+/// the budget refusals are only counted (the metric) and logged once a window.
 #[derive(Debug)]
 pub struct LoginLimiter {
     limit: u32,
     window: Duration,
     capacity: usize,
+    audit_budget: u32,
     inner: Mutex<LoginWindows>,
 }
 
@@ -93,6 +98,34 @@ struct LoginWindows {
     /// Windows with refusals, by closing time (all windows are equally long, so the
     /// order they opened in is the order they close in).
     refusing: VecDeque<(DateTime<Utc>, IpAddr)>,
+    /// The audit budget's current window and what it has used.
+    budget_opened: Option<DateTime<Utc>>,
+    budget_used: u32,
+}
+
+impl LoginWindows {
+    /// Whether one more rate-limit entry may be audited in the window of `now`.
+    fn take_budget(&mut self, now: DateTime<Utc>, window: Duration, budget: u32) -> bool {
+        if self
+            .budget_opened
+            .is_none_or(|opened| opened + window <= now)
+        {
+            self.budget_opened = Some(now);
+            self.budget_used = 0;
+        }
+        if self.budget_used < budget {
+            self.budget_used += 1;
+            return true;
+        }
+        if self.budget_used == budget {
+            self.budget_used += 1;
+            tracing::warn!(
+                budget,
+                "sign-in refusals from many addresses: no more are audited in this window (they are still counted)"
+            );
+        }
+        false
+    }
 }
 
 #[derive(Debug)]
@@ -115,11 +148,12 @@ fn slot_of(address: Option<IpAddr>) -> IpAddr {
 }
 
 impl LoginLimiter {
-    pub fn new(limit: u32, window: Duration, capacity: usize) -> Self {
+    pub fn new(limit: u32, window: Duration, capacity: usize, audit_budget: u32) -> Self {
         Self {
             limit,
             window,
             capacity: capacity.max(1),
+            audit_budget,
             inner: Mutex::new(LoginWindows::default()),
         }
     }
@@ -133,7 +167,7 @@ impl LoginLimiter {
     ) -> (LoginVerdict, Vec<(IpAddr, RefusalSummary)>) {
         let mut inner = self.inner.lock();
         let mut closed = Vec::new();
-        Self::close_due(&mut inner, self.window, now, &mut closed);
+        self.close_due(&mut inner, now, &mut closed);
         let mut slot = slot_of(address);
         if !inner.by_address.contains_key(&slot) && inner.by_address.len() >= self.capacity {
             // Windows that closed with refusals were summarised just above.
@@ -160,27 +194,27 @@ impl LoginLimiter {
             return (LoginVerdict::Allowed, closed);
         }
         entry.refused += 1;
-        let first_in_window = entry.refused == 1;
-        if first_in_window {
-            let closes = entry.opened + self.window;
+        let first = entry.refused == 1;
+        let closes = entry.opened + self.window;
+        if first {
             inner.refusing.push_back((closes, slot));
         }
+        let first_in_window = first && inner.take_budget(now, self.window, self.audit_budget);
         (LoginVerdict::Refused { first_in_window }, closed)
     }
 
     /// Summaries of the windows closed by `now`.
     pub fn close_windows(&self, now: DateTime<Utc>) -> Vec<(IpAddr, RefusalSummary)> {
         let mut closed = Vec::new();
-        Self::close_due(&mut self.inner.lock(), self.window, now, &mut closed);
+        self.close_due(&mut self.inner.lock(), now, &mut closed);
         closed
     }
 
     /// Summaries of every window with refusals, closed or not (at shutdown).
     pub fn close_all(&self) -> Vec<(IpAddr, RefusalSummary)> {
         let mut closed = Vec::new();
-        Self::close_due(
+        self.close_due(
             &mut self.inner.lock(),
-            self.window,
             DateTime::<Utc>::MAX_UTC,
             &mut closed,
         );
@@ -188,29 +222,35 @@ impl LoginLimiter {
     }
 
     fn close_due(
+        &self,
         inner: &mut LoginWindows,
-        window: Duration,
         now: DateTime<Utc>,
         closed: &mut Vec<(IpAddr, RefusalSummary)>,
     ) {
+        let window = self.window;
         while let Some(&(closes, slot)) = inner.refusing.front() {
             if closes > now {
                 break;
             }
             inner.refusing.pop_front();
-            if let Some(entry) = inner.by_address.get_mut(&slot)
-                && entry.opened + window == closes
-            {
-                let refused = std::mem::take(&mut entry.refused);
-                if refused > 1 {
-                    closed.push((
-                        slot,
-                        RefusalSummary {
-                            window_opened: entry.opened,
-                            refused,
-                        },
-                    ));
-                }
+            let Some(entry) = inner.by_address.get_mut(&slot) else {
+                continue;
+            };
+            if entry.opened + window != closes {
+                continue;
+            }
+            let refused = std::mem::take(&mut entry.refused);
+            let window_opened = entry.opened;
+            // At shutdown (`now` at the end of time) the budget is the current one.
+            let budget_at = now.min(closes);
+            if refused > 1 && inner.take_budget(budget_at, window, self.audit_budget) {
+                closed.push((
+                    slot,
+                    RefusalSummary {
+                        window_opened,
+                        refused,
+                    },
+                ));
             }
         }
     }
@@ -219,7 +259,8 @@ impl LoginLimiter {
 /// The gateway's limits.
 #[derive(Debug)]
 pub struct Limits {
-    /// Sign-in starts per client address: 60 a minute, at most 65 536 addresses tracked.
+    /// Sign-in starts per client address: 60 a minute, at most 65 536 addresses tracked,
+    /// at most 1 000 rate-limit audit entries a minute in all.
     pub logins: LoginLimiter,
     /// Failed pairing-code uses per professional: 5 in 15 minutes, then locked out until
     /// the window passes. With 50-bit codes that live 15 minutes, guessing is hopeless.
@@ -229,7 +270,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            logins: LoginLimiter::new(60, Duration::minutes(1), 65_536),
+            logins: LoginLimiter::new(60, Duration::minutes(1), 65_536, 1_000),
             pairing_failures: RateLimiter::new(5, Duration::minutes(15)),
         }
     }
@@ -259,7 +300,7 @@ mod tests {
 
     #[test]
     fn sign_in_starts_are_limited_per_address_and_refusals_summarised_once() {
-        let limiter = LoginLimiter::new(3, Duration::minutes(1), 100);
+        let limiter = LoginLimiter::new(3, Duration::minutes(1), 100, 100);
         let t0 = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
         for _ in 0..3 {
             assert_eq!(limiter.check(ip("10.0.0.1"), t0).0, LoginVerdict::Allowed);
@@ -304,7 +345,7 @@ mod tests {
 
     #[test]
     fn the_sign_in_limiter_holds_a_bounded_number_of_addresses() {
-        let limiter = LoginLimiter::new(1, Duration::minutes(1), 10);
+        let limiter = LoginLimiter::new(1, Duration::minutes(1), 10, 100);
         let t0 = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
         for i in 0..10_000u32 {
             let address = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
@@ -312,7 +353,7 @@ mod tests {
         }
         assert!(limiter.inner.lock().by_address.len() <= 11);
         // IPv6 addresses count by their /64.
-        let limiter = LoginLimiter::new(1, Duration::minutes(1), 10);
+        let limiter = LoginLimiter::new(1, Duration::minutes(1), 10, 100);
         assert_eq!(
             limiter.check(ip("2001:db8::1"), t0).0,
             LoginVerdict::Allowed
@@ -325,5 +366,29 @@ mod tests {
             limiter.check(ip("2001:db8:0:1::1"), t0).0,
             LoginVerdict::Allowed
         );
+    }
+
+    #[test]
+    fn many_flooding_addresses_together_stay_within_the_audit_budget() {
+        let limiter = LoginLimiter::new(1, Duration::minutes(1), 10_000, 5);
+        let t0 = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let mut audited = 0;
+        for i in 0..1_000u32 {
+            let address = Some(IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i)));
+            for _ in 0..3 {
+                if limiter.check(address, t0).0
+                    == (LoginVerdict::Refused {
+                        first_in_window: true,
+                    })
+                {
+                    audited += 1;
+                }
+            }
+        }
+        assert_eq!(audited, 5);
+        // The summaries of the next window share the next budget.
+        let (_, closed) = limiter.check(ip("192.0.2.1"), t0 + Duration::seconds(61));
+        assert_eq!(closed.len(), 5);
+        assert!(limiter.close_all().is_empty());
     }
 }

@@ -50,7 +50,10 @@ pub async fn login(
     crate::extract::AppQuery(query): crate::extract::AppQuery<LoginQuery>,
 ) -> Response {
     let (verdict, closed) = state.services().limits.logins.check(address, state.now());
-    audit_rate_limit_summaries(&state, closed).await;
+    if !closed.is_empty() {
+        // Not on this caller's time.
+        tokio::spawn(audit_rate_limit_summaries(state.clone(), closed));
+    }
     if let crate::limits::LoginVerdict::Refused { first_in_window } = verdict {
         // One durable entry per address and window, not one per refusal: see
         // `limits::LoginLimiter`.
@@ -131,7 +134,7 @@ pub struct CallbackQuery {
 /// Audits one summary entry per closed window of sign-in refusals (the count is in the
 /// reason, `rate_limited_total=N`; the address only in the log line).
 pub async fn audit_rate_limit_summaries(
-    state: &AppState,
+    state: AppState,
     closed: Vec<(std::net::IpAddr, crate::limits::RefusalSummary)>,
 ) {
     for (address, summary) in closed {
