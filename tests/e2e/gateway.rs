@@ -600,13 +600,13 @@ async fn admin_registers_staff_and_public_endpoints_answer() {
     );
     assert_eq!(anonymous.raw("/healthz").await.unwrap().0, StatusCode::OK);
     assert_eq!(anonymous.raw("/readyz").await.unwrap().0, StatusCode::OK);
-    let (status, metrics) = anonymous.raw("/metrics").await.unwrap();
-    assert_eq!(status, StatusCode::OK);
-    assert!(
-        String::from_utf8(metrics)
-            .unwrap()
-            .contains("omadata_logins_total 2")
+    // Metrics are for the scraper with the token only.
+    assert_eq!(
+        anonymous.raw("/metrics").await.unwrap().0,
+        StatusCode::NOT_FOUND
     );
+    let metrics = gateway.metrics().await.unwrap();
+    assert!(metrics.contains("omadata_logins_total 2"), "{metrics}");
     gateway.stop().await.unwrap();
 }
 
@@ -855,11 +855,10 @@ async fn hostile_input_gets_4xx_problems_never_500() {
         (status, problem["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_path"))
     );
-    let (_, metrics) = auditor.raw("/metrics").await.unwrap();
+    let metrics = gateway.metrics().await.unwrap();
     assert!(
-        String::from_utf8(metrics)
-            .unwrap()
-            .contains("omadata_http_server_errors_total 0")
+        metrics.contains("omadata_http_server_errors_total 0"),
+        "{metrics}"
     );
     gateway.stop().await.unwrap();
 }

@@ -24,6 +24,9 @@ pub fn open_sled_vault(dir: &Path) -> Result<Vault, VaultError> {
     Vault::open(store, Keyring::new(key), Arc::new(Catalogue::builtin()?))
 }
 
+/// The bearer token the test gateways' `/metrics` requires.
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
+
 /// A running demo gateway.
 #[derive(Debug)]
 pub struct Gateway {
@@ -37,12 +40,20 @@ pub struct Gateway {
 pub type Fail = Box<dyn std::error::Error + Send + Sync>;
 
 impl Gateway {
-    /// Starts `omadata demo` wiring on 127.0.0.1:0 in a fresh data directory.
+    /// Starts `omadata demo` wiring on 127.0.0.1:0 in a fresh data directory; `/metrics`
+    /// answers to [`METRICS_TOKEN`].
     pub async fn demo() -> Result<Self, Fail> {
+        Self::demo_with(|_| {}).await
+    }
+
+    /// Like [`Gateway::demo`], with the options changed by `adjust` first.
+    pub async fn demo_with(adjust: impl FnOnce(&mut ServerOptions)) -> Result<Self, Fail> {
         let dir = tempfile::tempdir()?;
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         let mut options = ServerOptions::demo("127.0.0.1:0".parse()?, dir.path().join("data"));
         options.clock = Some(clock.clone());
+        options.network.metrics_token = Some(METRICS_TOKEN.to_owned().into());
+        adjust(&mut options);
         let server = omadata::server::start(options).await?;
         let base = server.public_url.as_str().trim_end_matches('/').to_owned();
         Ok(Self {
@@ -66,6 +77,17 @@ impl Gateway {
             server.stop().await?;
         }
         Ok(())
+    }
+
+    /// The Prometheus text of `/metrics`, fetched with the metrics token.
+    pub async fn metrics(&self) -> Result<String, Fail> {
+        let response = reqwest::Client::new()
+            .get(format!("{}/metrics", self.base))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(response.text().await?)
     }
 
     /// A new browser (empty cookie jar).

@@ -42,8 +42,8 @@ impl ServiceKey {
 
     /// Reads a key file: the 32-byte seed as 64 hex characters.
     pub fn from_file(path: &Path) -> Result<Self, ConsentError> {
-        let text = std::fs::read_to_string(path)
-            .map(Zeroizing::new)
+        // Refuses a file others may read (`chmod 600` fixes it).
+        let text = omadata_vault::keys::read_secret_file(path)
             .map_err(|e| ConsentError::SigningKey(format!("{}: {e}", path.display())))?;
         let mut seed = Zeroizing::new([0u8; 32]);
         hex::decode_to_slice(text.trim(), seed.as_mut()).map_err(|_| {
@@ -236,6 +236,25 @@ mod tests {
                 .unwrap()
                 .write_new_file(&path)
                 .is_err()
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_signing_key_file_others_may_read_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("signing.key");
+        let key = ServiceKey::generate().unwrap();
+        key.write_new_file(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(ServiceKey::from_file(&path).unwrap().kid(), key.kid());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = ServiceKey::from_file(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("signing.key") && err.contains("chmod 600"),
+            "{err}"
         );
     }
 }

@@ -1,7 +1,9 @@
 //! Gateway settings.
 
 use chrono::Duration;
+use std::net::IpAddr;
 use url::Url;
+use zeroize::Zeroizing;
 
 /// The Finnish substantial and high levels of assurance, national and eIDAS.
 pub const DEFAULT_ACCEPTED_ACR: [&str; 4] = [
@@ -39,6 +41,116 @@ pub struct GatewayConfig {
     pub checkpoint_interval: std::time::Duration,
     /// How long a request may take before it is answered anyway (see `deadline`).
     pub request_timeout: std::time::Duration,
+    /// Connection limits, trusted proxies and the metrics token.
+    pub network: NetworkSettings,
+}
+
+/// How the gateway treats connections and their addresses.
+#[derive(Clone, Debug)]
+pub struct NetworkSettings {
+    /// Time a client has to send a complete request head, counted from when the
+    /// connection opens or its previous response was sent: a client that trickles its
+    /// headers (slow loris) or leaves a kept-alive connection unused is cut off after it.
+    pub header_read_timeout: std::time::Duration,
+    /// Longest pause while a request body is read; the whole request, body included,
+    /// also ends with 408 after 30 s.
+    pub body_read_timeout: std::time::Duration,
+    /// A connection on which no byte moved either way for this long is closed (after
+    /// its request under way, if any, has had the same time again): a client that stops
+    /// reading its response cannot hold the connection.
+    pub idle_timeout: std::time::Duration,
+    /// Open connections at most; further clients wait in the listen queue until one
+    /// closes.
+    pub max_connections: usize,
+    /// Peers whose `X-Forwarded-For` header names the client (reverse proxies). From
+    /// any other peer the header is ignored: anyone can write it.
+    pub trusted_proxies: Vec<IpCidr>,
+    /// Bearer token that `GET /metrics` requires; without one, `/metrics` answers 404.
+    pub metrics_token: Option<Zeroizing<String>>,
+}
+
+impl Default for NetworkSettings {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: std::time::Duration::from_secs(10),
+            body_read_timeout: std::time::Duration::from_secs(30),
+            idle_timeout: std::time::Duration::from_secs(60),
+            max_connections: 4096,
+            trusted_proxies: Vec::new(),
+            metrics_token: None,
+        }
+    }
+}
+
+impl NetworkSettings {
+    /// Whether `address` is one of the trusted proxies.
+    pub fn is_trusted_proxy(&self, address: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(address))
+    }
+}
+
+/// An address block: `10.0.0.0/8`, `::1/128`, or one address (`192.0.2.7`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpCidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl IpCidr {
+    pub fn contains(&self, address: IpAddr) -> bool {
+        match (self.network, canonical_ip(address)) {
+            (IpAddr::V4(net), IpAddr::V4(a)) => prefix_match(
+                u128::from(u32::from(net)),
+                u128::from(u32::from(a)),
+                32,
+                self.prefix,
+            ),
+            (IpAddr::V6(net), IpAddr::V6(a)) => {
+                prefix_match(u128::from(net), u128::from(a), 128, self.prefix)
+            }
+            _ => false,
+        }
+    }
+}
+
+fn prefix_match(net: u128, address: u128, bits: u8, prefix: u8) -> bool {
+    let host_bits = u32::from(bits - prefix);
+    net.checked_shr(host_bits).unwrap_or(0) == address.checked_shr(host_bits).unwrap_or(0)
+}
+
+/// An IPv4 address written as IPv6 (`::ffff:192.0.2.7`) is the IPv4 address.
+pub fn canonical_ip(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
+        IpAddr::V4(_) => address,
+    }
+}
+
+impl std::str::FromStr for IpCidr {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let network = canonical_ip(
+            address
+                .parse::<IpAddr>()
+                .map_err(|_| format!("{text:?} is not an IP address or block (a.b.c.d/n)"))?,
+        );
+        let bits = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => bits,
+            Some(prefix) => prefix
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= bits)
+                .ok_or_else(|| format!("{text:?}: the prefix length must be 0 to {bits}"))?,
+        };
+        Ok(Self { network, prefix })
+    }
 }
 
 impl GatewayConfig {
@@ -65,6 +177,7 @@ impl GatewayConfig {
             max_body_bytes: 64 * 1024,
             checkpoint_interval: std::time::Duration::from_secs(300),
             request_timeout: std::time::Duration::from_secs(30),
+            network: NetworkSettings::default(),
         }
     }
 
@@ -73,5 +186,28 @@ impl GatewayConfig {
             "{}/auth/callback",
             self.public_url.as_str().trim_end_matches('/')
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_blocks_parse_and_match() {
+        let net: IpCidr = "10.1.0.0/16".parse().unwrap();
+        assert!(net.contains("10.1.200.3".parse().unwrap()));
+        assert!(net.contains("::ffff:10.1.0.9".parse().unwrap()));
+        assert!(!net.contains("10.2.0.1".parse().unwrap()));
+        let one: IpCidr = "127.0.0.5".parse().unwrap();
+        assert!(one.contains("127.0.0.5".parse().unwrap()));
+        assert!(!one.contains("127.0.0.6".parse().unwrap()));
+        let all: IpCidr = "::/0".parse().unwrap();
+        assert!(all.contains("2001:db8::1".parse().unwrap()));
+        assert!(!all.contains("192.0.2.1".parse().unwrap()));
+        let v6: IpCidr = "2001:db8::/32".parse().unwrap();
+        assert!(v6.contains("2001:db8:ffff::1".parse().unwrap()));
+        assert!("10.0.0.0/33".parse::<IpCidr>().is_err());
+        assert!("proxy.example".parse::<IpCidr>().is_err());
     }
 }

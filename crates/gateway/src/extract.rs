@@ -219,21 +219,52 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// The caller's network address, when the server knows it (for rate limits).
-#[derive(Debug, Clone)]
-pub struct ClientAddress(pub String);
+/// The caller's network address, when the server knows it (for rate limits): the
+/// connection's peer, or, when the peer is a configured trusted proxy, the rightmost
+/// `X-Forwarded-For` address that is not itself a trusted proxy. From any other peer the
+/// header is ignored, since anyone can write it.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddress(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string()),
-        ))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| crate::config::canonical_ip(c.0.ip()));
+        let network = &state.config().network;
+        Ok(ClientAddress(match peer {
+            Some(peer) if network.is_trusted_proxy(peer) => {
+                Some(forwarded_client(&parts.headers, network).unwrap_or(peer))
+            }
+            other => other,
+        }))
     }
+}
+
+/// The rightmost `X-Forwarded-For` address that is not a trusted proxy (each proxy
+/// appends the address it received from); `None` if the header is missing or an entry
+/// does not parse (then the peer itself is the best known address).
+fn forwarded_client(
+    headers: &HeaderMap,
+    network: &crate::config::NetworkSettings,
+) -> Option<std::net::IpAddr> {
+    let mut leftmost = None;
+    for value in headers.get_all("x-forwarded-for").iter().rev() {
+        for item in value.to_str().ok()?.rsplit(',') {
+            let address = crate::config::canonical_ip(item.trim().parse().ok()?);
+            if !network.is_trusted_proxy(address) {
+                return Some(address);
+            }
+            leftmost = Some(address);
+        }
+    }
+    leftmost
 }
 
 /// Query parameters whose rejections come back as problem+json.

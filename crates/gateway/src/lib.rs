@@ -3,7 +3,9 @@
 //!
 //! Map of the crate:
 //! - [`app`] builds the router from an [`AppState`]; [`run`] serves it on a listener
-//!   until a shutdown future resolves (graceful).
+//!   until a shutdown future resolves (graceful), with its own accept loop: the peer
+//!   address reaches the handlers, and header, body and idle timeouts and a cap on
+//!   connections hold (`config::NetworkSettings`).
 //! - [`config`]: settings; [`state`]: what handlers reach; [`error`]: problem+json and
 //!   the one mapping from domain errors to HTTP status.
 //! - [`oidc`]: the OpenID Connect relying party; [`test_idp`]: the built-in test provider
@@ -49,6 +51,7 @@ use omadata_consent::{Consent, Directory, ServiceKey};
 use omadata_vault::Vault;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -255,17 +258,20 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` resolves, then finishes the
-/// requests under way and saves the audit log's chain heads (so the next start replays
-/// no entries: at 10^6 clients that was a sixth of the start-up).
+/// requests under way, audits the sign-in refusals still counted, and saves the audit
+/// log's chain heads (so the next start replays no entries: at 10^6 clients that was a
+/// sixth of the start-up).
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let audit = state.services().consent.audit_handle();
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let sweeper = tokio::spawn(sweep_sign_in_refusals(state.clone()));
+    serve(listener, &state, shutdown).await;
+    sweeper.abort();
+    let counted = state.services().limits.logins.close_all();
+    routes::auth::audit_rate_limit_summaries(state.clone(), counted).await;
     let saved = tokio::task::spawn_blocking(move || audit.save_heads().map_err(|e| e.to_string()))
         .await
         .map_err(|e| e.to_string())
@@ -275,4 +281,246 @@ pub async fn run(
         tracing::warn!(%error, "saving the audit chain heads at shutdown failed");
     }
     Ok(())
+}
+
+/// Audits the summaries of sign-in refusal windows that closed while nobody signed in
+/// (otherwise the next sign-in start does it).
+async fn sweep_sign_in_refusals(state: AppState) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let closed = state.services().limits.logins.close_windows(state.now());
+        routes::auth::audit_rate_limit_summaries(state.clone(), closed).await;
+    }
+}
+
+/// The accept loop: at most `max_connections` connections at once (the rest wait in the
+/// listen queue), each served by hyper's HTTP/1 with the header-read timeout, the idle
+/// watch and the body timeout. On `shutdown` it stops accepting, lets every connection
+/// finish its request under way, and returns when all have closed.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    state: &AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let network = &state.config().network;
+    let router = app(state.clone());
+    let permits = Arc::new(tokio::sync::Semaphore::new(network.max_connections.max(1)));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(network.header_read_timeout)
+        .keep_alive(true);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // Every connection holds a receiver; `closed` resolves when the last has gone.
+    let (open_tx, open_rx) = tokio::sync::watch::channel(());
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    if !is_connection_error(&error) {
+                        // Out of file descriptors and the like: pause instead of spinning.
+                        tracing::error!(%error, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(serve_connection(Connection {
+            stream,
+            peer,
+            router: router.clone(),
+            http: http.clone(),
+            body_read_timeout: network.body_read_timeout,
+            idle_timeout: network.idle_timeout,
+            stop: stop_rx.clone(),
+            open: open_rx.clone(),
+            permit,
+        }));
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    drop(open_rx);
+    open_tx.closed().await;
+}
+
+fn is_connection_error(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        error.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    )
+}
+
+struct Connection {
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    router: Router,
+    http: hyper::server::conn::http1::Builder,
+    body_read_timeout: Duration,
+    idle_timeout: Duration,
+    stop: tokio::sync::watch::Receiver<bool>,
+    /// Dropped when the connection ends: the accept loop waits for all at shutdown.
+    open: tokio::sync::watch::Receiver<()>,
+    /// The connection's place under the cap, given back when it ends.
+    permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+async fn serve_connection(connection: Connection) {
+    let Connection {
+        stream,
+        peer,
+        router,
+        http,
+        body_read_timeout,
+        idle_timeout,
+        mut stop,
+        open,
+        permit,
+    } = connection;
+    let activity = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let io = hyper_util::rt::TokioIo::new(Watched {
+        inner: stream,
+        activity: activity.clone(),
+    });
+    let service =
+        hyper::service::service_fn(move |request: axum::http::Request<hyper::body::Incoming>| {
+            let mut request = request.map(|body| {
+                axum::body::Body::new(tower_http::timeout::TimeoutBody::new(
+                    body_read_timeout,
+                    body,
+                ))
+            });
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            tower::ServiceExt::oneshot(router.clone(), request)
+        });
+    let served = http.serve_connection(io, service);
+    tokio::pin!(served);
+    let mut idle_watch =
+        tokio::time::interval_at(tokio::time::Instant::now() + idle_timeout, idle_timeout);
+    let mut last_seen = 0;
+    let mut closing = false;
+    let mut idle_once = false;
+    loop {
+        tokio::select! {
+            result = served.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(%error, "connection ended with an error");
+                }
+                break;
+            }
+            _ = stop.changed(), if !closing => {
+                closing = true;
+                served.as_mut().graceful_shutdown();
+            }
+            _ = idle_watch.tick() => {
+                let seen = activity.load(std::sync::atomic::Ordering::Relaxed);
+                if seen != last_seen {
+                    last_seen = seen;
+                    idle_once = false;
+                } else if idle_once {
+                    // Still nothing moved after the grace period: drop it.
+                    tracing::debug!(%peer, "closing a stalled connection");
+                    break;
+                } else {
+                    // Ends at once when idle; a request under way may finish first.
+                    idle_once = true;
+                    closing = true;
+                    served.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+    drop(open);
+    drop(permit);
+}
+
+/// A socket that counts its reads and writes, so the idle watch can see whether any
+/// byte moved (one relaxed add per operation).
+struct Watched {
+    inner: tokio::net::TcpStream,
+    activity: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Watched {
+    fn moved(&self) {
+        self.activity
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl tokio::io::AsyncRead for Watched {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let result = std::pin::Pin::new(&mut this.inner).poll_read(cx, buf);
+        if buf.filled().len() != before {
+            this.moved();
+        }
+        result
+    }
+}
+
+impl tokio::io::AsyncWrite for Watched {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let result = std::pin::Pin::new(&mut this.inner).poll_write(cx, data);
+        if matches!(result, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            this.moved();
+        }
+        result
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let result = std::pin::Pin::new(&mut this.inner).poll_write_vectored(cx, data);
+        if matches!(result, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            this.moved();
+        }
+        result
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
 }

@@ -38,7 +38,7 @@ impl Modify for Security {
     ),
     modifiers(&Security),
     paths(
-        public::healthz, public::readyz, public::metrics, public::jwks, public::fields,
+        public::healthz, public::readyz, public::jwks, public::fields,
         auth::login, auth::callback, auth::logout, auth::issue_token,
         client::me, client::my_record, client::write_my_field, client::pairing_code,
         client::my_requests, client::approve, client::deny, client::my_grants,
@@ -123,7 +123,6 @@ mod tests {
             "/.well-known/jwks.json",
             "/healthz",
             "/readyz",
-            "/metrics",
             "/auth/login",
             "/auth/callback",
             "/auth/logout",

@@ -73,14 +73,22 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// TOML file: listen, data, public_url, accepted_acr, [oidc] issuer, client_id,
-    /// client_secret_file.
+    /// TOML file: listen, data, public_url, accepted_acr, insecure_http, trusted_proxies,
+    /// header_read_timeout_secs, body_read_timeout_secs, idle_timeout_secs,
+    /// max_connections, metrics_token_file, [oidc] issuer, client_id, client_secret_file.
     #[arg(long)]
     config: Option<PathBuf>,
     #[arg(long)]
     listen: Option<SocketAddr>,
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Serve an http:// public URL that is not loopback (no Secure cookies, no HSTS).
+    #[arg(long)]
+    insecure_http: bool,
+    /// A reverse proxy (address or block, repeatable) whose X-Forwarded-For is believed;
+    /// also OMADATA_TRUSTED_PROXIES (comma-separated) or `trusted_proxies`.
+    #[arg(long = "trusted-proxy")]
+    trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -90,7 +98,89 @@ struct ConfigFile {
     data: Option<PathBuf>,
     public_url: Option<String>,
     accepted_acr: Option<Vec<String>>,
+    insecure_http: Option<bool>,
+    trusted_proxies: Option<Vec<String>>,
+    header_read_timeout_secs: Option<u64>,
+    body_read_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
+    /// A file (mode 0600) holding the bearer token `GET /metrics` requires.
+    metrics_token_file: Option<PathBuf>,
     oidc: Option<OidcFile>,
+}
+
+/// The connection settings of `serve`: flag, then environment, then config file.
+fn network_settings(
+    args: &ServeArgs,
+    file: &ConfigFile,
+) -> Result<omadata_gateway::config::NetworkSettings, CliError> {
+    use omadata_gateway::config::{IpCidr, NetworkSettings};
+    let mut network = NetworkSettings::default();
+    let proxies: Vec<String> = if !args.trusted_proxies.is_empty() {
+        args.trusted_proxies.clone()
+    } else if let Some(list) = env("OMADATA_TRUSTED_PROXIES") {
+        list.split(',').map(str::to_owned).collect()
+    } else {
+        file.trusted_proxies.clone().unwrap_or_default()
+    };
+    network.trusted_proxies = proxies
+        .iter()
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            p.parse::<IpCidr>()
+                .map_err(|e| CliError::Config(format!("trusted proxy: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    let seconds = |value: Option<u64>, default: std::time::Duration, what: &str| match value {
+        None => Ok(default),
+        Some(0) => Err(CliError::Config(format!("{what} must be at least 1"))),
+        Some(s) => Ok(std::time::Duration::from_secs(s)),
+    };
+    network.header_read_timeout = seconds(
+        file.header_read_timeout_secs,
+        network.header_read_timeout,
+        "header_read_timeout_secs",
+    )?;
+    network.body_read_timeout = seconds(
+        file.body_read_timeout_secs,
+        network.body_read_timeout,
+        "body_read_timeout_secs",
+    )?;
+    network.idle_timeout = seconds(
+        file.idle_timeout_secs,
+        network.idle_timeout,
+        "idle_timeout_secs",
+    )?;
+    if let Some(max) = file.max_connections {
+        if max == 0 {
+            return Err(CliError::Config(
+                "max_connections must be at least 1".into(),
+            ));
+        }
+        network.max_connections = max;
+    }
+    network.metrics_token = match env("OMADATA_METRICS_TOKEN") {
+        Some(token) => Some(zeroize::Zeroizing::new(token)),
+        None => match &file.metrics_token_file {
+            Some(path) => Some(zeroize::Zeroizing::new(
+                omadata_vault::keys::read_secret_file(path)
+                    .map_err(|e| file_error(path, e))?
+                    .trim()
+                    .to_owned(),
+            )),
+            None => None,
+        },
+    };
+    if network
+        .metrics_token
+        .as_ref()
+        .is_some_and(|token| token.len() < 16)
+    {
+        return Err(CliError::Config(
+            "the metrics token must be at least 16 characters".into(),
+        ));
+    }
+    Ok(network)
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -521,6 +611,8 @@ fn serve(args: ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
         }
         None => ConfigFile::default(),
     };
+    let network = network_settings(&args, &file)?;
+    let insecure_http = args.insecure_http || file.insecure_http.unwrap_or(false);
     let oidc_file = file.oidc.unwrap_or_default();
     let listen = match args.listen.or(file.listen) {
         Some(listen) => listen,
@@ -577,6 +669,8 @@ fn serve(args: ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
         }),
         demo: false,
         clock: None,
+        network,
+        insecure_http,
     };
     serve_until_signal(options, out, false)
 }

@@ -5,7 +5,7 @@ use omadata_clock::{Clock, SystemClock};
 use omadata_consent::{
     Consent, ConsentConfig, ConsentError, Directory, EnrolmentSecret, SensitivityPolicy, ServiceKey,
 };
-use omadata_gateway::config::{DEFAULT_ACCEPTED_ACR, GatewayConfig, OidcSettings};
+use omadata_gateway::config::{DEFAULT_ACCEPTED_ACR, GatewayConfig, NetworkSettings, OidcSettings};
 use omadata_store_sled::SledStore;
 use omadata_vault::{Catalogue, Keyring, MasterKey, Vault, VaultError};
 use std::net::SocketAddr;
@@ -53,6 +53,11 @@ pub struct ServerOptions {
     pub demo: bool,
     /// The clock; the system clock unless a test moves time itself.
     pub clock: Option<Arc<dyn Clock>>,
+    /// Timeouts, connection cap, trusted proxies, metrics token.
+    pub network: NetworkSettings,
+    /// Serve a plain-http public URL on a non-loopback host anyway (no Secure cookies,
+    /// no HSTS): only behind a TLS-terminating proxy that rewrites nothing.
+    pub insecure_http: bool,
 }
 
 impl ServerOptions {
@@ -68,6 +73,8 @@ impl ServerOptions {
                 .collect(),
             demo: true,
             clock: None,
+            network: NetworkSettings::default(),
+            insecure_http: false,
         }
     }
 }
@@ -140,10 +147,13 @@ fn create_demo_keys(data: &Path) -> Result<(), ServerError> {
 }
 
 pub fn read_enrolment_secret(path: &Path) -> Result<EnrolmentSecret, ServerError> {
-    let text = Zeroizing::new(
-        std::fs::read_to_string(path)
-            .map_err(io(format!("enrolment secret {}", path.display())))?,
-    );
+    // Refuses a file others may read (`chmod 600` fixes it).
+    let text = omadata_vault::keys::read_secret_file(path).map_err(|e| match e {
+        omadata_vault::keys::SecretFileError::Io(e) => {
+            io(format!("enrolment secret {}", path.display()))(e)
+        }
+        exposed => ServerError::Config(exposed.to_string()),
+    })?;
     let mut bytes = Zeroizing::new(vec![0u8; text.trim().len() / 2]);
     hex::decode_to_slice(text.trim(), &mut bytes)
         .map_err(|_| ServerError::Config(format!("{} must hold hex", path.display())))?;
@@ -156,8 +166,44 @@ pub fn read_enrolment_secret(path: &Path) -> Result<EnrolmentSecret, ServerError
     Ok(EnrolmentSecret::new(&bytes))
 }
 
+/// Whether the gateway may serve at `public_url`. Over plain http session cookies cannot
+/// be `Secure` and no HSTS is sent, so a real deployment needs https: an `http://` URL
+/// is refused unless its host is loopback (warned) or `insecure_http` is set (warned).
+/// The demo, which only runs the test identity provider, is warned too.
+pub fn check_transport(
+    public_url: &Url,
+    insecure_http: bool,
+    demo: bool,
+) -> Result<(), ServerError> {
+    if public_url.scheme() == "https" {
+        return Ok(());
+    }
+    let loopback = match public_url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if loopback || insecure_http || demo {
+        tracing::warn!(
+            %public_url,
+            "serving over plain http: session cookies are not Secure and no HSTS is sent; use an https public URL for real people"
+        );
+        return Ok(());
+    }
+    Err(ServerError::Config(format!(
+        "the public URL {public_url} is plain http: sessions would travel unencrypted, without Secure cookies or HSTS; give an https:// public URL (TLS at a reverse proxy), or pass --insecure-http (insecure_http = true) to serve it anyway"
+    )))
+}
+
 /// Opens everything and starts serving.
 pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError> {
+    // Before anything is opened; a public URL derived from the listen address is
+    // checked once it is known.
+    let explicit_url = options.public_url.is_some();
+    if let Some(public_url) = &options.public_url {
+        check_transport(public_url, options.insecure_http, options.demo)?;
+    }
     let data = &options.data;
     std::fs::create_dir_all(data).map_err(io(format!("data directory {}", data.display())))?;
     let keys = key_files(data);
@@ -216,8 +262,12 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
             Url::parse(&format!("http://{addr}")).map_err(|e| ServerError::Config(e.to_string()))?
         }
     };
+    if !explicit_url {
+        check_transport(&public_url, options.insecure_http, options.demo)?;
+    }
     let mut config = GatewayConfig::with_test_idp(public_url.clone());
     config.accepted_acr = options.accepted_acr;
+    config.network = options.network;
     if let Some(oidc) = options.oidc {
         config.oidc = oidc;
         config.test_idp = false;
@@ -236,4 +286,51 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
         task,
         control,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_refused_unless_loopback_or_insecure_http() {
+        let url = |text: &str| Url::parse(text).unwrap();
+        let public = url("http://omadata.example.org");
+        let err = check_transport(&public, false, false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--insecure-http"), "{err}");
+        assert!(check_transport(&public, true, false).is_ok());
+        assert!(check_transport(&url("https://omadata.example.org"), false, false).is_ok());
+        for loopback in [
+            "http://127.0.0.1:8080",
+            "http://localhost:8080",
+            "http://[::1]:8080",
+        ] {
+            assert!(
+                check_transport(&url(loopback), false, false).is_ok(),
+                "{loopback}"
+            );
+        }
+        assert!(check_transport(&url("http://10.0.0.5:8080"), false, false).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_enrolment_secret_others_may_read_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("enrolment.secret");
+        ServiceKey::generate()
+            .unwrap()
+            .write_new_file(&path)
+            .unwrap();
+        assert!(read_enrolment_secret(&path).is_ok());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = read_enrolment_secret(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("enrolment.secret") && err.contains("chmod 600"),
+            "{err}"
+        );
+    }
 }

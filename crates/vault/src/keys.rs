@@ -67,6 +67,47 @@ pub struct MasterKey {
     bytes: Zeroizing<[u8; KEY_LEN]>,
 }
 
+/// Why a secret file was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretFileError {
+    #[error("{0}")]
+    Io(std::io::Error),
+    /// The file's mode lets its group or everyone read or write it.
+    #[error(
+        "{path} is readable or writable by others than its owner (mode {mode:o}); a secret key file must be private: run `chmod 600 {path}`"
+    )]
+    Exposed { path: String, mode: u32 },
+}
+
+/// Reads a secret file (a key or the enrolment secret), refusing one whose mode grants
+/// anything to its group or to others (`mode & 0o077 != 0`): a key another account could
+/// read is a key that may already be copied. The mode is checked on the opened file, so
+/// a swap between the check and the read changes nothing. Files this project writes are
+/// created 0600.
+pub fn read_secret_file(path: &Path) -> Result<Zeroizing<String>, SecretFileError> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(SecretFileError::Io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = file
+            .metadata()
+            .map_err(SecretFileError::Io)?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(SecretFileError::Exposed {
+                path: path.display().to_string(),
+                mode: mode & 0o777,
+            });
+        }
+    }
+    let mut text = Zeroizing::new(String::new());
+    file.read_to_string(&mut text)
+        .map_err(SecretFileError::Io)?;
+    Ok(text)
+}
+
 impl MasterKey {
     /// A new random master key.
     pub fn generate() -> Result<Self, VaultError> {
@@ -106,17 +147,23 @@ impl MasterKey {
         Ok(Self::from_bytes(bytes))
     }
 
-    /// Reads a key file written by [`MasterKey::write_new_file`].
+    /// Reads a key file written by [`MasterKey::write_new_file`]; refuses one that others
+    /// than its owner may read (see [`read_secret_file`]).
     pub fn from_file(path: &Path) -> Result<Self, VaultError> {
         let source = format!("key file {}", path.display());
-        let text = std::fs::read_to_string(path).map(Zeroizing::new).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
+        let text = read_secret_file(path).map_err(|e| match e {
+            SecretFileError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 VaultError::MasterKeyMissing(format!(
                     "{source} does not exist; create one with `keys generate` or set {MASTER_KEY_ENV}"
                 ))
-            } else {
+            }
+            SecretFileError::Io(e) => {
                 VaultError::MasterKeyMissing(format!("{source} cannot be read: {e}"))
             }
+            exposed @ SecretFileError::Exposed { .. } => VaultError::MasterKeyFile {
+                path: path.display().to_string(),
+                reason: exposed.to_string(),
+            },
         })?;
         Self::from_hex(&source, &text)
     }
@@ -332,5 +379,27 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_may_read_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        MasterKey::generate()
+            .unwrap()
+            .write_new_file(&path)
+            .unwrap();
+        for mode in [0o640, 0o604, 0o660, 0o620] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = MasterKey::from_file(&path).unwrap_err().to_string();
+            assert!(
+                err.contains("master.key") && err.contains("chmod 600"),
+                "{mode:o}: {err}"
+            );
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+        assert!(MasterKey::from_file(&path).is_ok());
     }
 }

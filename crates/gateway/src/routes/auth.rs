@@ -63,8 +63,19 @@ pub async fn login(
     crate::extract::ClientAddress(address): crate::extract::ClientAddress,
     crate::extract::AppQuery(query): crate::extract::AppQuery<LoginQuery>,
 ) -> Response {
-    if !state.services().limits.logins.record(&address, state.now()) {
-        audit_refusal(&state, "rate_limited", None, None).await;
+    let (verdict, closed) = state.services().limits.logins.check(address, state.now());
+    if !closed.is_empty() {
+        // Not on this caller's time.
+        tokio::spawn(audit_rate_limit_summaries(state.clone(), closed));
+    }
+    if let crate::limits::LoginVerdict::Refused { first_in_window } = verdict {
+        // One durable entry per address and window, not one per refusal: see
+        // `limits::LoginLimiter`.
+        if first_in_window {
+            audit_refusal(&state, "rate_limited", None, None).await;
+        } else {
+            Metrics::add(&state.services().metrics.logins_refused, 1);
+        }
         let mut response = refusal(
             StatusCode::TOO_MANY_REQUESTS,
             "Liian monta yritystä",
@@ -153,6 +164,27 @@ pub struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
+}
+
+/// Audits one summary entry per closed window of sign-in refusals (the count is in the
+/// reason, `rate_limited_total=N`; the address only in the log line).
+pub async fn audit_rate_limit_summaries(
+    state: AppState,
+    closed: Vec<(std::net::IpAddr, crate::limits::RefusalSummary)>,
+) {
+    for (address, summary) in closed {
+        tracing::warn!(
+            %address,
+            refused = summary.refused,
+            window_opened = %summary.window_opened,
+            "sign-in starts refused over the rate limit"
+        );
+        let mut entry = AuditEntry::new(AuditEvent::LoginRefused, state.now());
+        entry.reason = Some(format!("rate_limited_total={}", summary.refused));
+        if let Err(error) = state.audit(entry).await {
+            tracing::error!(code = error.code, "could not audit a rate-limit summary");
+        }
+    }
 }
 
 async fn audit_refusal(

@@ -1,11 +1,11 @@
-//! What anyone may see: health, metrics, the published keys, the field catalogue, and
-//! the start page.
+//! What anyone may see: health, the published keys, the field catalogue, and the start
+//! page; and the metrics, for a scraper with the metrics token only.
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use omadata_vault::{Authors, Sensitivity};
 use serde::Serialize;
@@ -28,8 +28,21 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "public", responses((status = 200, description = "Prometheus text format", body = String)))]
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// Prometheus metrics, only for a scraper that sends the configured metrics token as
+/// `Authorization: Bearer`; without a configured token, and to anyone else, `/metrics`
+/// does not exist (404). Not in the public API document.
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(expected) = &state.config().network.metrics_token else {
+        return ApiError::not_found().into_response();
+    };
+    let sent = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !crate::extract::same_secret(sent.trim().as_bytes(), expected.as_bytes()) {
+        return ApiError::not_found().into_response();
+    }
     let m = &state.services().metrics;
     let audit_entries = state.services().consent.audit().len();
     let body = format!(
