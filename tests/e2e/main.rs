@@ -13,4 +13,5 @@ mod crash;
 mod gateway;
 mod gateway_crash;
 mod logs;
+mod resource_limits;
 mod third_party_provider;

@@ -1,0 +1,122 @@
+//! Issue 13, findings 4 and 5: nobody signed in can stall the gateway or grow its
+//! storage without limit. Audit verification runs one at a time and stops when its caller
+//! leaves; pairing codes, record versions and refused probes are bounded; every list pages.
+
+use omadata_consent::ServiceKey;
+use omadata_consent::audit::{AuditEntry, AuditEvent, AuditLog};
+use omadata_e2e::{Browser, Gateway};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+async fn signed_in(gateway: &Gateway, person: &str) -> Browser {
+    let mut browser = gateway.browser().unwrap();
+    let (status, page) = browser.login(person, None).await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{person}: {page}");
+    browser
+}
+
+/// Restarts the gateway on its own data directory (same clock).
+async fn restart(gateway: &mut Gateway) {
+    gateway.stop().await.unwrap();
+    let mut options =
+        omadata::server::ServerOptions::demo("127.0.0.1:0".parse().unwrap(), gateway.data_dir());
+    options.clock = Some(gateway.clock.clone());
+    let server = omadata::server::start(options).await.unwrap();
+    gateway.base = server.public_url.as_str().trim_end_matches('/').to_owned();
+    gateway.server = Some(server);
+}
+
+/// Appends `n` entries straight to the stopped gateway's log: a log long enough that
+/// verifying it takes a while.
+fn grow_log(gateway: &Gateway, n: u64) {
+    let data = gateway.data_dir();
+    let store = omadata_store_sled::SledStore::open(&data.join("db")).unwrap();
+    let key = ServiceKey::from_file(&data.join("signing.key")).unwrap();
+    let log = AuditLog::open(Arc::new(store), Arc::new(key)).unwrap();
+    let now = gateway.now();
+    for i in 0..n {
+        log.append_deferred(AuditEntry::new(AuditEvent::Access, now))
+            .unwrap();
+        if i % 10_000 == 0 {
+            log.sync_pending().unwrap();
+        }
+    }
+    log.checkpoint(now).unwrap();
+    log.save_heads().unwrap();
+    log.wait_for_saved_heads();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verification_runs_one_at_a_time_and_stops_when_its_caller_leaves() {
+    let mut gateway = Gateway::demo().await.unwrap();
+    gateway.stop().await.unwrap();
+    grow_log(&gateway, 150_000);
+    restart(&mut gateway).await;
+    let auditor = Arc::new(signed_in(&gateway, "auditor").await);
+
+    // A whole verification, alone, for the time it takes.
+    let started = Instant::now();
+    let (status, report) = auditor.get("/api/v1/audit/verify").await.unwrap();
+    let alone = started.elapsed();
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert!(report["entries"].as_u64().unwrap() >= 150_000);
+
+    // A second call while one runs is refused at once, with a code and Retry-After.
+    let first = {
+        let auditor = auditor.clone();
+        tokio::spawn(async move { auditor.get("/api/v1/audit/verify").await.unwrap() })
+    };
+    tokio::time::sleep(alone / 5).await;
+    let response = auditor
+        .http
+        .get(format!("{}/api/v1/audit/verify", auditor.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().contains_key("retry-after"));
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "verification_running");
+    let (status, _) = first.await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+
+    // A caller who leaves stops the work: the slot is free again long before a whole
+    // verification would have ended.
+    let leaving = reqwest::Client::builder()
+        .cookie_store(true)
+        .timeout(alone / 5)
+        .build()
+        .unwrap();
+    // The leaving caller signs in with its own client (its cookie jar).
+    let mut leaver = gateway.browser().unwrap();
+    leaver.http = leaving;
+    let (status, _) = leaver.login("auditor", None).await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    let gone = leaver.get("/api/v1/audit/verify").await;
+    assert!(
+        gone.is_err(),
+        "the request should have timed out on the client"
+    );
+    let left_at = Instant::now();
+    let freed_after = loop {
+        let sent = left_at.elapsed();
+        let response = auditor
+            .http
+            .get(format!("{}/api/v1/audit/verify", auditor.base))
+            .send()
+            .await
+            .unwrap();
+        if response.status() != StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(response.status(), StatusCode::OK);
+            break sent;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(
+        freed_after < alone / 2,
+        "the abandoned verification held the slot {freed_after:?} more (a whole run takes {alone:?})"
+    );
+    gateway.stop().await.unwrap();
+}
