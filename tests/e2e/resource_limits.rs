@@ -120,3 +120,96 @@ async fn audit_verification_runs_one_at_a_time_and_stops_when_its_caller_leaves(
     );
     gateway.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_holds_a_few_live_pairing_codes_and_expired_ones_make_room() {
+    let mut gateway = Gateway::demo().await.unwrap();
+    let client = signed_in(&gateway, "client1").await;
+    for _ in 0..5 {
+        let (status, _) = client
+            .call(Method::POST, "/api/v1/me/pairing-codes", None)
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (status, problem) = client
+        .call(Method::POST, "/api/v1/me/pairing-codes", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("too_many_pairing_codes")
+        )
+    );
+    // Once they expire, they no longer count (and are removed as new ones are issued).
+    gateway.clock.advance(chrono::Duration::minutes(16));
+    let client = signed_in(&gateway, "client1").await;
+    let (status, _) = client
+        .call(Method::POST, "/api/v1/me/pairing-codes", None)
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::CREATED);
+    gateway.stop().await.unwrap();
+}
+
+/// Entries in the whole log, as the auditor's verification counts them.
+async fn log_length(auditor: &Browser) -> u64 {
+    let (status, report) = auditor.get("/api/v1/audit/verify").await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{report}");
+    report["entries"].as_u64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probing_client_ids_is_cut_off_and_grows_the_log_by_a_bounded_amount() {
+    let mut gateway = Gateway::demo().await.unwrap();
+    let pro = signed_in(&gateway, "pro-youth").await;
+    let auditor = signed_in(&gateway, "auditor").await;
+    let before = log_length(&auditor).await;
+    let mut refused = 0;
+    let mut limited = 0;
+    for _ in 0..100 {
+        let id = uuid_like();
+        let (status, problem) = pro
+            .get(&format!("/api/v1/clients/{id}/record"))
+            .await
+            .unwrap();
+        match status {
+            StatusCode::FORBIDDEN => refused += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert_eq!(problem["code"], "too_many_refused_reads");
+                limited += 1;
+            }
+            other => panic!("unexpected {other}: {problem}"),
+        }
+    }
+    assert_eq!(refused, 20);
+    assert_eq!(limited, 80);
+    // Writes count against the same limit.
+    let (status, _) = pro
+        .call(
+            Method::PUT,
+            &format!("/api/v1/clients/{}/record/identity.name", uuid_like()),
+            Some(json!({"value": "x"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // One entry per refused probe up to the limit, and one summary: not one per probe.
+    let grown = log_length(&auditor).await - before;
+    assert!(grown <= 21, "100 probes grew the log by {grown} entries");
+    // The window passes: the professional may read again.
+    gateway.clock.advance(chrono::Duration::minutes(16));
+    let (status, _) = pro
+        .get(&format!("/api/v1/clients/{}/record", uuid_like()))
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    gateway.stop().await.unwrap();
+}
+
+/// A random, well-formed client id nobody has.
+fn uuid_like() -> String {
+    omadata_vault::ClientId::random().to_string()
+}

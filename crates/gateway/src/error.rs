@@ -152,6 +152,11 @@ impl From<ConsentError> for ApiError {
             ConsentError::Invalid { .. } => unprocessable("invalid_value"),
             ConsentError::Widening(_) => unprocessable("widening"),
             ConsentError::PairingCodeInvalid => unprocessable("pairing_code_invalid"),
+            ConsentError::TooManyPairingCodes { .. } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_pairing_codes",
+                error.to_string(),
+            ),
             ConsentError::UnknownRequest(_) | ConsentError::UnknownGrant(_) => {
                 ApiError::not_found()
             }

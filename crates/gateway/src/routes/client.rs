@@ -133,7 +133,7 @@ pub async fn write_my_field(
     Ok(Json(record_view(&state, record)))
 }
 
-#[utoipa::path(post, path = "/api/v1/me/pairing-codes", tag = "client", responses((status = 201, body = PairingCodeView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/me/pairing-codes", tag = "client", responses((status = 201, body = PairingCodeView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn pairing_code(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let client = caller.client_id()?;
     let now = state.now();

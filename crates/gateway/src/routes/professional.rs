@@ -19,6 +19,43 @@ use omadata_vault::{Author, ClientId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Answered, without a new audit entry, to a professional whose reads were refused too
+/// often lately: probing client ids for grants cannot grow the log one entry a probe.
+fn probing_locked_out() -> Response {
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_refused_reads",
+        "too many reads were refused: try again in 15 minutes",
+    )
+    .into_response();
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("900"),
+    );
+    response
+}
+
+/// Counts one refused read or write by `staff`; the refusal that reaches the limit is
+/// audited once, as the summary of the probing (later ones are refused before any
+/// decision, so they add nothing to the log).
+async fn count_refusal(
+    state: &AppState,
+    staff: &omadata_consent::Staff,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let limits = &state.services().limits;
+    let key = staff.id.to_string();
+    limits.refused_reads.record(&key, now);
+    if !limits.refused_reads.allows(&key, now) {
+        let mut entry = AuditEntry::new(AuditEvent::Lockout, now);
+        entry.professional = Some(staff.id);
+        entry.organisation = Some(staff.organisation);
+        entry.reason = Some("refused_reads".into());
+        state.audit(entry).await?;
+    }
+    Ok(())
+}
+
 fn locked_out() -> ApiError {
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
@@ -145,17 +182,27 @@ pub struct ClientRecord {
     fields: Vec<PermittedField>,
 }
 
-#[utoipa::path(get, path = "/api/v1/clients/{id}/record", tag = "professional", params(("id" = String, Path)), responses((status = 200, body = ClientRecord), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/clients/{id}/record", tag = "professional", params(("id" = String, Path)), responses((status = 200, body = ClientRecord), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn client_record(
     State(state): State<AppState>,
     caller: Caller,
     crate::extract::AppPath(client): crate::extract::AppPath<String>,
-) -> ApiResult<Json<ClientRecord>> {
+) -> ApiResult<Response> {
     let staff = caller.staff(Role::Professional)?;
-    // A malformed id answers like a client without grants.
-    let client: ClientId = client.parse().map_err(|_| ApiError::forbidden())?;
     let services = state.services();
     let now = state.now();
+    if !services
+        .limits
+        .refused_reads
+        .allows(&staff.id.to_string(), now)
+    {
+        return Ok(probing_locked_out());
+    }
+    // A malformed id answers like a client without grants.
+    let Ok(client) = client.parse::<ClientId>() else {
+        count_refusal(&state, staff, now).await?;
+        return Err(ApiError::forbidden());
+    };
     let (decisions, audited) = services.consent.authorize_granted_reads_deferred(
         staff.id,
         staff.organisation,
@@ -191,22 +238,33 @@ pub async fn client_record(
     // Nothing leaves before its audit entry is on disk (a shared flush: group commit).
     durable(&state, audited).await?;
     if !decisions.iter().any(|d| d.decision.is_permit()) {
+        count_refusal(&state, staff, now).await?;
         return Err(ApiError::forbidden());
     }
-    Ok(Json(ClientRecord { client, fields }))
+    Ok(Json(ClientRecord { client, fields }).into_response())
 }
 
-#[utoipa::path(put, path = "/api/v1/clients/{id}/record/{path}", tag = "professional", params(("id" = String, Path), ("path" = String, Path)), request_body = crate::routes::client::WriteBody, responses((status = 200, body = crate::routes::client::RecordView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(put, path = "/api/v1/clients/{id}/record/{path}", tag = "professional", params(("id" = String, Path), ("path" = String, Path)), request_body = crate::routes::client::WriteBody, responses((status = 200, body = crate::routes::client::RecordView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn write_client_field(
     State(state): State<AppState>,
     caller: Caller,
     Path((client, path)): Path<(String, String)>,
     AppJson(body): AppJson<WriteBody>,
-) -> ApiResult<Json<RecordView>> {
+) -> ApiResult<Response> {
     let staff = caller.staff(Role::Professional)?;
-    let client: ClientId = client.parse().map_err(|_| ApiError::forbidden())?;
     let services = state.services();
     let now = state.now();
+    if !services
+        .limits
+        .refused_reads
+        .allows(&staff.id.to_string(), now)
+    {
+        return Ok(probing_locked_out());
+    }
+    let Ok(client) = client.parse::<ClientId>() else {
+        count_refusal(&state, staff, now).await?;
+        return Err(ApiError::forbidden());
+    };
     let (decisions, audited) = services.consent.authorize_deferred(
         staff.id,
         staff.organisation,
@@ -218,6 +276,7 @@ pub async fn write_client_field(
     durable(&state, audited).await?;
     if !decisions.iter().all(|d| d.decision.is_permit()) {
         Metrics::add(&services.metrics.denies, 1);
+        count_refusal(&state, staff, now).await?;
         return Err(ApiError::forbidden());
     }
     Metrics::add(&services.metrics.permits, 1);
@@ -225,5 +284,5 @@ pub async fn write_client_field(
     let record = state
         .on_disk(move |services| services.vault.write(client, &path, body.value, author, now))
         .await??;
-    Ok(Json(record_view(&state, record)))
+    Ok(Json(record_view(&state, record)).into_response())
 }
