@@ -213,3 +213,134 @@ async fn probing_client_ids_is_cut_off_and_grows_the_log_by_a_bounded_amount() {
 fn uuid_like() -> String {
     omadata_vault::ClientId::random().to_string()
 }
+
+/// Follows `Link: rel="next"` from `path` with `limit`; every item's `key`, in order.
+async fn walk(browser: &Browser, path: &str, limit: usize, key: &str) -> (Vec<String>, usize) {
+    let mut next = Some(format!("{path}?limit={limit}"));
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    while let Some(url) = next.take() {
+        let response = browser
+            .http
+            .get(format!("{}{url}", browser.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+        next = response
+            .headers()
+            .get("link")
+            .map(|l| l.to_str().unwrap().to_owned())
+            .map(|l| {
+                assert!(l.ends_with("; rel=\"next\""), "{l}");
+                l.trim_start_matches('<')
+                    .split('>')
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            });
+        let page: Value = response.json().await.unwrap();
+        let items = page.as_array().unwrap();
+        assert!(items.len() <= limit);
+        seen.extend(items.iter().map(|i| i[key].to_string()));
+        pages += 1;
+        assert!(pages < 100, "paging does not end");
+    }
+    (seen, pages)
+}
+
+fn assert_same_set(paged: &[String], whole: &[String]) {
+    let mut paged_sorted = paged.to_vec();
+    paged_sorted.sort();
+    paged_sorted.dedup();
+    assert_eq!(paged_sorted.len(), paged.len(), "a page repeated an item");
+    let mut whole_sorted = whole.to_vec();
+    whole_sorted.sort();
+    assert_eq!(paged_sorted, whole_sorted, "paging lost or added items");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_list_pages_with_cursors_without_gaps_or_duplicates() {
+    let mut gateway = Gateway::demo().await.unwrap();
+    let client = signed_in(&gateway, "client1").await;
+    let pro = signed_in(&gateway, "pro-youth").await;
+    let admin = signed_in(&gateway, "admin").await;
+    let (_, me) = pro.get("/api/v1/me").await.unwrap();
+    let professional = me["id"].as_str().unwrap().to_owned();
+    for _ in 0..7 {
+        let (status, created) = client
+            .call(
+                Method::POST,
+                "/api/v1/me/grants",
+                Some(json!({
+                    "professional": professional,
+                    "fields": [{"path": "identity.name"}],
+                    "actions": ["read"],
+                    "purpose": {"code": "guidance"},
+                    "valid_until": (gateway.now() + chrono::Duration::days(30)).to_rfc3339(),
+                })),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+    }
+    // Requests: three codes used by the professional.
+    for _ in 0..3 {
+        let (_, code) = client
+            .call(Method::POST, "/api/v1/me/pairing-codes", None)
+            .await
+            .unwrap();
+        let (status, request) = pro
+            .call(
+                Method::POST,
+                "/api/v1/access-requests",
+                Some(json!({
+                    "pairing_code": code["code"],
+                    "fields": [{"path": "identity.name"}],
+                    "actions": ["read"],
+                    "purpose": {"code": "guidance"},
+                    "valid_until": (gateway.now() + chrono::Duration::days(30)).to_rfc3339(),
+                })),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{request}");
+    }
+
+    let lists: [(&Browser, &str, &str); 5] = [
+        (&client, "/api/v1/me/grants", "id"),
+        (&client, "/api/v1/me/access-requests", "id"),
+        (&client, "/api/v1/directory/professionals", "id"),
+        (&pro, "/api/v1/clients", "client"),
+        (&admin, "/api/v1/admin/professionals", "id"),
+    ];
+    for (who, path, key) in lists {
+        let (status, whole) = who.get(path).await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{path}");
+        let whole: Vec<String> = whole
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i[key].to_string())
+            .collect();
+        assert!(!whole.is_empty(), "{path}");
+        let limit = whole.len().div_ceil(3).max(1);
+        let (paged, pages) = walk(who, path, limit, key).await;
+        assert_same_set(&paged, &whole);
+        if whole.len() > limit {
+            assert!(pages > 1, "{path} fit one page of {limit}");
+        }
+        // A cursor we never gave is refused, never a 500.
+        for bad in ["nonsense", "AAAA", "%00"] {
+            let (status, problem) = who.get(&format!("{path}?cursor={bad}")).await.unwrap();
+            assert_eq!(
+                (status, problem["code"].as_str()),
+                (StatusCode::BAD_REQUEST, Some("invalid_cursor")),
+                "{path} {bad}"
+            );
+        }
+    }
+    let (_, grants) = client.get("/api/v1/me/grants?limit=3").await.unwrap();
+    assert_eq!(grants.as_array().unwrap().len(), 3);
+    gateway.stop().await.unwrap();
+}

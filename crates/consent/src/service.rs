@@ -117,6 +117,9 @@ pub const MAX_LIVE_PAIRING_CODES: usize = 5;
 /// so storage stays bounded even if no scheduled sweep runs.
 const CODES_SWEPT_PER_ISSUE: usize = 32;
 
+/// One page of a list: its items, and the key to continue after (`None`: the last page).
+pub type Page<T, K> = (Vec<T>, Option<K>);
+
 /// Fields, actions and end of access after a narrowing.
 type Terms = (BTreeSet<String>, BTreeSet<Action>, DateTime<Utc>);
 
@@ -871,6 +874,136 @@ impl Consent {
             }
         }
         Ok(out)
+    }
+
+    /// Up to `limit` ids of index `prefix` (`prefix/id` keys) after `after`, in key
+    /// order, and the id to continue after when more follow: a key-range scan.
+    fn index_page(
+        &self,
+        prefix: &[u8],
+        after: Option<[u8; 16]>,
+        limit: usize,
+    ) -> Result<Page<[u8; 16], [u8; 16]>, ConsentError> {
+        let from = after.map(|id| k(&[prefix, &id, &[0]]));
+        let mut ids = self
+            .store
+            .scan(prefix, from.as_deref(), false, limit.saturating_add(1))?
+            .iter()
+            .map(|(key, _)| id_suffix(key))
+            .collect::<Result<Vec<_>, _>>()?;
+        let more = ids.len() > limit;
+        ids.truncate(limit);
+        let next = if more { ids.last().copied() } else { None };
+        Ok((ids, next))
+    }
+
+    /// A page of the client's grants (see [`Consent::grants_for_client`]), in id order.
+    pub fn grants_for_client_page(
+        &self,
+        client: ClientId,
+        after: Option<GrantId>,
+        limit: usize,
+    ) -> Result<(Vec<Grant>, Option<GrantId>), ConsentError> {
+        let (ids, next) = self.index_page(
+            &k(&[b"gc/", client.as_bytes()]),
+            after.map(|g| *g.as_bytes()),
+            limit,
+        )?;
+        let mut grants = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(grant) = self.get_grant(GrantId::from_bytes(id))? {
+                grants.push(grant);
+            }
+        }
+        Ok((grants, next.map(GrantId::from_bytes)))
+    }
+
+    fn requests_page(
+        &self,
+        prefix: Vec<u8>,
+        after: Option<RequestId>,
+        limit: usize,
+    ) -> Result<(Vec<AccessRequest>, Option<RequestId>), ConsentError> {
+        let (ids, next) = self.index_page(&prefix, after.map(|r| *r.as_bytes()), limit)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(request) = self.request(RequestId::from_bytes(id))? {
+                out.push(request);
+            }
+        }
+        out.sort_by_key(|r| std::cmp::Reverse(r.created_at));
+        Ok((out, next.map(RequestId::from_bytes)))
+    }
+
+    /// A page of the client's requests: pages follow the index (id order), each page
+    /// newest first.
+    pub fn requests_for_client_page(
+        &self,
+        client: ClientId,
+        after: Option<RequestId>,
+        limit: usize,
+    ) -> Result<(Vec<AccessRequest>, Option<RequestId>), ConsentError> {
+        self.requests_page(k(&[b"rc/", client.as_bytes()]), after, limit)
+    }
+
+    /// A page of the professional's requests, like [`Consent::requests_for_client_page`].
+    pub fn requests_by_professional_page(
+        &self,
+        professional: ProfessionalId,
+        after: Option<RequestId>,
+        limit: usize,
+    ) -> Result<(Vec<AccessRequest>, Option<RequestId>), ConsentError> {
+        self.requests_page(k(&[b"rp/", professional.as_bytes()]), after, limit)
+    }
+
+    /// Up to `limit` clients (in id order, after `after`) for whom `keep` accepts at
+    /// least one of the professional's grants, each with those grants, and the client to
+    /// continue after when more may follow. Reads the `gx/professional/client/grant`
+    /// index a page at a time.
+    pub fn clients_of_professional_page(
+        &self,
+        professional: ProfessionalId,
+        after: Option<ClientId>,
+        limit: usize,
+        keep: impl Fn(&Grant) -> bool,
+    ) -> Result<Page<(ClientId, Vec<Grant>), ClientId>, ConsentError> {
+        const SCAN: usize = 256;
+        let prefix = k(&[b"gx/", professional.as_bytes()]);
+        // Past every key of the client: its prefix, then the greatest grant id, then more.
+        let past = |client: &ClientId| k(&[&prefix, client.as_bytes(), &[0xff; 16], &[0]]);
+        let mut from = after.as_ref().map(past);
+        let mut out: Vec<(ClientId, Vec<Grant>)> = Vec::new();
+        loop {
+            let page = self.store.scan(&prefix, from.as_deref(), false, SCAN)?;
+            let full = page.len() == SCAN;
+            for (key, _) in &page {
+                let client = key
+                    .get(prefix.len()..prefix.len() + 16)
+                    .and_then(|b| <[u8; 16]>::try_from(b).ok())
+                    .map(ClientId::from_bytes)
+                    .ok_or_else(|| ConsentError::Corrupt("malformed index key".into()))?;
+                from = Some(k(&[key, &[0]]));
+                let Some(grant) = self.get_grant(GrantId::from_bytes(id_suffix(key)?))? else {
+                    continue;
+                };
+                if !keep(&grant) {
+                    continue;
+                }
+                match out.last_mut() {
+                    Some((last, grants)) if *last == client => grants.push(grant),
+                    _ => {
+                        if out.len() == limit {
+                            let next = out.last().map(|(c, _)| *c);
+                            return Ok((out, next));
+                        }
+                        out.push((client, vec![grant]));
+                    }
+                }
+            }
+            if !full {
+                return Ok((out, None));
+            }
+        }
     }
 
     /// Every grant the client has given, in any state.

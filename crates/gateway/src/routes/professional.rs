@@ -3,6 +3,7 @@
 
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{AppJson, Caller};
+use crate::paging::{PageQuery, page_response};
 use crate::principal::Role;
 use crate::routes::client::{RecordView, WriteBody, record_view};
 use crate::state::{AppState, Metrics};
@@ -17,7 +18,7 @@ use omadata_consent::{
 };
 use omadata_vault::{Author, ClientId};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// Answered, without a new audit entry, to a professional whose reads were refused too
 /// often lately: probing client ids for grants cannot grow the log one entry a probe.
@@ -138,33 +139,41 @@ pub struct ClientView {
 }
 
 /// Clients with at least one active grant to the caller.
-#[utoipa::path(get, path = "/api/v1/clients", tag = "professional", responses((status = 200, body = [ClientView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/clients", tag = "professional", params(crate::paging::PageQuery), responses((status = 200, body = [ClientView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn my_clients(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<Json<Vec<ClientView>>> {
+    crate::extract::AppQuery(page): crate::extract::AppQuery<PageQuery>,
+) -> ApiResult<Response> {
     let staff = caller.staff(Role::Professional)?;
     let now = state.now();
-    let mut by_client: BTreeMap<ClientId, Vec<GrantSummary>> = BTreeMap::new();
-    for grant in state.services().consent.grants_for_professional(staff.id)? {
-        if grant.state(now) == GrantState::Active {
-            by_client
-                .entry(grant.client)
-                .or_default()
-                .push(GrantSummary {
+    let (clients, next) = state.services().consent.clients_of_professional_page(
+        staff.id,
+        page.after()?.map(ClientId::from_bytes),
+        page.limit(),
+        |grant| grant.state(now) == GrantState::Active,
+    )?;
+    let views: Vec<ClientView> = clients
+        .into_iter()
+        .map(|(client, grants)| ClientView {
+            client,
+            grants: grants
+                .into_iter()
+                .map(|grant| GrantSummary {
                     id: grant.id,
                     fields: grant.fields,
                     actions: grant.actions,
                     purpose: grant.purpose,
                     valid_until: grant.valid_until,
-                });
-        }
-    }
-    Ok(Json(
-        by_client
-            .into_iter()
-            .map(|(client, grants)| ClientView { client, grants })
-            .collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(page_response(
+        views,
+        "/api/v1/clients",
+        page.limit(),
+        next.map(|c| *c.as_bytes()),
     ))
 }
 
