@@ -344,3 +344,49 @@ async fn every_list_pages_with_cursors_without_gaps_or_duplicates() {
     assert_eq!(grants.as_array().unwrap().len(), 3);
     gateway.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_creates_a_bounded_number_of_grants_a_day() {
+    let mut gateway = Gateway::demo().await.unwrap();
+    let client = signed_in(&gateway, "client1").await;
+    let pro = signed_in(&gateway, "pro-youth").await;
+    let (_, me) = pro.get("/api/v1/me").await.unwrap();
+    let body = |gateway: &Gateway| {
+        json!({
+            "professional": me["id"],
+            "fields": [{"path": "identity.name"}],
+            "actions": ["read"],
+            "purpose": {"code": "guidance"},
+            "valid_until": (gateway.now() + chrono::Duration::days(30)).to_rfc3339(),
+        })
+    };
+    let (_, seeded) = client.get("/api/v1/me/grants").await.unwrap();
+    let seeded = seeded.as_array().unwrap().len();
+    for _ in 0..100 {
+        let (status, created) = client
+            .call(Method::POST, "/api/v1/me/grants", Some(body(&gateway)))
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+    }
+    let (status, problem) = client
+        .call(Method::POST, "/api/v1/me/grants", Some(body(&gateway)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("too_many_grants"))
+    );
+    // Refused: nothing was stored.
+    let (_, grants) = client.get("/api/v1/me/grants?limit=1000").await.unwrap();
+    assert_eq!(grants.as_array().unwrap().len(), seeded + 100);
+    // A day later the client may grant again.
+    gateway.clock.advance(chrono::Duration::days(1));
+    let client = signed_in(&gateway, "client1").await;
+    let (status, _) = client
+        .call(Method::POST, "/api/v1/me/grants", Some(body(&gateway)))
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::CREATED);
+    gateway.stop().await.unwrap();
+}

@@ -335,7 +335,7 @@ pub struct NewGrant {
     valid_until: DateTime<Utc>,
 }
 
-#[utoipa::path(post, path = "/api/v1/me/grants", tag = "client", request_body = NewGrant, responses((status = 201, body = GrantView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/me/grants", tag = "client", request_body = NewGrant, responses((status = 201, body = GrantView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn create_grant(
     State(state): State<AppState>,
     caller: Caller,
@@ -362,9 +362,24 @@ pub async fn create_grant(
         purpose: body.purpose,
         valid_until: body.valid_until,
     };
+    let limiter_key = client.to_string();
+    if !services.limits.grants_created.allows(&limiter_key, now) {
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_grants",
+            "you have created the most grants allowed in a day: try again tomorrow",
+        )
+        .into_response();
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("3600"),
+        );
+        return Ok(response);
+    }
     let grant = state
         .on_disk(move |services| services.consent.grant(client, &grantee, ask, now))
         .await??;
+    services.limits.grants_created.record(&limiter_key, now);
     Ok((StatusCode::CREATED, Json(grant_view(grant, now))).into_response())
 }
 
