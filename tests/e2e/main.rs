@@ -15,5 +15,6 @@ mod gateway;
 mod gateway_crash;
 mod logs;
 mod network;
+mod resource_limits;
 mod sessions_and_staff;
 mod third_party_provider;

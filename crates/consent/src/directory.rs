@@ -424,6 +424,37 @@ impl Directory {
             .collect()
     }
 
+    /// Up to `limit` staff members that `keep` accepts, in id order after `after`, and
+    /// the id to continue after when more may follow: a key-range scan, a page at a time.
+    pub fn staff_page(
+        &self,
+        after: Option<ProfessionalId>,
+        limit: usize,
+        keep: impl Fn(&Staff) -> bool,
+    ) -> Result<(Vec<Staff>, Option<ProfessionalId>), ConsentError> {
+        const SCAN: usize = 256;
+        let mut from = after.map(|id| k(&[b"ds/", id.as_bytes(), &[0]]));
+        let mut out = Vec::new();
+        loop {
+            let page = self.store.scan(b"ds/", from.as_deref(), false, SCAN)?;
+            let full = page.len() == SCAN;
+            for (key, value) in &page {
+                let staff: Staff = parse(value)?;
+                if keep(&staff) {
+                    if out.len() == limit {
+                        let next = out.last().map(|s: &Staff| s.id);
+                        return Ok((out, next));
+                    }
+                    out.push(staff);
+                }
+                from = Some(k(&[key, &[0]]));
+            }
+            if !full {
+                return Ok((out, None));
+            }
+        }
+    }
+
     pub fn staff_of(&self, organisation: OrganisationId) -> Result<Vec<Staff>, ConsentError> {
         let mut staff = self.all_staff()?;
         staff.retain(|s| s.organisation == organisation);

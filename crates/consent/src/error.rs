@@ -30,6 +30,9 @@ pub enum ConsentError {
     #[error("the pairing code is unknown, used or expired")]
     PairingCodeInvalid,
 
+    #[error("you already have {limit} pairing codes in use: use one or wait until one expires")]
+    TooManyPairingCodes { limit: usize },
+
     #[error("no such access request")]
     UnknownRequest(RequestId),
 

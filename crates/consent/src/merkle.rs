@@ -259,6 +259,61 @@ pub fn verify_consistency(
     fr == *old_root && sr == *new_root && sn == 0
 }
 
+/// The right edge of a tree built leaf by leaf: the roots of its perfect subtrees, largest
+/// first (at most 64 hashes). It gives the root of every size as the leaves pass, so a
+/// verifier streams a log of any length in constant memory.
+#[derive(Debug, Default, Clone)]
+pub struct Frontier {
+    len: u64,
+    /// One hash per set bit of `len`, the highest bit first.
+    subtrees: Vec<Hash>,
+}
+
+impl Frontier {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends a leaf, merging every pair of equal subtrees it completes.
+    pub fn push_leaf_hash(&mut self, hash: Hash) {
+        let mut current = hash;
+        let mut size = self.len;
+        while size & 1 == 1 {
+            let Some(left) = self.subtrees.pop() else {
+                break;
+            };
+            current = node_hash(&left, &current);
+            size >>= 1;
+        }
+        self.subtrees.push(current);
+        self.len += 1;
+    }
+
+    pub fn push(&mut self, entry: &[u8]) {
+        self.push_leaf_hash(leaf_hash(entry));
+    }
+
+    /// MTH of the leaves pushed so far: the subtrees folded from the right (RFC 6962
+    /// splits at the largest power of two, which is the leftmost subtree).
+    pub fn root(&self) -> Hash {
+        match self.subtrees.split_last() {
+            None => empty_root(),
+            Some((last, rest)) => rest
+                .iter()
+                .rev()
+                .fold(*last, |right, left| node_hash(left, &right)),
+        }
+    }
+}
+
 /// A whole tree held in memory, every level: what a verifier builds from exported entries.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryTree {
@@ -334,6 +389,21 @@ mod tests {
                 let k = split_point(n as u64) as usize;
                 node_hash(&naive_root(&leaves[..k]), &naive_root(&leaves[k..]))
             }
+        }
+    }
+
+    #[test]
+    fn the_frontier_gives_the_root_of_every_size() {
+        let mut frontier = Frontier::new();
+        assert_eq!(frontier.root(), empty_root());
+        let mut leaves = Vec::new();
+        for i in 0..300u64 {
+            let h = leaf_hash(format!("entry {i}").as_bytes());
+            frontier.push_leaf_hash(h);
+            leaves.push(h);
+            assert_eq!(frontier.root(), naive_root(&leaves), "size {}", i + 1);
+            assert_eq!(frontier.len(), i + 1);
+            assert!(frontier.subtrees.len() <= 64);
         }
     }
 

@@ -5,7 +5,9 @@
 //! Keys: `g/grant` grants; `gx/professional/client/grant` the decision index;
 //! `gc/client/grant`; `ge/until/grant` grants whose expiry is not yet logged;
 //! `r/request`; `rc/client/request`; `rp/professional/request`; `re/answer_by/request`
-//! pending requests; `pc/sha256(code)` pairing codes; `rcpt/grant/n` receipts.
+//! pending requests; `pc/sha256(code)` pairing codes, `pcc/client/sha256(code)` a client's
+//! codes, `pce/expires_at/sha256(code)` codes by expiry (for the sweep); `rcpt/grant/n`
+//! receipts.
 
 use crate::audit::{AuditEntry, AuditEvent, AuditLog, Outcome};
 use crate::error::ConsentError;
@@ -103,7 +105,20 @@ pub struct AccessAttempt {
 pub struct Sweep {
     pub grants_expired: usize,
     pub requests_expired: usize,
+    /// Expired pairing codes removed from storage.
+    pub codes_removed: usize,
 }
+
+/// Unused, unexpired pairing codes a client may hold at once: enough to pair with a few
+/// professionals in one sitting, too few to fill storage.
+pub const MAX_LIVE_PAIRING_CODES: usize = 5;
+
+/// Expired codes (of anyone) removed per code issued: the sweep's work spread over use,
+/// so storage stays bounded even if no scheduled sweep runs.
+const CODES_SWEPT_PER_ISSUE: usize = 32;
+
+/// One page of a list: its items, and the key to continue after (`None`: the last page).
+pub type Page<T, K> = (Vec<T>, Option<K>);
 
 /// Fields, actions and end of access after a narrowing.
 type Terms = (BTreeSet<String>, BTreeSet<Action>, DateTime<Utc>);
@@ -328,12 +343,34 @@ impl Consent {
 
     // ---- pairing codes and requests -------------------------------------------------
 
-    /// Issues a short-lived, single-use pairing code for `client`.
+    /// Issues a short-lived, single-use pairing code for `client`: at most
+    /// [`MAX_LIVE_PAIRING_CODES`] unused, unexpired ones at a time (the client's expired
+    /// codes are removed first, and a few of anyone's with them).
     pub fn issue_pairing_code(
         &self,
         client: ClientId,
         now: DateTime<Utc>,
     ) -> Result<PairingCode, ConsentError> {
+        let _guard = self.change();
+        let mut writes: Vec<Write> = Vec::new();
+        let mut live = 0usize;
+        for (key, value) in
+            self.store
+                .scan(&k(&[b"pcc/", client.as_bytes()]), None, false, usize::MAX)?
+        {
+            let expires_at = expiry_of(&value)?;
+            if now >= expires_at {
+                writes.extend(code_removal(code_hash_suffix(&key)?, client, expires_at));
+            } else {
+                live += 1;
+            }
+        }
+        if live >= MAX_LIVE_PAIRING_CODES {
+            return Err(ConsentError::TooManyPairingCodes {
+                limit: MAX_LIVE_PAIRING_CODES,
+            });
+        }
+        writes.extend(self.expired_code_removals(now, CODES_SWEPT_PER_ISSUE)?);
         let mut random = [0u8; CODE_LEN];
         self.rng
             .fill(&mut random)
@@ -344,16 +381,52 @@ impl Consent {
             .collect();
         let expires_at = now + self.config.pairing_code_lifetime;
         let stored = StoredPairingCode { client, expires_at };
+        let hash = code_hash(&raw);
+        writes.push((k(&[b"pc/", &hash]), Some(json(&stored)?)));
+        writes.push((
+            k(&[b"pcc/", client.as_bytes(), &hash]),
+            Some(time_key(&expires_at).to_vec()),
+        ));
+        writes.push((
+            k(&[b"pce/", &time_key(&expires_at), &hash]),
+            Some(client.as_bytes().to_vec()),
+        ));
         let mut entry = AuditEntry::new(AuditEvent::PairingCode, now);
         entry.client = Some(client);
-        self.audit.append_with(
-            entry,
-            vec![(k(&[b"pc/", &code_hash(&raw)]), Some(json(&stored)?))],
-        )?;
+        self.audit.append_with(entry, writes)?;
         Ok(PairingCode {
             code: format!("{}-{}", &raw[..5], &raw[5..]),
             expires_at,
         })
+    }
+
+    /// The writes that remove up to `limit` codes that expired by `now`, oldest first
+    /// (the expiry index is in time order, so only due keys are read).
+    fn expired_code_removals(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Write>, ConsentError> {
+        let last = k(&[b"pce/", &time_key(&now)]);
+        let mut writes = Vec::new();
+        for (key, value) in self.store.scan(b"pce/", None, false, limit)? {
+            // `time_key(now)` then the hash: keys before it expired strictly before now,
+            // keys equal in time expired exactly now (expiry is `now >= expires_at`).
+            if key.get(..last.len()).is_some_and(|t| t > last.as_slice()) {
+                break;
+            }
+            let client = ClientId::from_bytes(
+                <[u8; 16]>::try_from(value.as_slice())
+                    .map_err(|_| ConsentError::Corrupt("malformed code index".into()))?,
+            );
+            let expires_at = key
+                .get(4..12)
+                .map(expiry_of)
+                .transpose()?
+                .ok_or_else(|| ConsentError::Corrupt("malformed code index".into()))?;
+            writes.extend(code_removal(code_hash_suffix(&key)?, client, expires_at));
+        }
+        Ok(writes)
     }
 
     /// A professional asks for access with the client's pairing code. Refused before the
@@ -395,8 +468,12 @@ impl Consent {
             answered_at: None,
         };
         let id = request.id.as_bytes();
-        let writes: Vec<Write> = vec![
-            (code_key, None),
+        let mut writes: Vec<Write> = code_removal(
+            code_hash_suffix(&code_key)?,
+            stored.client,
+            stored.expires_at,
+        );
+        writes.extend([
             (k(&[b"r/", id]), Some(json(&request)?)),
             (
                 k(&[b"rc/", request.client.as_bytes(), id]),
@@ -410,7 +487,7 @@ impl Consent {
                 k(&[b"re/", &time_key(&request.answer_by), id]),
                 Some(Vec::new()),
             ),
-        ];
+        ]);
         let mut entry = self.entry_for_request(AuditEvent::Request, &request, now);
         entry.fields = request.fields.iter().cloned().collect();
         self.audit.append_with(entry, writes)?;
@@ -799,6 +876,136 @@ impl Consent {
         Ok(out)
     }
 
+    /// Up to `limit` ids of index `prefix` (`prefix/id` keys) after `after`, in key
+    /// order, and the id to continue after when more follow: a key-range scan.
+    fn index_page(
+        &self,
+        prefix: &[u8],
+        after: Option<[u8; 16]>,
+        limit: usize,
+    ) -> Result<Page<[u8; 16], [u8; 16]>, ConsentError> {
+        let from = after.map(|id| k(&[prefix, &id, &[0]]));
+        let mut ids = self
+            .store
+            .scan(prefix, from.as_deref(), false, limit.saturating_add(1))?
+            .iter()
+            .map(|(key, _)| id_suffix(key))
+            .collect::<Result<Vec<_>, _>>()?;
+        let more = ids.len() > limit;
+        ids.truncate(limit);
+        let next = if more { ids.last().copied() } else { None };
+        Ok((ids, next))
+    }
+
+    /// A page of the client's grants (see [`Consent::grants_for_client`]), in id order.
+    pub fn grants_for_client_page(
+        &self,
+        client: ClientId,
+        after: Option<GrantId>,
+        limit: usize,
+    ) -> Result<(Vec<Grant>, Option<GrantId>), ConsentError> {
+        let (ids, next) = self.index_page(
+            &k(&[b"gc/", client.as_bytes()]),
+            after.map(|g| *g.as_bytes()),
+            limit,
+        )?;
+        let mut grants = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(grant) = self.get_grant(GrantId::from_bytes(id))? {
+                grants.push(grant);
+            }
+        }
+        Ok((grants, next.map(GrantId::from_bytes)))
+    }
+
+    fn requests_page(
+        &self,
+        prefix: Vec<u8>,
+        after: Option<RequestId>,
+        limit: usize,
+    ) -> Result<(Vec<AccessRequest>, Option<RequestId>), ConsentError> {
+        let (ids, next) = self.index_page(&prefix, after.map(|r| *r.as_bytes()), limit)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(request) = self.request(RequestId::from_bytes(id))? {
+                out.push(request);
+            }
+        }
+        out.sort_by_key(|r| std::cmp::Reverse(r.created_at));
+        Ok((out, next.map(RequestId::from_bytes)))
+    }
+
+    /// A page of the client's requests: pages follow the index (id order), each page
+    /// newest first.
+    pub fn requests_for_client_page(
+        &self,
+        client: ClientId,
+        after: Option<RequestId>,
+        limit: usize,
+    ) -> Result<(Vec<AccessRequest>, Option<RequestId>), ConsentError> {
+        self.requests_page(k(&[b"rc/", client.as_bytes()]), after, limit)
+    }
+
+    /// A page of the professional's requests, like [`Consent::requests_for_client_page`].
+    pub fn requests_by_professional_page(
+        &self,
+        professional: ProfessionalId,
+        after: Option<RequestId>,
+        limit: usize,
+    ) -> Result<(Vec<AccessRequest>, Option<RequestId>), ConsentError> {
+        self.requests_page(k(&[b"rp/", professional.as_bytes()]), after, limit)
+    }
+
+    /// Up to `limit` clients (in id order, after `after`) for whom `keep` accepts at
+    /// least one of the professional's grants, each with those grants, and the client to
+    /// continue after when more may follow. Reads the `gx/professional/client/grant`
+    /// index a page at a time.
+    pub fn clients_of_professional_page(
+        &self,
+        professional: ProfessionalId,
+        after: Option<ClientId>,
+        limit: usize,
+        keep: impl Fn(&Grant) -> bool,
+    ) -> Result<Page<(ClientId, Vec<Grant>), ClientId>, ConsentError> {
+        const SCAN: usize = 256;
+        let prefix = k(&[b"gx/", professional.as_bytes()]);
+        // Past every key of the client: its prefix, then the greatest grant id, then more.
+        let past = |client: &ClientId| k(&[&prefix, client.as_bytes(), &[0xff; 16], &[0]]);
+        let mut from = after.as_ref().map(past);
+        let mut out: Vec<(ClientId, Vec<Grant>)> = Vec::new();
+        loop {
+            let page = self.store.scan(&prefix, from.as_deref(), false, SCAN)?;
+            let full = page.len() == SCAN;
+            for (key, _) in &page {
+                let client = key
+                    .get(prefix.len()..prefix.len() + 16)
+                    .and_then(|b| <[u8; 16]>::try_from(b).ok())
+                    .map(ClientId::from_bytes)
+                    .ok_or_else(|| ConsentError::Corrupt("malformed index key".into()))?;
+                from = Some(k(&[key, &[0]]));
+                let Some(grant) = self.get_grant(GrantId::from_bytes(id_suffix(key)?))? else {
+                    continue;
+                };
+                if !keep(&grant) {
+                    continue;
+                }
+                match out.last_mut() {
+                    Some((last, grants)) if *last == client => grants.push(grant),
+                    _ => {
+                        if out.len() == limit {
+                            let next = out.last().map(|(c, _)| *c);
+                            return Ok((out, next));
+                        }
+                        out.push((client, vec![grant]));
+                    }
+                }
+            }
+            if !full {
+                return Ok((out, None));
+            }
+        }
+    }
+
     /// Every grant the client has given, in any state.
     pub fn grants_for_client(&self, client: ClientId) -> Result<Vec<Grant>, ConsentError> {
         self.grants_by(k(&[b"gc/", client.as_bytes()]))
@@ -1071,6 +1278,16 @@ impl Consent {
             ));
             writes.push((k(&[b"re/", &time_key(&request.answer_by), id]), None));
         }
+        for (key, value) in
+            self.store
+                .scan(&k(&[b"pcc/", client.as_bytes()]), None, false, usize::MAX)?
+        {
+            writes.extend(code_removal(
+                code_hash_suffix(&key)?,
+                client,
+                expiry_of(&value)?,
+            ));
+        }
         let mut entry = AuditEntry::new(AuditEvent::Erase, now);
         entry.client = Some(client);
         self.audit.append_with(entry, writes)?;
@@ -1124,6 +1341,16 @@ impl Consent {
             )?;
             sweep.requests_expired += 1;
         }
+        // Expired codes carry no audit entry of their own (their issue was logged), so
+        // they go in plain batches.
+        loop {
+            let removals = self.expired_code_removals(now, 256)?;
+            if removals.is_empty() {
+                break;
+            }
+            sweep.codes_removed += removals.len() / 3;
+            self.store.apply(removals)?;
+        }
         Ok(sweep)
     }
 }
@@ -1158,6 +1385,33 @@ impl Consent {
             }
         }
     }
+}
+
+/// The three keys of one pairing code (by hash, by client, by expiry), removed.
+fn code_removal(hash: [u8; 32], client: ClientId, expires_at: DateTime<Utc>) -> Vec<Write> {
+    vec![
+        (k(&[b"pc/", &hash]), None),
+        (k(&[b"pcc/", client.as_bytes(), &hash]), None),
+        (k(&[b"pce/", &time_key(&expires_at), &hash]), None),
+    ]
+}
+
+/// The last 32 bytes of a code key: the code's hash.
+fn code_hash_suffix(key: &[u8]) -> Result<[u8; 32], ConsentError> {
+    key.len()
+        .checked_sub(32)
+        .and_then(|start| key.get(start..))
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| ConsentError::Corrupt("malformed pairing code key".into()))
+}
+
+/// The time a [`time_key`] encodes.
+fn expiry_of(bytes: &[u8]) -> Result<DateTime<Utc>, ConsentError> {
+    let raw = <[u8; 8]>::try_from(bytes)
+        .map_err(|_| ConsentError::Corrupt("malformed pairing code expiry".into()))?;
+    let millis = (u64::from_be_bytes(raw) ^ (1 << 63)) as i64;
+    DateTime::from_timestamp_millis(millis)
+        .ok_or_else(|| ConsentError::Corrupt("malformed pairing code expiry".into()))
 }
 
 /// The last 16 bytes of an index key: the id it points to.

@@ -167,6 +167,11 @@ impl From<ConsentError> for ApiError {
                 error.to_string(),
             ),
             ConsentError::UnknownStaff => ApiError::forbidden(),
+            ConsentError::TooManyPairingCodes { .. } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_pairing_codes",
+                error.to_string(),
+            ),
             ConsentError::UnknownRequest(_) | ConsentError::UnknownGrant(_) => {
                 ApiError::not_found()
             }

@@ -15,6 +15,7 @@
 //!   checkpoints signed on a schedule (one thread).
 //! - [`limits`]: rate limits on sign-in and pairing-code guessing.
 //! - [`routes`]: public, auth, client (`/api/v1/me`), professional, auditor, admin.
+//! - [`paging`]: cursor paging (`limit`, `cursor`, `Link: rel="next"`) for lists.
 //! - [`pages`]: the web app (HTML shell, script, stylesheet), built into the binary.
 //! - [`openapi`]: the OpenAPI document generated from the handlers.
 //! - [`demo`]: demo organisation, staff and clients for every test person.
@@ -30,6 +31,7 @@ pub mod limits;
 pub mod oidc;
 pub mod openapi;
 pub mod pages;
+pub mod paging;
 pub mod principal;
 pub mod routes;
 pub mod sessions;

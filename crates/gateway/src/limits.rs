@@ -265,6 +265,14 @@ pub struct Limits {
     /// Failed pairing-code uses per professional: 5 in 15 minutes, then locked out until
     /// the window passes. With 50-bit codes that live 15 minutes, guessing is hopeless.
     pub pairing_failures: RateLimiter,
+    /// Refused reads of a client's record per professional: 20 in 15 minutes, then 429
+    /// without a durable entry each (the first refusal past the limit is audited once).
+    pub refused_reads: RateLimiter,
+    /// Grants a client creates on their own initiative: 100 a day. Each is stored for good
+    /// (grant, receipt, audit entry), so a signed-in client cannot grow storage unbounded.
+    pub grants_created: RateLimiter,
+    /// One audit verification at a time across the gateway: it reads the whole log.
+    pub audit_verification: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Default for Limits {
@@ -272,6 +280,9 @@ impl Default for Limits {
         Self {
             logins: LoginLimiter::new(60, Duration::minutes(1), 65_536, 1_000),
             pairing_failures: RateLimiter::new(5, Duration::minutes(15)),
+            refused_reads: RateLimiter::new(20, Duration::minutes(15)),
+            grants_created: RateLimiter::new(100, Duration::days(1)),
+            audit_verification: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 }

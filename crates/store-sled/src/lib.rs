@@ -289,6 +289,29 @@ impl VaultStore for SledStore {
         self.versions(&keys::client_prefix(client))
     }
 
+    fn prune_record_versions(
+        &self,
+        client: ClientId,
+        path: &str,
+        below: u64,
+    ) -> Result<usize, StoreError> {
+        let _barrier = self.barrier.read();
+        let (start, end) = (
+            keys::record(client, path, 0),
+            keys::record(client, path, below),
+        );
+        let mut batch = sled::Batch::default();
+        let mut count = 0;
+        for key in self.records.range(start..end).keys() {
+            batch.remove(key.map_err(backend)?);
+            count += 1;
+        }
+        if count > 0 {
+            self.records.apply_batch(batch).map_err(backend)?;
+        }
+        Ok(count)
+    }
+
     fn delete_client_records(&self, client: ClientId) -> Result<usize, StoreError> {
         let _barrier = self.barrier.read();
         let count = {

@@ -647,3 +647,47 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn pruning_removes_exactly_the_older_versions_of_one_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(&dir.path().join("db")).unwrap();
+    let client = ClientId::random();
+    for version in 1..=10u64 {
+        for path in ["identity.name", "identity.phone"] {
+            assert!(
+                store
+                    .insert_record_version(client, path, version, b"sealed")
+                    .unwrap()
+            );
+        }
+    }
+    assert_eq!(
+        store
+            .prune_record_versions(client, "identity.name", 7)
+            .unwrap(),
+        6
+    );
+    let kept: Vec<u64> = store
+        .record_versions(client, "identity.name")
+        .unwrap()
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    assert_eq!(kept, (7..=10).collect::<Vec<_>>());
+    assert_eq!(
+        store
+            .latest_record_version(client, "identity.name")
+            .unwrap()
+            .unwrap()
+            .version,
+        10
+    );
+    assert_eq!(
+        store
+            .record_versions(client, "identity.phone")
+            .unwrap()
+            .len(),
+        10
+    );
+}

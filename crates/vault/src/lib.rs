@@ -30,4 +30,4 @@ pub use error::VaultError;
 pub use ids::{Author, ClientId, ProfessionalId};
 pub use keys::{Keyring, MasterKey, MasterKeyId};
 pub use store::{StoreError, VaultStore};
-pub use vault::{Erasure, Record, RotationProgress, Vault};
+pub use vault::{Erasure, MAX_VERSIONS, Record, RotationProgress, Vault};

@@ -158,6 +158,28 @@ impl VaultStore for MemoryStore {
         versions_with_prefix(&self.maps.lock(), &keys::client_prefix(client))
     }
 
+    fn prune_record_versions(
+        &self,
+        client: ClientId,
+        path: &str,
+        below: u64,
+    ) -> Result<usize, StoreError> {
+        let (start, end) = (
+            keys::record(client, path, 0),
+            keys::record(client, path, below),
+        );
+        let mut maps = self.maps.lock();
+        let doomed: Vec<Vec<u8>> = maps
+            .records
+            .range(start..end)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in &doomed {
+            maps.records.remove(key);
+        }
+        Ok(doomed.len())
+    }
+
     fn delete_client_records(&self, client: ClientId) -> Result<usize, StoreError> {
         let prefix = keys::client_prefix(client);
         let mut maps = self.maps.lock();

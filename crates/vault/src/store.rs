@@ -89,6 +89,16 @@ pub trait VaultStore: Send + Sync + Debug {
     /// Every version of every field of one client, by path, then version.
     fn client_records(&self, client: ClientId) -> Result<Vec<StoredVersion>, StoreError>;
 
+    /// Removes the versions of one field numbered below `below`; returns how many. Not
+    /// flushed on its own (it rides on the next durable write): a crash may bring pruned
+    /// versions back, and the next prune removes them again.
+    fn prune_record_versions(
+        &self,
+        client: ClientId,
+        path: &str,
+        below: u64,
+    ) -> Result<usize, StoreError>;
+
     /// Removes every record version of one client; returns how many. Durable on return.
     fn delete_client_records(&self, client: ClientId) -> Result<usize, StoreError>;
 

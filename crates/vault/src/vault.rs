@@ -25,6 +25,12 @@ const META_ACTIVE: &str = "master_key.active";
 const META_ROTATION: &str = "master_key.rotation";
 const WRITE_ATTEMPTS: usize = 16;
 const ROTATION_BATCH: usize = 256;
+/// Versions of one field kept: older ones are pruned as new ones are written, so a
+/// client (or a professional writing for them) cannot grow storage without limit, and
+/// never has an edit refused for it. Stored at most `MAX_VERSIONS + PRUNE_EVERY - 1`.
+pub const MAX_VERSIONS: u64 = 100;
+/// Pruning runs on every this many-th version, so most writes pay nothing for it.
+const PRUNE_EVERY: u64 = 16;
 
 fn check_meta(id: &MasterKeyId) -> String {
     format!("master_key.check.{id}")
@@ -399,6 +405,14 @@ impl Vault {
                 if self.store.wrapped_key(client)?.is_none() {
                     self.store.delete_client_records(client)?;
                     return Err(VaultError::UnknownClient(client));
+                }
+                if version > MAX_VERSIONS && version.is_multiple_of(PRUNE_EVERY) {
+                    // The write is durable already; a failed prune is retried by the
+                    // next one and must not turn an applied write into an error.
+                    let below = version - MAX_VERSIONS + 1;
+                    if let Err(error) = self.store.prune_record_versions(client, path, below) {
+                        tracing::warn!(%error, "pruning old record versions failed");
+                    }
                 }
                 return Ok(Record {
                     path: path.to_owned(),

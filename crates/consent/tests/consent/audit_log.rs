@@ -709,3 +709,147 @@ fn a_change_whose_flush_fails_is_reported_as_made_but_unconfirmed() {
     assert!(matches!(error, StoreError::Unconfirmed(_)), "{error:?}");
     assert!(store.get(b"test/other").unwrap().is_some());
 }
+
+/// A store that counts the journal records read and can set a cancel flag when the
+/// count reaches a mark: shows how far a verification read before it stopped.
+#[derive(Debug)]
+struct CountingStore {
+    inner: MemoryConsentStore,
+    reads: std::sync::atomic::AtomicU64,
+    cancel_at: u64,
+    cancel: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl omadata_consent::ConsentStore for CountingStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, omadata_vault::StoreError> {
+        self.inner.get(key)
+    }
+    fn scan(
+        &self,
+        prefix: &[u8],
+        from: Option<&[u8]>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<omadata_consent::store::Entry>, omadata_vault::StoreError> {
+        self.inner.scan(prefix, from, reverse, limit)
+    }
+    fn apply_deferred(
+        &self,
+        writes: Vec<omadata_consent::store::Write>,
+    ) -> Result<(), omadata_vault::StoreError> {
+        self.inner.apply_deferred(writes)
+    }
+    fn sync(&self) -> Result<(), omadata_vault::StoreError> {
+        self.inner.sync()
+    }
+    fn journal_len(&self) -> Result<u64, omadata_vault::StoreError> {
+        self.inner.journal_len()
+    }
+    fn journal_append(
+        &self,
+        records: &[omadata_consent::store::JournalRecord],
+        nodes: &[omadata_consent::store::JournalNode],
+    ) -> Result<(), omadata_vault::StoreError> {
+        self.inner.journal_append(records, nodes)
+    }
+    fn journal_record(
+        &self,
+        seq: u64,
+    ) -> Result<Option<omadata_consent::store::JournalRecord>, omadata_vault::StoreError> {
+        use std::sync::atomic::Ordering;
+        if self.reads.fetch_add(1, Ordering::SeqCst) + 1 == self.cancel_at {
+            self.cancel.store(true, Ordering::SeqCst);
+        }
+        self.inner.journal_record(seq)
+    }
+    fn journal_node(
+        &self,
+        level: u32,
+        index: u64,
+    ) -> Result<Option<[u8; 32]>, omadata_vault::StoreError> {
+        self.inner.journal_node(level, index)
+    }
+    fn journal_snapshot(&self) -> Result<Option<Vec<u8>>, omadata_vault::StoreError> {
+        self.inner.journal_snapshot()
+    }
+    fn save_journal_snapshot(&self, bytes: &[u8]) -> Result<(), omadata_vault::StoreError> {
+        self.inner.save_journal_snapshot(bytes)
+    }
+}
+
+/// A log of `n` entries in a plain store, with checkpoints at a third and at the end.
+fn long_log(n: u64) -> (MemoryConsentStore, Jwks) {
+    use omadata_consent::audit::AuditLog;
+    let store = MemoryConsentStore::new();
+    let key = Arc::new(ServiceKey::generate().unwrap());
+    let log = AuditLog::open(Arc::new(store.clone()), key.clone()).unwrap();
+    for i in 0..n {
+        log.append_deferred(AuditEntry::new(AuditEvent::Access, t(i as i64)))
+            .unwrap();
+        if i + 1 == n / 3 {
+            log.checkpoint(t(i as i64)).unwrap();
+        }
+    }
+    log.checkpoint(t(n as i64)).unwrap();
+    (store, Jwks::of(&[key.public()]))
+}
+
+#[test]
+fn the_stored_verifier_streams_the_log_a_batch_at_a_time() {
+    use omadata_consent::audit::{VERIFY_BATCH, verify_store, verify_store_cancellable};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let batch = VERIFY_BATCH as u64;
+    let n = 5 * batch + 7;
+    let (store, jwks) = long_log(n);
+    let whole = verify_store(&store, &jwks).unwrap();
+    assert_eq!(whole.entries, n);
+    assert_eq!(whole.checkpoints_verified, 2);
+    let entries = export_entries(&store);
+    assert_eq!(
+        whole,
+        verify_entries(
+            entries.iter().map(Vec::as_slice),
+            &omadata_consent::audit::export_store(&store).unwrap().1,
+            &jwks
+        )
+        .unwrap()
+    );
+
+    // The flag is raised while the third batch is read: the verifier stops before the
+    // fourth, so it never held the log whole (an export-then-verify reads all n first).
+    let cancel = Arc::new(AtomicBool::new(false));
+    let counting = CountingStore {
+        inner: store,
+        reads: AtomicU64::new(0),
+        cancel_at: 2 * batch + 1,
+        cancel: cancel.clone(),
+    };
+    assert_eq!(
+        verify_store_cancellable(&counting, &jwks, &cancel),
+        Err(LogInvalid::Cancelled)
+    );
+    assert_eq!(counting.reads.load(Ordering::SeqCst), 3 * batch);
+}
+
+#[test]
+fn a_cancelled_verification_stops_before_reading_on() {
+    use omadata_consent::audit::verify_store_cancellable;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let (store, jwks) = long_log(3000);
+    let cancel = Arc::new(AtomicBool::new(true));
+    let counting = CountingStore {
+        inner: store,
+        reads: AtomicU64::new(0),
+        cancel_at: 0,
+        cancel: cancel.clone(),
+    };
+    assert_eq!(
+        verify_store_cancellable(&counting, &jwks, &cancel),
+        Err(LogInvalid::Cancelled)
+    );
+    assert_eq!(counting.reads.load(Ordering::SeqCst), 0);
+}
+
+fn export_entries(store: &MemoryConsentStore) -> Vec<Vec<u8>> {
+    omadata_consent::audit::export_store(store).unwrap().0
+}

@@ -407,3 +407,58 @@ fn erasing_a_client_ends_every_grant_and_removes_consent_records() {
     f.consent.audit().checkpoint(t(12)).unwrap();
     f.consent.audit().verify(&f.consent.jwks()).unwrap();
 }
+
+/// Every key a store holds under `prefix`.
+fn keys_under(f: &Fixture, prefix: &[u8]) -> usize {
+    use omadata_consent::ConsentStore;
+    f.store.scan(prefix, None, false, usize::MAX).unwrap().len()
+}
+
+#[test]
+fn live_pairing_codes_are_capped_and_used_or_expired_ones_leave_storage() {
+    use omadata_consent::service::MAX_LIVE_PAIRING_CODES;
+    let f = fixture();
+    let c = client();
+    let pro = professional(Profession::YouthWork);
+    let lifetime = f.consent.config().pairing_code_lifetime;
+    let mut codes: Vec<PairingCode> = (0..MAX_LIVE_PAIRING_CODES)
+        .map(|_| f.consent.issue_pairing_code(c, t(0)).unwrap())
+        .collect();
+    let log_before = f.consent.audit().len();
+    assert!(matches!(
+        f.consent.issue_pairing_code(c, t(1)),
+        Err(ConsentError::TooManyPairingCodes { limit }) if limit == MAX_LIVE_PAIRING_CODES
+    ));
+    // Refused: nothing written, not even an audit entry.
+    assert_eq!(f.consent.audit().len(), log_before);
+    assert_eq!(keys_under(&f, b"pc/"), MAX_LIVE_PAIRING_CODES);
+    // Another client is not affected.
+    f.consent.issue_pairing_code(client(), t(1)).unwrap();
+
+    // A used code frees its place and leaves storage.
+    let used = codes.pop().unwrap();
+    f.consent
+        .request_access(
+            &pro,
+            &used.code,
+            ask(&["identity.name"], &[Action::Read], t(0) + days(1)),
+            t(2),
+        )
+        .unwrap();
+    assert_eq!(keys_under(&f, b"pc/"), MAX_LIVE_PAIRING_CODES);
+    assert_eq!(keys_under(&f, b"pcc/"), MAX_LIVE_PAIRING_CODES);
+    f.consent.issue_pairing_code(c, t(3)).unwrap();
+    assert!(f.consent.issue_pairing_code(c, t(3)).is_err());
+
+    // Once they expire, issuing removes the client's expired codes; the sweep removes
+    // everyone's.
+    let later = t(3) + lifetime;
+    f.consent.issue_pairing_code(c, later).unwrap();
+    assert_eq!(keys_under(&f, b"pcc/"), 1);
+    let sweep = f.consent.sweep(later + lifetime).unwrap();
+    assert_eq!(sweep.codes_removed, 1);
+    for prefix in [&b"pc/"[..], b"pcc/", b"pce/"] {
+        assert_eq!(keys_under(&f, prefix), 0, "{prefix:?}");
+    }
+    assert_eq!(f.consent.sweep(later + lifetime).unwrap().codes_removed, 0);
+}

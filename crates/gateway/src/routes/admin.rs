@@ -29,11 +29,24 @@ pub async fn organisation(
         .ok_or_else(ApiError::not_found)
 }
 
-#[utoipa::path(get, path = "/api/v1/admin/professionals", tag = "admin", responses((status = 200, body = [omadata_consent::Staff]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn staff(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Staff>>> {
+#[utoipa::path(get, path = "/api/v1/admin/professionals", tag = "admin", params(crate::paging::PageQuery), responses((status = 200, body = [omadata_consent::Staff]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+pub async fn staff(
+    State(state): State<AppState>,
+    caller: Caller,
+    crate::extract::AppQuery(page): crate::extract::AppQuery<crate::paging::PageQuery>,
+) -> ApiResult<Response> {
     let admin = caller.staff(Role::Admin)?;
-    Ok(Json(
-        state.services().directory.staff_of(admin.organisation)?,
+    let organisation = admin.organisation;
+    let (staff, next): (Vec<Staff>, _) = state.services().directory.staff_page(
+        page.after()?.map(omadata_vault::ProfessionalId::from_bytes),
+        page.limit(),
+        |s| s.organisation == organisation,
+    )?;
+    Ok(crate::paging::page_response(
+        staff,
+        "/api/v1/admin/professionals",
+        page.limit(),
+        next.map(|p| *p.as_bytes()),
     ))
 }
 

@@ -8,12 +8,16 @@ use crate::principal::Role;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use omadata_consent::OrganisationId;
-use omadata_consent::audit::{AuditEntry, AuditFilter, Checkpoint, LogReport};
+use omadata_consent::audit::{AuditEntry, AuditFilter, Checkpoint, LogInvalid};
 use omadata_vault::{ClientId, ProfessionalId};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -192,21 +196,64 @@ pub async fn consistency_proof(
     )))
 }
 
-/// Recomputes the whole tree and checks every stored checkpoint.
-#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "auditor", responses((status = 200, body = omadata_consent::audit::LogReport), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn verify(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<LogReport>> {
+/// Sets the flag when dropped: a verification whose request went away (the client left,
+/// or the request timed out) stops at its next batch instead of running on.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// Recomputes the whole tree and checks every stored checkpoint, streaming the log in
+/// bounded memory on the blocking pool. One at a time across the gateway: a second call
+/// meanwhile gets 429 `verification_running`.
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "auditor", responses((status = 200, body = omadata_consent::audit::LogReport), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+pub async fn verify(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     caller.staff(Role::Auditor)?;
-    let services = state.services();
-    services
-        .consent
-        .audit()
-        .verify(&services.consent.jwks())
-        .map(Json)
-        .map_err(|e| {
-            ApiError::new(
-                axum::http::StatusCode::CONFLICT,
-                "log_invalid",
-                e.to_string(),
-            )
+    let Ok(running) = state
+        .services()
+        .limits
+        .audit_verification
+        .clone()
+        .try_acquire_owned()
+    else {
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "verification_running",
+            "a verification of the audit log is already running: try again shortly",
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return Ok(response);
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    let _cancel_on_drop = CancelOnDrop(cancel.clone());
+    let outcome = state
+        .on_disk(move |services| {
+            // Held until the work itself ends, not the request: a dropped request frees
+            // the slot only once its verification has stopped.
+            let _running = running;
+            services
+                .consent
+                .audit()
+                .verify_cancellable(&services.consent.jwks(), &cancel)
         })
+        .await?;
+    match outcome {
+        Ok(report) => Ok(Json(report).into_response()),
+        Err(LogInvalid::Cancelled) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "verification_cancelled",
+            "the verification was stopped before it finished",
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "log_invalid",
+            e.to_string(),
+        )),
+    }
 }

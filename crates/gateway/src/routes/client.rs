@@ -2,6 +2,7 @@
 
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{AppJson, Caller};
+use crate::paging::{PageQuery, page_response};
 use crate::principal::{Principal, Role};
 use crate::state::AppState;
 use axum::Json;
@@ -133,7 +134,7 @@ pub async fn write_my_field(
     Ok(Json(record_view(&state, record)))
 }
 
-#[utoipa::path(post, path = "/api/v1/me/pairing-codes", tag = "client", responses((status = 201, body = PairingCodeView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/me/pairing-codes", tag = "client", responses((status = 201, body = PairingCodeView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn pairing_code(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let client = caller.client_id()?;
     let now = state.now();
@@ -177,11 +178,12 @@ pub struct ProfessionalEntry {
 }
 
 /// Registered professionals, so a client can grant to the one in front of them.
-#[utoipa::path(get, path = "/api/v1/directory/professionals", tag = "client", responses((status = 200, body = [ProfessionalEntry]), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/directory/professionals", tag = "client", params(crate::paging::PageQuery), responses((status = 200, body = [ProfessionalEntry]), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn professionals(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<Json<Vec<ProfessionalEntry>>> {
+    crate::extract::AppQuery(page): crate::extract::AppQuery<PageQuery>,
+) -> ApiResult<Response> {
     caller.client_id()?;
     let directory = &state.services().directory;
     // One read of the organisations and one of the staff, not one staff scan per organisation.
@@ -190,10 +192,16 @@ pub async fn professionals(
         .into_iter()
         .map(|o| (o.id, o.name))
         .collect();
-    let mut out: Vec<ProfessionalEntry> = directory
-        .all_staff()?
+    let (staff, next) = directory.staff_page(
+        page.after()?.map(ProfessionalId::from_bytes),
+        page.limit(),
+        |s| {
+            s.roles.contains(&omadata_consent::StaffRole::Professional)
+                && organisations.contains_key(&s.organisation)
+        },
+    )?;
+    let mut out: Vec<ProfessionalEntry> = staff
         .into_iter()
-        .filter(|s| s.roles.contains(&omadata_consent::StaffRole::Professional))
         .filter_map(|staff| {
             Some(ProfessionalEntry {
                 organisation: organisations.get(&staff.organisation)?.clone(),
@@ -204,8 +212,14 @@ pub async fn professionals(
             })
         })
         .collect();
+    // Pages follow the directory's id order; within a page, by name.
     out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Json(out))
+    Ok(page_response(
+        out,
+        "/api/v1/directory/professionals",
+        page.limit(),
+        next.map(|p| *p.as_bytes()),
+    ))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -215,22 +229,31 @@ pub struct RequestView {
     current_status: RequestStatus,
 }
 
-#[utoipa::path(get, path = "/api/v1/me/access-requests", tag = "client", responses((status = 200, body = [RequestView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/me/access-requests", tag = "client", params(crate::paging::PageQuery), responses((status = 200, body = [RequestView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn my_requests(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<Json<Vec<RequestView>>> {
+    crate::extract::AppQuery(page): crate::extract::AppQuery<PageQuery>,
+) -> ApiResult<Response> {
     let client = caller.client_id()?;
     let now = state.now();
-    let requests = state.services().consent.requests_for_client(client)?;
-    Ok(Json(
-        requests
-            .into_iter()
-            .map(|request| RequestView {
-                current_status: request.status_at(now),
-                request,
-            })
-            .collect(),
+    let (requests, next) = state.services().consent.requests_for_client_page(
+        client,
+        page.after()?.map(RequestId::from_bytes),
+        page.limit(),
+    )?;
+    let views: Vec<RequestView> = requests
+        .into_iter()
+        .map(|request| RequestView {
+            current_status: request.status_at(now),
+            request,
+        })
+        .collect();
+    Ok(page_response(
+        views,
+        "/api/v1/me/access-requests",
+        page.limit(),
+        next.map(|r| *r.as_bytes()),
     ))
 }
 
@@ -279,16 +302,25 @@ pub async fn deny(
     Ok(Json(request))
 }
 
-#[utoipa::path(get, path = "/api/v1/me/grants", tag = "client", responses((status = 200, body = [GrantView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/me/grants", tag = "client", params(crate::paging::PageQuery), responses((status = 200, body = [GrantView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn my_grants(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<Json<Vec<GrantView>>> {
+    crate::extract::AppQuery(page): crate::extract::AppQuery<PageQuery>,
+) -> ApiResult<Response> {
     let client = caller.client_id()?;
     let now = state.now();
-    let grants = state.services().consent.grants_for_client(client)?;
-    Ok(Json(
-        grants.into_iter().map(|g| grant_view(g, now)).collect(),
+    let (grants, next) = state.services().consent.grants_for_client_page(
+        client,
+        page.after()?.map(GrantId::from_bytes),
+        page.limit(),
+    )?;
+    let views: Vec<GrantView> = grants.into_iter().map(|g| grant_view(g, now)).collect();
+    Ok(page_response(
+        views,
+        "/api/v1/me/grants",
+        page.limit(),
+        next.map(|g| *g.as_bytes()),
     ))
 }
 
@@ -303,7 +335,7 @@ pub struct NewGrant {
     valid_until: DateTime<Utc>,
 }
 
-#[utoipa::path(post, path = "/api/v1/me/grants", tag = "client", request_body = NewGrant, responses((status = 201, body = GrantView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/me/grants", tag = "client", request_body = NewGrant, responses((status = 201, body = GrantView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn create_grant(
     State(state): State<AppState>,
     caller: Caller,
@@ -330,9 +362,24 @@ pub async fn create_grant(
         purpose: body.purpose,
         valid_until: body.valid_until,
     };
+    let limiter_key = client.to_string();
+    if !services.limits.grants_created.allows(&limiter_key, now) {
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_grants",
+            "you have created the most grants allowed in a day: try again tomorrow",
+        )
+        .into_response();
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("3600"),
+        );
+        return Ok(response);
+    }
     let grant = state
         .on_disk(move |services| services.consent.grant(client, &grantee, ask, now))
         .await??;
+    services.limits.grants_created.record(&limiter_key, now);
     Ok((StatusCode::CREATED, Json(grant_view(grant, now))).into_response())
 }
 

@@ -3,6 +3,7 @@
 
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{AppJson, Caller};
+use crate::paging::{PageQuery, page_response};
 use crate::principal::Role;
 use crate::routes::client::{RecordView, WriteBody, record_view};
 use crate::state::{AppState, Metrics};
@@ -17,7 +18,44 @@ use omadata_consent::{
 };
 use omadata_vault::{Author, ClientId};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+
+/// Answered, without a new audit entry, to a professional whose reads were refused too
+/// often lately: probing client ids for grants cannot grow the log one entry a probe.
+fn probing_locked_out() -> Response {
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_refused_reads",
+        "too many reads were refused: try again in 15 minutes",
+    )
+    .into_response();
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("900"),
+    );
+    response
+}
+
+/// Counts one refused read or write by `staff`; the refusal that reaches the limit is
+/// audited once, as the summary of the probing (later ones are refused before any
+/// decision, so they add nothing to the log).
+async fn count_refusal(
+    state: &AppState,
+    staff: &omadata_consent::Staff,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let limits = &state.services().limits;
+    let key = staff.id.to_string();
+    limits.refused_reads.record(&key, now);
+    if !limits.refused_reads.allows(&key, now) {
+        let mut entry = AuditEntry::new(AuditEvent::Lockout, now);
+        entry.professional = Some(staff.id);
+        entry.organisation = Some(staff.organisation);
+        entry.reason = Some("refused_reads".into());
+        state.audit(entry).await?;
+    }
+    Ok(())
+}
 
 fn locked_out() -> ApiError {
     ApiError::new(
@@ -101,33 +139,41 @@ pub struct ClientView {
 }
 
 /// Clients with at least one active grant to the caller.
-#[utoipa::path(get, path = "/api/v1/clients", tag = "professional", responses((status = 200, body = [ClientView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/clients", tag = "professional", params(crate::paging::PageQuery), responses((status = 200, body = [ClientView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn my_clients(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<Json<Vec<ClientView>>> {
+    crate::extract::AppQuery(page): crate::extract::AppQuery<PageQuery>,
+) -> ApiResult<Response> {
     let staff = caller.staff(Role::Professional)?;
     let now = state.now();
-    let mut by_client: BTreeMap<ClientId, Vec<GrantSummary>> = BTreeMap::new();
-    for grant in state.services().consent.grants_for_professional(staff.id)? {
-        if grant.state(now) == GrantState::Active {
-            by_client
-                .entry(grant.client)
-                .or_default()
-                .push(GrantSummary {
+    let (clients, next) = state.services().consent.clients_of_professional_page(
+        staff.id,
+        page.after()?.map(ClientId::from_bytes),
+        page.limit(),
+        |grant| grant.state(now) == GrantState::Active,
+    )?;
+    let views: Vec<ClientView> = clients
+        .into_iter()
+        .map(|(client, grants)| ClientView {
+            client,
+            grants: grants
+                .into_iter()
+                .map(|grant| GrantSummary {
                     id: grant.id,
                     fields: grant.fields,
                     actions: grant.actions,
                     purpose: grant.purpose,
                     valid_until: grant.valid_until,
-                });
-        }
-    }
-    Ok(Json(
-        by_client
-            .into_iter()
-            .map(|(client, grants)| ClientView { client, grants })
-            .collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(page_response(
+        views,
+        "/api/v1/clients",
+        page.limit(),
+        next.map(|c| *c.as_bytes()),
     ))
 }
 
@@ -145,17 +191,27 @@ pub struct ClientRecord {
     fields: Vec<PermittedField>,
 }
 
-#[utoipa::path(get, path = "/api/v1/clients/{id}/record", tag = "professional", params(("id" = String, Path)), responses((status = 200, body = ClientRecord), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/clients/{id}/record", tag = "professional", params(("id" = String, Path)), responses((status = 200, body = ClientRecord), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn client_record(
     State(state): State<AppState>,
     caller: Caller,
     crate::extract::AppPath(client): crate::extract::AppPath<String>,
-) -> ApiResult<Json<ClientRecord>> {
+) -> ApiResult<Response> {
     let staff = caller.staff(Role::Professional)?;
-    // A malformed id answers like a client without grants.
-    let client: ClientId = client.parse().map_err(|_| ApiError::forbidden())?;
     let services = state.services();
     let now = state.now();
+    if !services
+        .limits
+        .refused_reads
+        .allows(&staff.id.to_string(), now)
+    {
+        return Ok(probing_locked_out());
+    }
+    // A malformed id answers like a client without grants.
+    let Ok(client) = client.parse::<ClientId>() else {
+        count_refusal(&state, staff, now).await?;
+        return Err(ApiError::forbidden());
+    };
     let (decisions, audited) = services.consent.authorize_granted_reads_deferred(
         staff.id,
         staff.organisation,
@@ -191,22 +247,33 @@ pub async fn client_record(
     // Nothing leaves before its audit entry is on disk (a shared flush: group commit).
     durable(&state, audited).await?;
     if !decisions.iter().any(|d| d.decision.is_permit()) {
+        count_refusal(&state, staff, now).await?;
         return Err(ApiError::forbidden());
     }
-    Ok(Json(ClientRecord { client, fields }))
+    Ok(Json(ClientRecord { client, fields }).into_response())
 }
 
-#[utoipa::path(put, path = "/api/v1/clients/{id}/record/{path}", tag = "professional", params(("id" = String, Path), ("path" = String, Path)), request_body = crate::routes::client::WriteBody, responses((status = 200, body = crate::routes::client::RecordView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(put, path = "/api/v1/clients/{id}/record/{path}", tag = "professional", params(("id" = String, Path), ("path" = String, Path)), request_body = crate::routes::client::WriteBody, responses((status = 200, body = crate::routes::client::RecordView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn write_client_field(
     State(state): State<AppState>,
     caller: Caller,
     Path((client, path)): Path<(String, String)>,
     AppJson(body): AppJson<WriteBody>,
-) -> ApiResult<Json<RecordView>> {
+) -> ApiResult<Response> {
     let staff = caller.staff(Role::Professional)?;
-    let client: ClientId = client.parse().map_err(|_| ApiError::forbidden())?;
     let services = state.services();
     let now = state.now();
+    if !services
+        .limits
+        .refused_reads
+        .allows(&staff.id.to_string(), now)
+    {
+        return Ok(probing_locked_out());
+    }
+    let Ok(client) = client.parse::<ClientId>() else {
+        count_refusal(&state, staff, now).await?;
+        return Err(ApiError::forbidden());
+    };
     let (decisions, audited) = services.consent.authorize_deferred(
         staff.id,
         staff.organisation,
@@ -218,6 +285,7 @@ pub async fn write_client_field(
     durable(&state, audited).await?;
     if !decisions.iter().all(|d| d.decision.is_permit()) {
         Metrics::add(&services.metrics.denies, 1);
+        count_refusal(&state, staff, now).await?;
         return Err(ApiError::forbidden());
     }
     Metrics::add(&services.metrics.permits, 1);
@@ -225,5 +293,5 @@ pub async fn write_client_field(
     let record = state
         .on_disk(move |services| services.vault.write(client, &path, body.value, author, now))
         .await??;
-    Ok(Json(record_view(&state, record)))
+    Ok(Json(record_view(&state, record)).into_response())
 }

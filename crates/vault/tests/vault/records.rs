@@ -216,3 +216,44 @@ fn concurrent_writers_get_distinct_versions() {
     assert_eq!(versions, (1..=100).collect::<Vec<_>>());
     assert!(store.holds_client_data().unwrap());
 }
+
+#[test]
+fn old_versions_are_pruned_so_one_field_cannot_grow_storage_without_limit() {
+    use omadata_vault::MAX_VERSIONS;
+    let store = omadata_vault::memory::MemoryStore::new();
+    let (_, hex) = crate::new_key();
+    let vault = omadata_vault::Vault::open(
+        std::sync::Arc::new(store.clone()),
+        omadata_vault::Keyring::new(omadata_vault::MasterKey::from_hex("k", &hex).unwrap()),
+        crate::catalogue(),
+    )
+    .unwrap();
+    let client = vault.enrol_client().unwrap();
+    let writes = 3 * MAX_VERSIONS;
+    for i in 0..writes {
+        let record = vault
+            .write(
+                client,
+                "identity.name",
+                serde_json::json!(format!("name {i}")),
+                omadata_vault::Author::Client(client),
+                crate::t(i as i64),
+            )
+            .unwrap();
+        // Never refused, and numbered on.
+        assert_eq!(record.version, i + 1);
+        let kept = store.raw_records().len() as u64;
+        assert!(kept <= MAX_VERSIONS + 16, "{kept} versions kept after {i}");
+    }
+    let history = vault.history(client, "identity.name").unwrap();
+    assert!(history.len() as u64 >= MAX_VERSIONS);
+    assert_eq!(history.last().unwrap().version, writes);
+    // The newest versions are kept, contiguous.
+    for pair in history.windows(2) {
+        assert_eq!(pair[0].version + 1, pair[1].version);
+    }
+    assert_eq!(
+        vault.read_value(client, "identity.name").unwrap(),
+        Some(serde_json::json!(format!("name {}", writes - 1)))
+    );
+}
