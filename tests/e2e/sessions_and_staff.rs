@@ -377,6 +377,21 @@ async fn deactivated_staff_lose_sessions_and_tokens_at_once_and_cannot_sign_in_a
         .unwrap()
         .to_owned();
     let path = format!("/api/v1/admin/professionals/{pro_id}/deactivate");
+    let client = signed_in(&gateway, "client1", None).await;
+    let listed_ids = || async {
+        let (status, listed) = client
+            .get("/api/v1/directory/professionals?limit=1000")
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::OK);
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["id"].as_str().map(str::to_owned))
+            .collect::<Vec<String>>()
+    };
+    assert!(listed_ids().await.contains(&pro_id));
 
     // Only an admin may.
     assert_eq!(
@@ -401,6 +416,10 @@ async fn deactivated_staff_lose_sessions_and_tokens_at_once_and_cannot_sign_in_a
         youth.get("/api/v1/clients").await.unwrap().0,
         StatusCode::OK
     );
+    // Clients no longer find them to share with.
+    let ids = listed_ids().await;
+    assert!(!ids.is_empty());
+    assert!(!ids.contains(&pro_id), "{ids:?}");
     // They cannot sign in again, in any role.
     for role in [Some("professional"), None] {
         let mut again = gateway.browser().unwrap();

@@ -178,7 +178,7 @@ pub struct ProfessionalEntry {
 }
 
 /// Registered professionals, so a client can grant to the one in front of them.
-#[utoipa::path(get, path = "/api/v1/directory/professionals", tag = "client", params(crate::paging::PageQuery), responses((status = 200, body = [ProfessionalEntry]), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/directory/professionals", tag = "client", params(crate::paging::PageQuery), responses((status = 200, body = [ProfessionalEntry]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn professionals(
     State(state): State<AppState>,
     caller: Caller,
@@ -195,8 +195,10 @@ pub async fn professionals(
     let (staff, next) = directory.staff_page(
         page.after()?.map(ProfessionalId::from_bytes),
         page.limit(),
+        // Only those who can act on a grant: not pending confirmation, not deactivated.
         |s| {
-            s.roles.contains(&omadata_consent::StaffRole::Professional)
+            s.is_active()
+                && s.roles.contains(&omadata_consent::StaffRole::Professional)
                 && organisations.contains_key(&s.organisation)
         },
     )?;
