@@ -199,6 +199,34 @@ async fn probing_client_ids_is_cut_off_and_grows_the_log_by_a_bounded_amount() {
     // One entry per refused probe up to the limit, and one summary: not one per probe.
     let grown = log_length(&auditor).await - before;
     assert!(grown <= 21, "100 probes grew the log by {grown} entries");
+    // What the grants allow goes on (client1 granted pro-youth read and write of the plan),
+    // and it is audited as always; a refused write is still turned away.
+    let (_, clients) = pro.get("/api/v1/clients").await.unwrap();
+    let client1 = clients[0]["client"].as_str().unwrap().to_owned();
+    let (status, record) = pro
+        .get(&format!("/api/v1/clients/{client1}/record"))
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{record}");
+    let (status, written) = pro
+        .call(
+            Method::PUT,
+            &format!("/api/v1/clients/{client1}/record/plan.agreed_actions"),
+            Some(json!({"value": "Haetaan yhteishaussa."})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{written}");
+    let (status, _) = pro
+        .call(
+            Method::PUT,
+            &format!("/api/v1/clients/{client1}/record/health.status"),
+            Some(json!({"value": "x"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(log_length(&auditor).await - before > grown);
     // The window passes: the professional may read again.
     gateway.clock.advance(chrono::Duration::minutes(16));
     let (status, _) = pro

@@ -1113,6 +1113,21 @@ impl Consent {
         self.authorize_deferred_among(&attempt, &grants, fields)
     }
 
+    /// Whether a professional's read of this client would be permitted for at least one
+    /// field, decided without auditing: lets a refused probe be turned away before its
+    /// decision adds to the log, while reads the grants allow go on.
+    pub fn permits_any_read(
+        &self,
+        professional: ProfessionalId,
+        client: ClientId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ConsentError> {
+        let grants = self.grants_between(professional, client)?;
+        Ok(grants.iter().flat_map(|g| &g.fields).any(|field| {
+            decide_among(&self.catalogue, &grants, field, Action::Read, now).is_permit()
+        }))
+    }
+
     /// A read of everything the pair's grants ever named, decided field by field with the
     /// audit entries queued as in [`Consent::authorize_deferred`]: a professional's view
     /// of a client. Fields no grant names are not even considered; with no grant at all

@@ -200,18 +200,23 @@ pub async fn client_record(
     let staff = caller.staff(Role::Professional)?;
     let services = state.services();
     let now = state.now();
-    if !services
+    let probing = !services
         .limits
         .refused_reads
-        .allows(&staff.id.to_string(), now)
-    {
-        return Ok(probing_locked_out());
-    }
+        .allows(&staff.id.to_string(), now);
     // A malformed id answers like a client without grants.
     let Ok(client) = client.parse::<ClientId>() else {
+        if probing {
+            return Ok(probing_locked_out());
+        }
         count_refusal(&state, staff, now).await?;
         return Err(ApiError::forbidden());
     };
+    // Past the limit a read that would be refused is turned away before its decision is
+    // audited; reads the grants allow go on, so the clients' service does not stop.
+    if probing && !services.consent.permits_any_read(staff.id, client, now)? {
+        return Ok(probing_locked_out());
+    }
     let (decisions, audited) = services.consent.authorize_granted_reads_deferred(
         staff.id,
         staff.organisation,
@@ -263,17 +268,25 @@ pub async fn write_client_field(
     let staff = caller.staff(Role::Professional)?;
     let services = state.services();
     let now = state.now();
-    if !services
+    let probing = !services
         .limits
         .refused_reads
-        .allows(&staff.id.to_string(), now)
-    {
-        return Ok(probing_locked_out());
-    }
+        .allows(&staff.id.to_string(), now);
     let Ok(client) = client.parse::<ClientId>() else {
+        if probing {
+            return Ok(probing_locked_out());
+        }
         count_refusal(&state, staff, now).await?;
         return Err(ApiError::forbidden());
     };
+    if probing
+        && !services
+            .consent
+            .decide(staff.id, client, &path, Action::Write, now)?
+            .is_permit()
+    {
+        return Ok(probing_locked_out());
+    }
     let (decisions, audited) = services.consent.authorize_deferred(
         staff.id,
         staff.organisation,
