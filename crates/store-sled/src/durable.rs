@@ -145,6 +145,11 @@ impl Drop for Leading<'_> {
 }
 
 impl SyncGate {
+    /// Why syncs are refused, if an earlier one failed.
+    pub(crate) fn failure(&self) -> Option<String> {
+        self.state.lock().failure.clone()
+    }
+
     /// Returns once a `sync` that started after this call did (the caller's change is
     /// applied before it calls), running it here if no other caller is.
     pub(crate) fn sync(&self, sync: impl FnOnce() -> Result<(), String>) -> Result<(), String> {

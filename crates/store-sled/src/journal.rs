@@ -89,6 +89,28 @@ struct End {
     records: u64,
     log_bytes: u64,
     synced_records: u64,
+    /// Set by a failed sync: the kernel may have dropped the pages it could not write,
+    /// so a later sync that succeeds would prove nothing. Every later append fails.
+    sync_failure: Option<String>,
+}
+
+impl End {
+    /// Runs a sync, refusing if one failed before and remembering a failure.
+    fn sync(
+        &mut self,
+        what: &str,
+        sync: impl FnOnce() -> std::io::Result<()>,
+    ) -> Result<(), StoreError> {
+        if let Some(failure) = &self.sync_failure {
+            return Err(StoreError::Backend(format!(
+                "audit journal: an earlier sync failed ({failure}); restart the service"
+            )));
+        }
+        sync().map_err(|e| {
+            self.sync_failure = Some(format!("{what}: {e}"));
+            io(what, e)
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -137,6 +159,7 @@ impl Journal {
                 records: 0,
                 log_bytes: 0,
                 synced_records: 0,
+                sync_failure: None,
             }),
             nodes: Mutex::new(NodeFiles::default()),
         };
@@ -209,6 +232,7 @@ impl Journal {
             records,
             log_bytes: offset,
             synced_records: first_rebuilt,
+            sync_failure: None,
         };
         journal.sync_derived(&mut journal.end.lock(), true)?;
         Ok(journal)
@@ -235,17 +259,17 @@ impl Journal {
     /// to `end.log_bytes` (an append without `durable` leaves it to this).
     fn sync_derived(&self, end: &mut End, log_synced: bool) -> Result<(), StoreError> {
         if !log_synced {
-            self.log.sync_data().map_err(|e| io("sync", e))?;
+            end.sync("sync", || self.log.sync_data())?;
         }
-        self.slots.sync_data().map_err(|e| io("sync slots", e))?;
+        end.sync("sync slots", || self.slots.sync_data())?;
         {
             let mut nodes = self.nodes.lock();
             for file in nodes.files.values() {
-                file.sync_data().map_err(|e| io("sync nodes", e))?;
+                end.sync("sync nodes", || file.sync_data())?;
             }
             // A new node file's name must be on disk before `synced` counts on it.
             if nodes.created {
-                sync_dir(&self.dir)?;
+                end.sync("sync directory", || crate::permissions::sync_dir(&self.dir))?;
                 nodes.created = false;
             }
         }
@@ -256,8 +280,8 @@ impl Journal {
         raw[16..].copy_from_slice(&sum);
         self.synced
             .write_all_at(&raw, 0)
-            .and_then(|()| self.synced.sync_data())
             .map_err(|e| io("write synced", e))?;
+        end.sync("sync synced", || self.synced.sync_data())?;
         end.synced_records = end.records;
         Ok(())
     }
@@ -320,16 +344,15 @@ impl Journal {
             )?;
         }
         frame(END_OF_APPEND, &[], &mut frames)?;
+        if let Some(failure) = &end.sync_failure {
+            return Err(io("append", std::io::Error::other(failure.clone())));
+        }
         self.log
             .write_all_at(&frames, end.log_bytes)
-            .and_then(|()| {
-                if durable {
-                    self.log.sync_data()
-                } else {
-                    Ok(())
-                }
-            })
             .map_err(|e| io("write", e))?;
+        if durable {
+            end.sync("sync", || self.log.sync_data())?;
+        }
         self.slots
             .write_all_at(&slots, end.records * SLOT)
             .map_err(|e| io("write slots", e))?;

@@ -432,6 +432,13 @@ impl ConsentStore for SledStore {
         nodes: &[JournalNode],
     ) -> Result<(), StoreError> {
         let _barrier = self.barrier.read();
+        // A consent change whose sled sync failed may have left entries waiting: none may
+        // reach the journal while its change may not be on disk (`specs/durability.md`).
+        if let Some(failure) = self.sync_gate.failure() {
+            return Err(StoreError::Backend(format!(
+                "the store could not sync earlier ({failure}); restart the service"
+            )));
+        }
         self.journal.append(records, nodes, !self.bulk_load)
     }
 
