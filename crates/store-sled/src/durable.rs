@@ -17,7 +17,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Makes a file's data (and the size and extents that reach it) durable, counting.
+/// Makes a file's data durable, with the size and extents needed to read it back.
 fn sync_data(file: &File, what: &Path) -> Result<(), String> {
     file.sync_data()
         .map_err(|e| format!("sync {}: {e}", what.display()))
