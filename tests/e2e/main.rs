@@ -11,6 +11,7 @@ mod backup;
 mod cli;
 mod crash;
 mod cross_site;
+mod data_at_rest;
 mod gateway;
 mod gateway_crash;
 mod logs;

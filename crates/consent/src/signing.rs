@@ -66,7 +66,8 @@ impl ServiceKey {
         let mut text = Zeroizing::new(hex::encode(self.signing.to_bytes()));
         text.push('\n');
         file.write_all(text.as_bytes()).map_err(fail)?;
-        file.sync_all().map_err(fail)
+        file.sync_all().map_err(fail)?;
+        omadata_vault::keys::sync_parent_dir(path).map_err(fail)
     }
 
     pub fn kid(&self) -> &str {

@@ -507,7 +507,8 @@ fn backup(data: &Path, path: &Path, out: &mut dyn Write) -> Result<(), CliError>
     partial.push(".partial");
     let partial = PathBuf::from(partial);
     let written = (|| -> Result<(bool, omadata_store_sled::backup::BackupSummary), CliError> {
-        let mut file = std::fs::File::create(&partial).map_err(|e| file_error(&partial, e))?;
+        let mut file = omadata_store_sled::permissions::create_private_file(&partial)
+            .map_err(|e| file_error(&partial, e))?;
         let live = crate::control::request_backup(data, &mut file)
             .map_err(|e| file_error(&crate::control::socket_path(data), e))?;
         if !live {
@@ -519,7 +520,9 @@ fn backup(data: &Path, path: &Path, out: &mut dyn Write) -> Result<(), CliError>
         file.sync_all().map_err(|e| file_error(&partial, e))?;
         let mut check = std::fs::File::open(&partial).map_err(|e| file_error(&partial, e))?;
         let summary = SledStore::check_backup(&mut check).map_err(|e| file_error(&partial, e))?;
-        std::fs::rename(&partial, path).map_err(|e| file_error(path, e))?;
+        std::fs::rename(&partial, path)
+            .and_then(|()| omadata_store_sled::permissions::sync_parent_dir(path))
+            .map_err(|e| file_error(path, e))?;
         Ok((live, summary))
     })();
     let (live, summary) = match written {

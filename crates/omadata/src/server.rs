@@ -205,7 +205,9 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
         check_transport(public_url, options.insecure_http, options.demo)?;
     }
     let data = &options.data;
-    std::fs::create_dir_all(data).map_err(io(format!("data directory {}", data.display())))?;
+    // 0700; one others can read is made private, with a warning.
+    omadata_store_sled::permissions::prepare_data_dir(data)
+        .map_err(io(format!("data directory {}", data.display())))?;
     let keys = key_files(data);
     let fresh = !data.join("db").exists();
     let seed_demo = options.demo && fresh;

@@ -39,8 +39,41 @@ fn durable_writes(c: &mut Criterion) {
     group.bench_function("read_current", |b| {
         b.iter(|| vault.read(client, "plan.follow_up").unwrap())
     });
+    // 64 writers at once, each on a client of its own: how far group commit carries.
+    let clients: Vec<_> = (0..WRITERS)
+        .map(|_| vault.enrol_client().unwrap())
+        .collect();
+    group.bench_function("durable_write_256B_64_writers", |b| {
+        b.iter_custom(|iters| {
+            let start = std::time::Instant::now();
+            std::thread::scope(|scope| {
+                for (i, client) in clients.iter().enumerate() {
+                    let (vault, value) = (&vault, &value);
+                    // The iterations split over the writers, the first ones taking the rest.
+                    let share =
+                        iters / WRITERS as u64 + u64::from((i as u64) < iters % WRITERS as u64);
+                    scope.spawn(move || {
+                        for _ in 0..share {
+                            vault
+                                .write(
+                                    *client,
+                                    "plan.follow_up",
+                                    value.clone(),
+                                    Author::Client(*client),
+                                    now,
+                                )
+                                .unwrap();
+                        }
+                    });
+                }
+            });
+            start.elapsed()
+        })
+    });
     group.finish();
 }
+
+const WRITERS: usize = 64;
 
 /// Audit appends that are on disk before they return.
 fn durable_audit_appends(c: &mut Criterion) {

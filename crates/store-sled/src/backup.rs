@@ -188,6 +188,8 @@ impl SledStore {
         match result {
             Ok(summary) => {
                 std::fs::rename(&building, dir)?;
+                // The rename is durable only once the directory holding both names is.
+                crate::permissions::sync_parent_dir(dir)?;
                 Ok(summary)
             }
             Err(e) => {

@@ -15,7 +15,9 @@
 //! durable when its frames are. `slots` and the node files are derived from `log` and
 //! synced now and then; opening rebuilds them from the frames after `synced`, and cuts
 //! `log` after the last whole append (one whose end frame is there and every frame of
-//! which passes its check).
+//! which passes its check). `synced` is written only after `log` up to the bytes it
+//! names, the derived files and (if a node file was created) the directory are synced.
+//! Files are 0600, the directory 0700.
 
 use omadata_consent::store::{JOURNAL_META, JournalNode, JournalRecord};
 use omadata_vault::store::StoreError;
@@ -23,7 +25,8 @@ use parking_lot::Mutex;
 use ring::digest::{Context, SHA256};
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
+use std::io::Write;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -86,6 +89,28 @@ struct End {
     records: u64,
     log_bytes: u64,
     synced_records: u64,
+    /// Set by a failed sync: the kernel may have dropped the pages it could not write,
+    /// so a later sync that succeeds would prove nothing. Every later append fails.
+    sync_failure: Option<String>,
+}
+
+impl End {
+    /// Runs a sync, refusing if one failed before and remembering a failure.
+    fn sync(
+        &mut self,
+        what: &str,
+        sync: impl FnOnce() -> std::io::Result<()>,
+    ) -> Result<(), StoreError> {
+        if let Some(failure) = &self.sync_failure {
+            return Err(StoreError::Backend(format!(
+                "audit journal: an earlier sync failed ({failure}); restart the service"
+            )));
+        }
+        sync().map_err(|e| {
+            self.sync_failure = Some(format!("{what}: {e}"));
+            io(what, e)
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -95,7 +120,14 @@ pub struct Journal {
     slots: File,
     synced: File,
     end: Mutex<End>,
-    nodes: Mutex<HashMap<u32, Arc<File>>>,
+    nodes: Mutex<NodeFiles>,
+}
+
+/// The open node files, and whether one was created since the directory was synced.
+#[derive(Debug, Default)]
+struct NodeFiles {
+    files: HashMap<u32, Arc<File>>,
+    created: bool,
 }
 
 fn open_file(path: &Path) -> Result<File, StoreError> {
@@ -104,21 +136,20 @@ fn open_file(path: &Path) -> Result<File, StoreError> {
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(crate::permissions::FILE_MODE)
         .open(path)
         .map_err(|e| io(&format!("open {}", path.display()), e))
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| io("sync directory", e))
+    crate::permissions::sync_dir(dir).map_err(|e| io("sync directory", e))
 }
 
 impl Journal {
     /// Opens (or creates) the journal in `dir`: rebuilds the derived files from the
     /// frames after `synced` and drops an append cut short.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| io("create directory", e))?;
+        crate::permissions::create_private_dir(dir).map_err(|e| io("create directory", e))?;
         let journal = Self {
             dir: dir.to_owned(),
             log: open_file(&dir.join("log"))?,
@@ -128,8 +159,9 @@ impl Journal {
                 records: 0,
                 log_bytes: 0,
                 synced_records: 0,
+                sync_failure: None,
             }),
-            nodes: Mutex::new(HashMap::new()),
+            nodes: Mutex::new(NodeFiles::default()),
         };
         sync_dir(dir)?;
         let log_len = journal.log.metadata().map_err(|e| io("size", e))?.len();
@@ -200,8 +232,9 @@ impl Journal {
             records,
             log_bytes: offset,
             synced_records: first_rebuilt,
+            sync_failure: None,
         };
-        journal.sync_derived(&mut journal.end.lock())?;
+        journal.sync_derived(&mut journal.end.lock(), true)?;
         Ok(journal)
     }
 
@@ -222,11 +255,23 @@ impl Journal {
         Ok(known.unwrap_or((0, 0)))
     }
 
-    /// Syncs the derived files, then records how far they go.
-    fn sync_derived(&self, end: &mut End) -> Result<(), StoreError> {
-        self.slots.sync_data().map_err(|e| io("sync slots", e))?;
-        for file in self.nodes.lock().values() {
-            file.sync_data().map_err(|e| io("sync nodes", e))?;
+    /// Syncs the derived files, then records how far they go. `log` must be durable up
+    /// to `end.log_bytes` (an append without `durable` leaves it to this).
+    fn sync_derived(&self, end: &mut End, log_synced: bool) -> Result<(), StoreError> {
+        if !log_synced {
+            end.sync("sync", || self.log.sync_data())?;
+        }
+        end.sync("sync slots", || self.slots.sync_data())?;
+        {
+            let mut nodes = self.nodes.lock();
+            for file in nodes.files.values() {
+                end.sync("sync nodes", || file.sync_data())?;
+            }
+            // A new node file's name must be on disk before `synced` counts on it.
+            if nodes.created {
+                end.sync("sync directory", || crate::permissions::sync_dir(&self.dir))?;
+                nodes.created = false;
+            }
         }
         let mut raw = [0u8; 20];
         raw[..8].copy_from_slice(&end.records.to_be_bytes());
@@ -235,8 +280,8 @@ impl Journal {
         raw[16..].copy_from_slice(&sum);
         self.synced
             .write_all_at(&raw, 0)
-            .and_then(|()| self.synced.sync_data())
             .map_err(|e| io("write synced", e))?;
+        end.sync("sync synced", || self.synced.sync_data())?;
         end.synced_records = end.records;
         Ok(())
     }
@@ -250,12 +295,14 @@ impl Journal {
     }
 
     fn node_file(&self, level: u32) -> Result<Arc<File>, StoreError> {
-        let mut files = self.nodes.lock();
-        if let Some(file) = files.get(&level) {
+        let mut nodes = self.nodes.lock();
+        if let Some(file) = nodes.files.get(&level) {
             return Ok(file.clone());
         }
-        let file = Arc::new(open_file(&self.dir.join(format!("nodes-{level:02}")))?);
-        files.insert(level, file.clone());
+        let path = self.dir.join(format!("nodes-{level:02}"));
+        nodes.created |= !path.exists();
+        let file = Arc::new(open_file(&path)?);
+        nodes.files.insert(level, file.clone());
         Ok(file)
     }
 
@@ -297,16 +344,15 @@ impl Journal {
             )?;
         }
         frame(END_OF_APPEND, &[], &mut frames)?;
+        if let Some(failure) = &end.sync_failure {
+            return Err(io("append", std::io::Error::other(failure.clone())));
+        }
         self.log
             .write_all_at(&frames, end.log_bytes)
-            .and_then(|()| {
-                if durable {
-                    self.log.sync_data()
-                } else {
-                    Ok(())
-                }
-            })
             .map_err(|e| io("write", e))?;
+        if durable {
+            end.sync("sync", || self.log.sync_data())?;
+        }
         self.slots
             .write_all_at(&slots, end.records * SLOT)
             .map_err(|e| io("write slots", e))?;
@@ -314,7 +360,7 @@ impl Journal {
         end.records += records.len() as u64;
         end.log_bytes += frames.len() as u64;
         if end.records - end.synced_records >= SYNC_DERIVED_EVERY {
-            self.sync_derived(&mut end)?;
+            self.sync_derived(&mut end, durable)?;
         }
         Ok(())
     }
@@ -322,8 +368,7 @@ impl Journal {
     /// Makes every append so far durable, with the derived files.
     pub fn sync(&self) -> Result<(), StoreError> {
         let mut end = self.end.lock();
-        self.log.sync_data().map_err(|e| io("sync", e))?;
-        self.sync_derived(&mut end)
+        self.sync_derived(&mut end, false)
     }
 
     pub fn record(&self, seq: u64) -> Result<Option<JournalRecord>, StoreError> {
@@ -352,7 +397,7 @@ impl Journal {
 
     pub fn node(&self, level: u32, index: u64) -> Result<Option<[u8; 32]>, StoreError> {
         let path = self.dir.join(format!("nodes-{level:02}"));
-        if !self.nodes.lock().contains_key(&level) && !path.exists() {
+        if !self.nodes.lock().files.contains_key(&level) && !path.exists() {
             return Ok(None);
         }
         let file = self.node_file(level)?;
@@ -378,8 +423,16 @@ impl Journal {
 
     pub fn save_snapshot(&self, bytes: &[u8]) -> Result<(), StoreError> {
         let partial = self.dir.join("snapshot.partial");
-        std::fs::write(&partial, bytes)
-            .and_then(|()| File::open(&partial)?.sync_all())
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(crate::permissions::FILE_MODE)
+            .open(&partial)
+            .and_then(|mut file| {
+                file.write_all(bytes)?;
+                file.sync_all()
+            })
             .and_then(|()| std::fs::rename(&partial, self.dir.join("snapshot")))
             .map_err(|e| io("write snapshot", e))?;
         sync_dir(&self.dir)

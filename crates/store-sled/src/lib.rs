@@ -8,23 +8,29 @@
 //! - `hot`: wrapped keys and the newest version of each field in memory, kept in step
 //!   with every write under per-client shard locks.
 //! - [`backup`]: a consistent copy of a live store in one file, and its restore.
+//! - `durable`: what sled's `flush` leaves to a power cut, made durable after it, with
+//!   one sync shared by concurrent writers.
+//! - [`permissions`]: directories 0700, files 0600, and directory syncs.
 //!
-//! Durability: sled makes nothing durable until `flush` returns, so every mutating
-//! method flushes before it returns, and the vault acknowledges only after that.
-//! Every mutating method holds the write barrier's shared side, so a backup (which
-//! takes it exclusively) sees no operation half done.
+//! Durability (`specs/durability.md`): every mutating method returns only after sled's
+//! `flush` and an `fdatasync` of the files it wrote (the `durable` module), and the
+//! vault acknowledges only after that. Every mutating method holds the write barrier's
+//! shared side, so a backup (which takes it exclusively) sees no operation half done.
 
 use omadata_consent::store::{ConsentStore, Entry, JournalNode, JournalRecord, Write, prefix_end};
 use omadata_vault::ClientId;
 use omadata_vault::store::{StoreError, StoredVersion, VaultStore, keys};
 use parking_lot::RwLock;
+use std::fs::File;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
 pub mod backup;
+mod durable;
 mod hot;
 pub mod journal;
+pub mod permissions;
 
 const META_TREE: &str = "meta";
 const WRAPPED_KEYS_TREE: &str = "vault.wrapped_keys";
@@ -52,6 +58,10 @@ pub struct SledStore {
     journal: Arc<journal::Journal>,
     /// Shared between clones, so a bulk-loading handle keeps it in step too.
     hot: Arc<hot::HotCache>,
+    /// sled's files, synced after its flush; one sync at a time, shared by the writers
+    /// waiting for it.
+    files: Arc<durable::DiskFiles>,
+    sync_gate: Arc<durable::SyncGate>,
 }
 
 fn backend(e: sled::Error) -> StoreError {
@@ -76,11 +86,20 @@ impl SledStore {
     ///
     /// sled releases its lock file a moment after the last handle is dropped, so a
     /// reopen right after a close (a restart) retries briefly before giving up.
+    ///
+    /// The directory is created 0700; one that others could read is made private, with
+    /// a warning ([`permissions`]).
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let io = |what: &str, e: std::io::Error| {
+            StoreError::Backend(format!("{what} {}: {e}", dir.display()))
+        };
+        permissions::create_private_dir(dir).map_err(|e| io("cannot create", e))?;
+        let loose = permissions::make_private(dir).map_err(|e| io("cannot secure", e))?;
+        permissions::warn_if_fixed(dir, &loose);
         let mut attempt = 0;
         loop {
             match Self::config(dir).open() {
-                Ok(db) => return Self::from_db(db, &dir.join("audit")),
+                Ok(db) => return Self::from_db(db, dir),
                 Err(sled::Error::Io(e))
                     if e.kind() == std::io::ErrorKind::Other && attempt < 50 =>
                 {
@@ -103,10 +122,14 @@ impl SledStore {
         sled::Config::new().path(dir).cache_capacity(CACHE_BYTES)
     }
 
-    /// Wraps an opened sled database, with the audit journal in `journal_dir`.
-    fn from_db(db: sled::Db, journal_dir: &Path) -> Result<Self, StoreError> {
+    /// Wraps the sled database opened in `dir`, with the audit journal in `dir/audit`.
+    fn from_db(db: sled::Db, dir: &Path) -> Result<Self, StoreError> {
+        let journal = Arc::new(journal::Journal::open(&dir.join("audit"))?);
+        let files = Arc::new(Self::settle(dir).map_err(StoreError::Backend)?);
         Ok(Self {
-            journal: Arc::new(journal::Journal::open(journal_dir)?),
+            journal,
+            files,
+            sync_gate: Arc::new(durable::SyncGate::default()),
             bulk_load: false,
             barrier: Arc::new(RwLock::new(())),
             meta: db.open_tree(META_TREE).map_err(backend)?,
@@ -116,6 +139,24 @@ impl SledStore {
             hot: Arc::new(hot::HotCache::new(HOT_BYTES)),
             db,
         })
+    }
+
+    /// Makes what opening wrote durable and private: sled writes `conf` unsynced and,
+    /// on recovery, a snapshot it renames into place and old ones it removes; the
+    /// directories and `audit/` may be new. Files sled created under the process umask
+    /// become 0600.
+    fn settle(dir: &Path) -> Result<durable::DiskFiles, String> {
+        let fail = |e: std::io::Error| format!("settle {}: {e}", dir.display());
+        permissions::make_private(dir).map_err(fail)?;
+        File::open(dir.join("conf"))
+            .and_then(|conf| conf.sync_all())
+            .map_err(fail)?;
+        let files = durable::DiskFiles::open(dir)?;
+        files.make_durable()?;
+        permissions::sync_dir(dir)
+            .and_then(|()| permissions::sync_parent_dir(dir))
+            .map_err(fail)?;
+        Ok(files)
     }
 
     /// A handle for bulk loading: mutations no longer wait for the disk one by one.
@@ -128,10 +169,10 @@ impl SledStore {
     }
 
     /// Blocks until everything written so far is on disk, the audit journal included
-    /// (the end of a bulk load).
+    /// (the end of a bulk load). The store first, then the journal (`specs/durability.md`).
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.journal.sync()?;
-        self.db.flush().map(|_| ()).map_err(backend)
+        self.sync_store().map_err(StoreError::Backend)?;
+        self.journal.sync()
     }
 
     /// The flush that mutating methods run before they return (skipped in bulk loading).
@@ -140,10 +181,20 @@ impl SledStore {
             return Ok(());
         }
         // Runs after the change was applied, so a failure leaves it unconfirmed, not undone.
-        self.db
-            .flush()
-            .map(|_| ())
-            .map_err(|e| StoreError::Unconfirmed(e.to_string()))
+        self.sync_store().map_err(StoreError::Unconfirmed)
+    }
+
+    /// sled's flush and the syncs it leaves undone, shared with every writer waiting.
+    fn sync_store(&self) -> Result<(), String> {
+        self.sync_gate.sync(|| {
+            self.db.flush().map_err(|e| e.to_string())?;
+            self.files.make_durable()
+        })
+    }
+
+    /// How many times the store synced sled's files (each sync may serve many writes).
+    pub fn data_syncs(&self) -> u64 {
+        self.files.syncs()
     }
 
     fn versions(&self, prefix: &[u8]) -> Result<Vec<StoredVersion>, StoreError> {
@@ -404,6 +455,13 @@ impl ConsentStore for SledStore {
         nodes: &[JournalNode],
     ) -> Result<(), StoreError> {
         let _barrier = self.barrier.read();
+        // A consent change whose sled sync failed may have left entries waiting: none may
+        // reach the journal while its change may not be on disk (`specs/durability.md`).
+        if let Some(failure) = self.sync_gate.failure() {
+            return Err(StoreError::Backend(format!(
+                "the store could not sync earlier ({failure}); restart the service"
+            )));
+        }
         self.journal.append(records, nodes, !self.bulk_load)
     }
 

@@ -14,6 +14,13 @@ use std::io::Write;
 use std::path::Path;
 use zeroize::{Zeroize, Zeroizing};
 
+/// Makes a newly created file's name durable (a power cut must not take a key file
+/// away from the data written under it): syncs the directory holding it.
+pub fn sync_parent_dir(path: &Path) -> std::io::Result<()> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    std::fs::File::open(parent.unwrap_or(Path::new(".")))?.sync_all()
+}
+
 pub const KEY_LEN: usize = 32;
 
 /// The environment variable that may hold the master key, as 64 hex characters.
@@ -201,6 +208,7 @@ impl MasterKey {
         text.push('\n');
         file.write_all(text.as_bytes())
             .and_then(|()| file.sync_all())
+            .and_then(|()| sync_parent_dir(path))
             .map_err(|e| fail(e.to_string()))
     }
 
