@@ -14,5 +14,6 @@ mod cross_site;
 mod gateway;
 mod gateway_crash;
 mod logs;
+mod power_cut;
 mod sessions_and_staff;
 mod third_party_provider;
