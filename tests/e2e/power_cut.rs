@@ -783,9 +783,21 @@ async fn acknowledged_changes_survive_power_cuts() {
 }
 
 /// The keys and the demo data made at the first start are there after a cut right after
-/// the gateway said it was ready, and the gateway starts again with them.
+/// the gateway said it was ready, and the gateway starts again with them (the same client,
+/// not a new demo with new keys).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fresh_demo_start_survives_a_power_cut() {
+    fresh_start_then_cut(false).await;
+}
+
+/// The same where an installer made the (empty) data directory and synced it: what the
+/// gateway writes into it must be made durable by the gateway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_demo_start_in_an_installed_directory_survives_a_power_cut() {
+    fresh_start_then_cut(true).await;
+}
+
+async fn fresh_start_then_cut(installed_directory: bool) {
     let Some((dir, backing, mnt)) = platters() else {
         return;
     };
@@ -797,8 +809,9 @@ async fn a_fresh_demo_start_survives_a_power_cut() {
     let base = format!("http://127.0.0.1:{port}");
     let data = mnt.join("data");
     let log = dir.path().join("gateway.log");
-    // The installer made the (empty) data directory and synced it; the gateway makes the rest.
-    std::fs::create_dir(backing.join("data")).unwrap();
+    if installed_directory {
+        std::fs::create_dir(backing.join("data")).unwrap();
+    }
     let disk = mount(&backing, &mnt);
     let mut gateway = spawn_gateway(&data, port, &log).unwrap();
     let client = login(&base, "client1").await.unwrap();
@@ -808,15 +821,17 @@ async fn a_fresh_demo_start_survives_a_power_cut() {
     gateway.wait().unwrap();
     disk.unmount().unwrap();
 
-    let on_platters: Vec<String> = std::fs::read_dir(backing.join("data"))
-        .map(|entries| {
+    let on_platters = match std::fs::read_dir(backing.join("data")) {
+        Ok(entries) => format!(
+            "the data directory holds {:?}",
             entries
                 .map_while(Result::ok)
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    println!("after the cut the data directory holds {on_platters:?}");
+                .collect::<BTreeSet<_>>()
+        ),
+        Err(_) => "there is no data directory".to_owned(),
+    };
+    println!("after the cut {on_platters}");
     let disk = mount(&backing, &mnt);
     let restarted = spawn_gateway(&data, port, &log);
     let outcome = match restarted {
@@ -831,7 +846,12 @@ async fn a_fresh_demo_start_survives_a_power_cut() {
             if same {
                 Ok(())
             } else {
-                Err(format!("client1 is not the same client: {:?}", again.err()))
+                Err(match again {
+                    Err(e) => e,
+                    Ok(_) => {
+                        "client1 has a new id: the gateway made a new demo with new keys".into()
+                    }
+                })
             }
         }
         Err(tail) => Err(format!("the gateway does not start: {tail}")),
@@ -840,7 +860,7 @@ async fn a_fresh_demo_start_survives_a_power_cut() {
     if let Err(finding) = outcome {
         panic!(
             "a power cut after the first start loses the data directory's keys or demo data \
-             (the directory then holds {on_platters:?}): {finding}"
+             (after the cut {on_platters}): {finding}"
         );
     }
 }
