@@ -684,6 +684,8 @@ async fn acknowledged_changes_survive_power_cuts() {
     let mut acknowledged = [0usize; 4];
     let mut lossy_cuts = 0;
     let mut lost_counts = [0usize; 4];
+    // fsync, fdatasync and fsyncdir calls the gateway made.
+    let mut syncs = 0;
     let mut refusal_broken = false;
     let mut people = Some(people);
     let mut cycles = 0;
@@ -704,6 +706,7 @@ async fn acknowledged_changes_survive_power_cuts() {
             task.await.unwrap();
         }
         cycles += 1;
+        syncs += disk.counts().syncs;
         disk.unmount().unwrap();
         disk = mount(&backing, &mnt);
 
@@ -752,6 +755,7 @@ async fn acknowledged_changes_survive_power_cuts() {
     }
     let _ = gateway.kill();
     let _ = gateway.wait();
+    syncs += disk.counts().syncs;
     let _ = disk.unmount();
     let last = ledger.lock().unwrap().acknowledged();
     for (total, count) in acknowledged.iter_mut().zip(last) {
@@ -762,7 +766,7 @@ async fn acknowledged_changes_survive_power_cuts() {
     println!(
         "lost in all: {lost_writes} of {writes} acknowledged record writes, {lost_grants} of \
          {grants} grants, {undone} of {revocations} revocations undone, {disagreeing} grants \
-         revoked in the log but active in the store"
+         revoked in the log but active in the store; the gateway made {syncs} fsyncs"
     );
     println!(
         "{cycles} power cuts in {:.1} s (seed {seed}), {lossy_cuts} of them lost acknowledged \
