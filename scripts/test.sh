@@ -21,6 +21,14 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt-get update
   apt-get install -y --no-install-recommends chromium
 fi
+# The power-cut tests mount a FUSE file system (tests/src/powercut_fs.rs): as root through
+# /dev/fuse directly, otherwise through fusermount3 from Debian's fuse3.
+if ! command -v fusermount3 >/dev/null 2>&1; then
+  echo "installing fuse3 (Debian) for the power-cut tests"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y --no-install-recommends fuse3
+fi
 
 echo "== npm ci (oidc-provider and the browser-test tools)"
 (cd tests/oidc-provider && npm ci --no-audit --no-fund)

@@ -16,6 +16,7 @@ mod gateway;
 mod gateway_crash;
 mod logs;
 mod network;
+mod power_cut;
 mod resource_limits;
 mod sessions_and_staff;
 mod third_party_provider;

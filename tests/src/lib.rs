@@ -6,6 +6,10 @@
 //!   loopback port, with a clock the test moves.
 //! - [`Browser`]: an HTTP client with a cookie jar that signs in through the OpenID flow
 //!   and sends the CSRF token on state-changing requests.
+//! - [`powercut_fs`]: a FUSE file system that keeps every change not yet fsynced in memory
+//!   only, like a disk's volatile write cache, and can cut the power.
+
+pub mod powercut_fs;
 
 use chrono::{DateTime, Utc};
 use omadata::server::{RunningServer, ServerOptions};
