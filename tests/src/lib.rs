@@ -163,6 +163,34 @@ impl Browser {
         self.call(Method::GET, path, None).await
     }
 
+    /// Every item of a paged list: follows `Link: <...>; rel="next"` from `path` (which
+    /// must not carry a query). Stops at the first answer that is not 200 and returns it.
+    pub async fn get_all(&self, path: &str) -> Result<(StatusCode, Vec<Value>), Fail> {
+        let mut next = Some(format!("{path}?limit=1000"));
+        let mut items = Vec::new();
+        while let Some(url) = next.take() {
+            let mut request = self.http.get(format!("{}{url}", self.base));
+            if let Some(token) = &self.bearer {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await?;
+            let status = response.status();
+            if status != StatusCode::OK {
+                return Ok((status, items));
+            }
+            next = response
+                .headers()
+                .get("link")
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| l.strip_prefix('<'))
+                .and_then(|l| l.split_once('>'))
+                .map(|(url, _)| url.to_owned());
+            let page: Value = response.json().await?;
+            items.extend(page.as_array().cloned().unwrap_or_default());
+        }
+        Ok((StatusCode::OK, items))
+    }
+
     pub async fn raw(&self, path: &str) -> Result<(StatusCode, Vec<u8>), Fail> {
         let response = self.http.get(format!("{}{path}", self.base)).send().await?;
         Ok((response.status(), response.bytes().await?.to_vec()))
