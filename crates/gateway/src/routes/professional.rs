@@ -57,6 +57,36 @@ async fn count_refusal(
     Ok(())
 }
 
+/// The client a professional's read or write names, or the answer that ends it first. A
+/// malformed id is refused like a client without grants (and counted). Past the
+/// refused-probe limit, an attempt `would_permit` says is refused gets 429 before its
+/// decision is audited, so probing adds nothing to the log; what the grants allow goes
+/// on, so the clients' service does not stop.
+async fn probed_client(
+    state: &AppState,
+    staff: &omadata_consent::Staff,
+    now: DateTime<Utc>,
+    client: &str,
+    would_permit: impl FnOnce(ClientId) -> ApiResult<bool>,
+) -> ApiResult<Result<ClientId, Response>> {
+    let probing = !state
+        .services()
+        .limits
+        .refused_reads
+        .allows(&staff.id.to_string(), now);
+    let Ok(client) = client.parse::<ClientId>() else {
+        if probing {
+            return Ok(Err(probing_locked_out()));
+        }
+        count_refusal(state, staff, now).await?;
+        return Err(ApiError::forbidden());
+    };
+    if probing && !would_permit(client)? {
+        return Ok(Err(probing_locked_out()));
+    }
+    Ok(Ok(client))
+}
+
 fn locked_out() -> ApiError {
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
@@ -200,23 +230,11 @@ pub async fn client_record(
     let staff = caller.staff(Role::Professional)?;
     let services = state.services();
     let now = state.now();
-    let probing = !services
-        .limits
-        .refused_reads
-        .allows(&staff.id.to_string(), now);
-    // A malformed id answers like a client without grants.
-    let Ok(client) = client.parse::<ClientId>() else {
-        if probing {
-            return Ok(probing_locked_out());
-        }
-        count_refusal(&state, staff, now).await?;
-        return Err(ApiError::forbidden());
+    let would_permit = |client| Ok(services.consent.permits_any_read(staff.id, client, now)?);
+    let client = match probed_client(&state, staff, now, &client, would_permit).await? {
+        Ok(client) => client,
+        Err(locked_out) => return Ok(locked_out),
     };
-    // Past the limit a read that would be refused is turned away before its decision is
-    // audited; reads the grants allow go on, so the clients' service does not stop.
-    if probing && !services.consent.permits_any_read(staff.id, client, now)? {
-        return Ok(probing_locked_out());
-    }
     let (decisions, audited) = services.consent.authorize_granted_reads_deferred(
         staff.id,
         staff.organisation,
@@ -268,25 +286,16 @@ pub async fn write_client_field(
     let staff = caller.staff(Role::Professional)?;
     let services = state.services();
     let now = state.now();
-    let probing = !services
-        .limits
-        .refused_reads
-        .allows(&staff.id.to_string(), now);
-    let Ok(client) = client.parse::<ClientId>() else {
-        if probing {
-            return Ok(probing_locked_out());
-        }
-        count_refusal(&state, staff, now).await?;
-        return Err(ApiError::forbidden());
-    };
-    if probing
-        && !services
+    let would_permit = |client| {
+        Ok(services
             .consent
             .decide(staff.id, client, &path, Action::Write, now)?
-            .is_permit()
-    {
-        return Ok(probing_locked_out());
-    }
+            .is_permit())
+    };
+    let client = match probed_client(&state, staff, now, &client, would_permit).await? {
+        Ok(client) => client,
+        Err(locked_out) => return Ok(locked_out),
+    };
     let (decisions, audited) = services.consent.authorize_deferred(
         staff.id,
         staff.organisation,
