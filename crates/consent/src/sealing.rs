@@ -7,12 +7,12 @@
 //! The vault implements it ([`omadata_vault::Vault`]); tools that only append to the audit
 //! log use [`NoClientKeys`]. What stays in clear, and why: `specs/consent.md`.
 
-use omadata_vault::{ClientId, Vault, VaultError};
+use omadata_vault::{ClientId, StoreError, Vault, VaultError};
 use std::fmt::Debug;
 use zeroize::Zeroizing;
 
 /// Why sealed bytes did not open, or plaintext was not sealed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SealError {
     /// The client has no data key: erased (or never enrolled). What was sealed for them
     /// is gone for good; readers go on without it.
@@ -21,7 +21,10 @@ pub enum SealError {
     /// No keys are loaded here (a tool that only appends to the audit log).
     #[error("client keys are not available here")]
     Unavailable,
-    /// Altered bytes, bytes of another client or record, or a failing key store.
+    /// The keys could not be read from storage.
+    #[error(transparent)]
+    Store(StoreError),
+    /// Altered bytes, bytes of another client or record.
     #[error("{0}")]
     Failed(String),
 }
@@ -42,6 +45,7 @@ pub trait ClientSealer: Send + Sync + Debug {
 fn seal_error(error: VaultError) -> SealError {
     match error {
         VaultError::UnknownClient(_) => SealError::NoKey,
+        VaultError::Store(error) => SealError::Store(error),
         other => SealError::Failed(other.to_string()),
     }
 }

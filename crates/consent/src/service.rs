@@ -1094,6 +1094,7 @@ impl Consent {
             match self.sealer.open(client, &receipt_label(id, index), &stored) {
                 Ok(opened) => receipts.push(opened.to_vec()),
                 Err(SealError::NoKey) => {}
+                Err(SealError::Store(error)) => return Err(error.into()),
                 Err(error) => return Err(ConsentError::Corrupt(format!("receipt: {error}"))),
             }
         }
@@ -1172,6 +1173,7 @@ impl Consent {
                 }
                 // Crypto-shredded with the client: the record reads without its text.
                 Err(SealError::NoKey) => {}
+                Err(SealError::Store(error)) => return Err(error.into()),
                 Err(error) => return Err(corrupt(error.to_string())),
             }
         }
