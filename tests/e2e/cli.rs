@@ -54,6 +54,8 @@ fn populated(dir: &Path) -> (ClientId, GrantId) {
         Arc::new(Catalogue::builtin().unwrap()),
         SensitivityPolicy::builtin().unwrap(),
         Arc::new(ServiceKey::from_file(&signing).unwrap()),
+        // The purpose has no text: nothing to seal.
+        Arc::new(omadata_consent::NoClientKeys),
         ConsentConfig::default(),
     )
     .unwrap();
@@ -301,6 +303,7 @@ fn backup_and_restore_of_a_stopped_store_keep_the_log_and_refuse_damage() {
         Arc::new(Catalogue::builtin().unwrap()),
         SensitivityPolicy::builtin().unwrap(),
         Arc::new(ServiceKey::from_file(&dir.path().join("signing.key")).unwrap()),
+        Arc::new(omadata_consent::NoClientKeys),
         ConsentConfig::default(),
     )
     .unwrap();

@@ -18,5 +18,6 @@ mod logs;
 mod network;
 mod power_cut;
 mod resource_limits;
+mod sealed_consent_text;
 mod sessions_and_staff;
 mod third_party_provider;

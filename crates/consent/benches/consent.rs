@@ -21,6 +21,8 @@ fn consent(store: MemoryConsentStore) -> Consent {
         Arc::new(Catalogue::builtin().unwrap()),
         SensitivityPolicy::builtin().unwrap(),
         Arc::new(ServiceKey::generate().unwrap()),
+        // The benchmarks' purposes carry no text: nothing is sealed.
+        Arc::new(NoClientKeys),
         ConsentConfig::default(),
     )
     .unwrap()

@@ -54,6 +54,9 @@ pub enum ConsentError {
     #[error("signing key: {0}")]
     SigningKey(String),
 
+    #[error("sealing consent text about a client: {0}")]
+    Sealing(#[from] crate::sealing::SealError),
+
     #[error("stored consent data is unreadable: {0}")]
     Corrupt(String),
 

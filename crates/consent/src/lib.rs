@@ -13,6 +13,8 @@
 //! - [`merkle`]: RFC 6962 hashing, inclusion and consistency proofs.
 //! - [`signing`]: the service's Ed25519 key and its JWKS.
 //! - [`canonical`]: canonical JSON for what is signed.
+//! - [`sealing`]: [`ClientSealer`], how free text about a client is sealed under the
+//!   client's data key (the vault does it; consent never holds a key).
 //! - [`store`]: the [`ConsentStore`] trait (sled implementation in `omadata-store-sled`)
 //!   and an in-memory store for tests.
 //! - [`error`]: the crate's one error enum.
@@ -27,6 +29,7 @@ pub mod merkle;
 pub mod model;
 pub mod policy;
 pub mod receipt;
+pub mod sealing;
 pub mod service;
 pub mod signing;
 pub mod store;
@@ -38,6 +41,7 @@ pub use directory::{
 pub use error::ConsentError;
 pub use model::*;
 pub use policy::SensitivityPolicy;
+pub use sealing::{ClientSealer, NoClientKeys, SealError};
 pub use service::{
     AccessAsk, AccessAttempt, Consent, ConsentConfig, FieldDecision, Narrowing, PairingCode, Sweep,
 };

@@ -8,20 +8,29 @@
 //! pending requests; `pc/sha256(code)` pairing codes, `pcc/client/sha256(code)` a client's
 //! codes, `pce/expires_at/sha256(code)` codes by expiry (for the sweep); `rcpt/grant/n`
 //! receipts.
+//!
+//! A purpose's free text is stored only sealed under the client's data key (the grant's or
+//! request's `purpose.sealed_text`), and so is a receipt that carries it; both are opened
+//! on read. Records written before held the text in clear and still read as they are.
+//! See `specs/consent.md` ("What consent storage holds in clear").
 
 use crate::audit::{AuditEntry, AuditEvent, AuditLog, Outcome};
 use crate::error::ConsentError;
 use crate::model::*;
 use crate::policy::SensitivityPolicy;
 use crate::receipt::{self, ReceiptEvent};
+use crate::sealing::{ClientSealer, SealError};
 use crate::signing::{Jwks, ServiceKey};
 use crate::store::{ConsentStore, Write};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use omadata_vault::{Catalogue, ClientId, ProfessionalId};
 use parking_lot::{Mutex, MutexGuard};
 use ring::digest;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -174,6 +183,8 @@ pub struct Consent {
     policy: SensitivityPolicy,
     audit: Arc<AuditLog>,
     key: Arc<ServiceKey>,
+    /// Seals free text about a client under the client's data key.
+    sealer: Arc<dyn ClientSealer>,
     config: ConsentConfig,
     rng: SystemRandom,
     /// Serialises consent changes: each is read-check-write.
@@ -210,6 +221,7 @@ impl Consent {
         catalogue: Arc<Catalogue>,
         policy: SensitivityPolicy,
         key: Arc<ServiceKey>,
+        sealer: Arc<dyn ClientSealer>,
         config: ConsentConfig,
     ) -> Result<Self, ConsentError> {
         let audit = Arc::new(AuditLog::open(store.clone(), key.clone())?);
@@ -219,6 +231,7 @@ impl Consent {
             policy,
             audit,
             key,
+            sealer,
             config,
             rng: SystemRandom::new(),
             changes: Mutex::new(()),
@@ -474,7 +487,7 @@ impl Consent {
             stored.expires_at,
         );
         writes.extend([
-            (k(&[b"r/", id]), Some(json(&request)?)),
+            (k(&[b"r/", id]), Some(self.stored_request(&request)?)),
             (
                 k(&[b"rc/", request.client.as_bytes(), id]),
                 Some(Vec::new()),
@@ -524,7 +537,7 @@ impl Consent {
     pub fn request(&self, id: RequestId) -> Result<Option<AccessRequest>, ConsentError> {
         self.store
             .get(&k(&[b"r/", id.as_bytes()]))?
-            .map(|b| parse(&b, "request"))
+            .map(|b| self.opened(&b, "request", &request_text_label(id)))
             .transpose()
     }
 
@@ -622,11 +635,22 @@ impl Consent {
             .store
             .scan(&k(&[b"rcpt/", id]), None, false, usize::MAX)?
             .len() as u32;
+        // A receipt that carries the purpose's text is kept sealed like the text; the
+        // client is handed it opened.
+        let stored_receipt = if grant.purpose.text.is_some() {
+            self.sealer.seal(
+                grant.client,
+                &receipt_label(grant.id, receipt_index),
+                &receipt_bytes,
+            )?
+        } else {
+            receipt_bytes
+        };
         let mut writes: Vec<Write> = vec![
-            (k(&[b"g/", id]), Some(json(grant)?)),
+            (k(&[b"g/", id]), Some(self.stored_grant(grant)?)),
             (
                 k(&[b"rcpt/", id, &receipt_index.to_be_bytes()]),
-                Some(receipt_bytes),
+                Some(stored_receipt),
             ),
         ];
         if new {
@@ -710,7 +734,10 @@ impl Consent {
 
     fn request_answered_writes(&self, request: &AccessRequest) -> Result<Vec<Write>, ConsentError> {
         Ok(vec![
-            (k(&[b"r/", request.id.as_bytes()]), Some(json(request)?)),
+            (
+                k(&[b"r/", request.id.as_bytes()]),
+                Some(self.stored_request(request)?),
+            ),
             (
                 k(&[b"re/", &time_key(&request.answer_by), request.id.as_bytes()]),
                 None,
@@ -787,7 +814,7 @@ impl Consent {
     pub fn get_grant(&self, id: GrantId) -> Result<Option<Grant>, ConsentError> {
         self.store
             .get(&k(&[b"g/", id.as_bytes()]))?
-            .map(|b| parse(&b, "grant"))
+            .map(|b| self.opened(&b, "grant", &grant_text_label(id)))
             .transpose()
     }
 
@@ -1042,15 +1069,115 @@ impl Consent {
         Ok(grants)
     }
 
-    /// Every receipt of a grant, oldest first, if the grant is the client's.
+    /// Every receipt of a grant, oldest first, if the grant is the client's: the signed
+    /// bytes, opened where they are stored sealed. Once the client's key is gone (erased)
+    /// a sealed receipt is left out: it can no longer be read.
     pub fn receipts(&self, client: ClientId, id: GrantId) -> Result<Vec<Vec<u8>>, ConsentError> {
         self.client_grant(client, id)?;
-        Ok(self
-            .store
-            .scan(&k(&[b"rcpt/", id.as_bytes()]), None, false, usize::MAX)?
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect())
+        let mut receipts = Vec::new();
+        for (key, stored) in
+            self.store
+                .scan(&k(&[b"rcpt/", id.as_bytes()]), None, false, usize::MAX)?
+        {
+            // A receipt file is canonical JSON; anything else is one sealed.
+            if stored.first() == Some(&b'{') {
+                receipts.push(stored);
+                continue;
+            }
+            let index = key
+                .len()
+                .checked_sub(4)
+                .and_then(|start| key.get(start..))
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(u32::from_be_bytes)
+                .ok_or_else(|| ConsentError::Corrupt("malformed receipt key".into()))?;
+            match self.sealer.open(client, &receipt_label(id, index), &stored) {
+                Ok(opened) => receipts.push(opened.to_vec()),
+                Err(SealError::NoKey) => {}
+                Err(SealError::Store(error)) => return Err(error.into()),
+                Err(error) => return Err(ConsentError::Corrupt(format!("receipt: {error}"))),
+            }
+        }
+        Ok(receipts)
+    }
+
+    // ---- sealed free text -----------------------------------------------------------
+
+    /// A grant as stored: its purpose's text sealed.
+    fn stored_grant(&self, grant: &Grant) -> Result<Vec<u8>, ConsentError> {
+        self.sealed_json(grant, grant.client, &grant_text_label(grant.id))
+    }
+
+    /// A request as stored: its purpose's text sealed.
+    fn stored_request(&self, request: &AccessRequest) -> Result<Vec<u8>, ConsentError> {
+        self.sealed_json(request, request.client, &request_text_label(request.id))
+    }
+
+    /// `record`'s JSON with `purpose.text` replaced by `purpose.sealed_text`: the text
+    /// sealed for `client` and `label`, in base64.
+    fn sealed_json<T: Serialize>(
+        &self,
+        record: &T,
+        client: ClientId,
+        label: &str,
+    ) -> Result<Vec<u8>, ConsentError> {
+        let mut value =
+            serde_json::to_value(record).map_err(|e| ConsentError::Corrupt(e.to_string()))?;
+        if let Some(purpose) = value.get_mut("purpose").and_then(Value::as_object_mut)
+            && let Some(Value::String(text)) = purpose.remove("text")
+        {
+            let sealed = self.sealer.seal(client, label, text.as_bytes())?;
+            purpose.insert(
+                SEALED_TEXT.to_owned(),
+                Value::String(STANDARD_NO_PAD.encode(sealed)),
+            );
+        }
+        json(&value)
+    }
+
+    /// Reads a stored grant or request, opening `purpose.sealed_text` into `purpose.text`.
+    /// A record stored before texts were sealed holds `purpose.text` in clear and reads
+    /// as it is. After the client's erasure the text cannot be opened: the record reads
+    /// without it.
+    fn opened<T: for<'de> Deserialize<'de>>(
+        &self,
+        bytes: &[u8],
+        what: &str,
+        label: &str,
+    ) -> Result<T, ConsentError> {
+        let marker = format!("\"{SEALED_TEXT}\"");
+        if !bytes.windows(marker.len()).any(|w| w == marker.as_bytes()) {
+            return parse(bytes, what);
+        }
+        let corrupt = |reason: String| ConsentError::Corrupt(format!("{what}: {reason}"));
+        let mut value: Value = parse(bytes, what)?;
+        let client: ClientId = value
+            .get("client")
+            .cloned()
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| corrupt(e.to_string()))?
+            .ok_or_else(|| corrupt("no client".into()))?;
+        if let Some(purpose) = value.get_mut("purpose").and_then(Value::as_object_mut)
+            && let Some(sealed) = purpose.remove(SEALED_TEXT)
+        {
+            let sealed = sealed
+                .as_str()
+                .and_then(|b64| STANDARD_NO_PAD.decode(b64).ok())
+                .ok_or_else(|| corrupt("malformed sealed text".into()))?;
+            match self.sealer.open(client, label, &sealed) {
+                Ok(text) => {
+                    let text = String::from_utf8(text.to_vec())
+                        .map_err(|_| corrupt("sealed text is not UTF-8".into()))?;
+                    purpose.insert("text".to_owned(), Value::String(text));
+                }
+                // Crypto-shredded with the client: the record reads without its text.
+                Err(SealError::NoKey) => {}
+                Err(SealError::Store(error)) => return Err(error.into()),
+                Err(error) => return Err(corrupt(error.to_string())),
+            }
+        }
+        serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))
     }
 
     // ---- decisions ------------------------------------------------------------------
@@ -1327,7 +1454,7 @@ impl Consent {
             }
             grant.expiry_logged = true;
             let writes = vec![
-                (k(&[b"g/", id.as_bytes()]), Some(json(&grant)?)),
+                (k(&[b"g/", id.as_bytes()]), Some(self.stored_grant(&grant)?)),
                 (key, None),
             ];
             self.audit.append_with(
@@ -1347,7 +1474,10 @@ impl Consent {
             }
             request.status = RequestStatus::Expired;
             let writes = vec![
-                (k(&[b"r/", id.as_bytes()]), Some(json(&request)?)),
+                (
+                    k(&[b"r/", id.as_bytes()]),
+                    Some(self.stored_request(&request)?),
+                ),
                 (key, None),
             ];
             self.audit.append_with(
@@ -1400,6 +1530,24 @@ impl Consent {
             }
         }
     }
+}
+
+/// The key of a purpose's sealed text in a stored grant or request.
+const SEALED_TEXT: &str = "sealed_text";
+
+/// What a grant's purpose text is sealed for (the associated data binds it).
+fn grant_text_label(id: GrantId) -> String {
+    format!("grant/{id}/purpose.text")
+}
+
+/// What a request's purpose text is sealed for.
+fn request_text_label(id: RequestId) -> String {
+    format!("request/{id}/purpose.text")
+}
+
+/// What a grant's `index`-th receipt is sealed for.
+fn receipt_label(id: GrantId, index: u32) -> String {
+    format!("grant/{id}/receipt/{index}")
 }
 
 /// The three keys of one pairing code (by hash, by client, by expiry), removed.

@@ -183,7 +183,12 @@ impl From<ConsentError> for ApiError {
             ConsentError::GrantNotActive(_) => {
                 ApiError::new(StatusCode::CONFLICT, "grant_not_active", error.to_string())
             }
-            ConsentError::Store(store) => store.clone().into(),
+            ConsentError::Store(store)
+            | ConsentError::Sealing(omadata_consent::SealError::Store(store)) => {
+                store.clone().into()
+            }
+            // The client's key is gone: erased meanwhile, like the vault's unknown client.
+            ConsentError::Sealing(omadata_consent::SealError::NoKey) => ApiError::forbidden(),
             _ => {
                 tracing::error!(%error, "consent failure");
                 ApiError::internal()
@@ -217,5 +222,19 @@ mod tests {
         let before = ApiError::from(ConsentError::Store(StoreError::Backend("down".into())));
         assert_eq!(before.code, "storage_unavailable");
         assert!(before.detail.contains("nothing was changed"));
+    }
+
+    #[test]
+    fn sealing_failures_answer_like_the_vault_s() {
+        use omadata_consent::SealError;
+        let gone = ApiError::from(ConsentError::Sealing(SealError::NoKey));
+        assert_eq!(gone.status, StatusCode::FORBIDDEN);
+        let down = ApiError::from(ConsentError::Sealing(SealError::Store(
+            StoreError::Backend("down".into()),
+        )));
+        assert_eq!(
+            (down.status, down.code),
+            (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable")
+        );
     }
 }

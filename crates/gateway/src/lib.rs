@@ -74,7 +74,7 @@ pub enum StartError {
 
 /// Assembles the state from the domain services.
 pub fn state(
-    vault: Vault,
+    vault: Arc<Vault>,
     consent: Consent,
     directory: Directory,
     signing_key: Arc<ServiceKey>,

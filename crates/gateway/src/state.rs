@@ -37,7 +37,7 @@ pub struct Services {
     pub committer: crate::commit::AuditCommitter,
     /// Also stopped before the stores close.
     pub checkpointer: crate::checkpoints::Checkpointer,
-    pub vault: Vault,
+    pub vault: Arc<Vault>,
     pub consent: Consent,
     pub directory: Directory,
     pub signing_key: Arc<ServiceKey>,

@@ -85,16 +85,17 @@ fn seed(args: &Args, data: &Path) -> Result<Seeded, Fail> {
     let bulk = Arc::new(store.for_bulk_load());
     let signing = Arc::new(signing);
     let catalogue = Arc::new(Catalogue::builtin()?);
-    let vault = Vault::open(
+    let vault = Arc::new(Vault::open(
         bulk.clone(),
         Keyring::new(MasterKey::from_file(&data.join("master.key"))?),
         catalogue.clone(),
-    )?;
+    )?);
     let consent = Consent::open(
         bulk.clone(),
         catalogue,
         SensitivityPolicy::builtin()?,
         signing.clone(),
+        vault.clone(),
         ConsentConfig::default(),
     )?;
     let directory = Directory::new(
@@ -204,6 +205,7 @@ async fn in_process(
         catalogue,
         SensitivityPolicy::builtin()?,
         seeded.signing.clone(),
+        vault.clone(),
         ConsentConfig::default(),
     )?);
     let directory = Arc::new(Directory::new(store, EnrolmentSecret::new(b"x")));

@@ -780,6 +780,8 @@ fn set_staff_status(
         Arc::new(Catalogue::builtin()?),
         SensitivityPolicy::builtin()?,
         Arc::new(ServiceKey::from_file(&data.join("signing.key"))?),
+        // Only appends to the audit log: no client keys needed, none loaded.
+        Arc::new(omadata_consent::NoClientKeys),
         ConsentConfig::default(),
     )?;
     let staff = directory.set_staff_status(id, status)?;

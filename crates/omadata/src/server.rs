@@ -223,12 +223,17 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
 
     let store = Arc::new(SledStore::open(&data.join("db")).map_err(VaultError::from)?);
     let catalogue = Arc::new(Catalogue::builtin()?);
-    let vault = Vault::open(store.clone(), Keyring::new(master), catalogue.clone())?;
+    let vault = Arc::new(Vault::open(
+        store.clone(),
+        Keyring::new(master),
+        catalogue.clone(),
+    )?);
     let consent = Consent::open(
         store.clone(),
         catalogue,
         SensitivityPolicy::builtin()?,
         signing_key.clone(),
+        vault.clone(),
         ConsentConfig::default(),
     )?;
     // Without the socket the gateway still serves; only live backups are unavailable

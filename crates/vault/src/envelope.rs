@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 const RECORD_V1: u8 = 1;
 const WRAPPED_KEY_V1: u8 = 1;
 const KEY_CHECK_V1: u8 = 1;
+const CLIENT_TEXT_V1: u8 = 1;
 const TAG_LEN: usize = 16;
 const KEY_CHECK_PLAINTEXT: &[u8] = b"omadata master key check";
 
@@ -126,6 +127,40 @@ pub fn open_record(
 ) -> Result<Zeroizing<Vec<u8>>, OpenError> {
     let aad = record_aad(client, path, version);
     open(key.bytes(), RECORD_V1, 0, &aad, sealed)
+}
+
+fn client_text_aad(client: ClientId, label: &str) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(48 + label.len());
+    aad.extend_from_slice(b"omadata.client-text.v1\0");
+    aad.push(CLIENT_TEXT_V1);
+    aad.extend_from_slice(client.as_bytes());
+    aad.extend_from_slice(label.as_bytes());
+    aad
+}
+
+/// Seals something another part of the service keeps about `client` (a consent's free
+/// text, a receipt) under the client's data key, bound to the client and to `label`
+/// (which names the record and the part of it), so erasing the client shreds it too.
+pub fn seal_client_text(
+    key: &DataKey,
+    rng: &dyn SecureRandom,
+    client: ClientId,
+    label: &str,
+    plaintext: &[u8],
+) -> Result<Vec<u8>, RandomError> {
+    let aad = client_text_aad(client, label);
+    seal(key.bytes(), rng, CLIENT_TEXT_V1, &[], &aad, plaintext)
+}
+
+/// Opens what [`seal_client_text`] made for exactly this client and label.
+pub fn open_client_text(
+    key: &DataKey,
+    client: ClientId,
+    label: &str,
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, OpenError> {
+    let aad = client_text_aad(client, label);
+    open(key.bytes(), CLIENT_TEXT_V1, 0, &aad, sealed)
 }
 
 fn wrapped_key_aad(client: ClientId, master: &MasterKeyId) -> Vec<u8> {
@@ -266,6 +301,31 @@ mod tests {
         assert!(open_record(&key, client, "identity.email", 1, &sealed).is_err());
         assert!(open_record(&key, client, "identity.name", 2, &sealed).is_err());
         assert!(open_record(&other_key, client, "identity.name", 1, &sealed).is_err());
+    }
+
+    #[test]
+    fn client_text_is_bound_to_client_label_and_key() {
+        let rng = SystemRandom::new();
+        let key = DataKey::generate(&rng).unwrap();
+        let client = ClientId::random();
+        let sealed = seal_client_text(&key, &rng, client, "grant/1/purpose.text", b"t").unwrap();
+        assert_eq!(
+            open_client_text(&key, client, "grant/1/purpose.text", &sealed)
+                .unwrap()
+                .as_slice(),
+            b"t"
+        );
+        assert!(
+            open_client_text(&key, ClientId::random(), "grant/1/purpose.text", &sealed).is_err()
+        );
+        assert!(open_client_text(&key, client, "grant/2/purpose.text", &sealed).is_err());
+        let other_key = DataKey::generate(&rng).unwrap();
+        assert!(open_client_text(&other_key, client, "grant/1/purpose.text", &sealed).is_err());
+        // Not interchangeable with a record sealed under the same key.
+        assert!(open_record(&key, client, "grant/1/purpose.text", 0, &sealed).is_err());
+        for tampered in flip_each_bit(&sealed) {
+            assert!(open_client_text(&key, client, "grant/1/purpose.text", &tampered).is_err());
+        }
     }
 
     #[test]

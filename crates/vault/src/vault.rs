@@ -529,6 +529,34 @@ impl Vault {
             .collect()
     }
 
+    /// Seals `plaintext` that another part of the service keeps about `client` under the
+    /// client's data key, bound to the client and `label`: [`Vault::erase_client`] makes
+    /// it unreadable with the records. `UnknownClient` if the client has no data key.
+    pub fn seal_for_client(
+        &self,
+        client: ClientId,
+        label: &str,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, VaultError> {
+        let key = self.data_key(client)?;
+        envelope::seal_client_text(&key, &self.rng, client, label, plaintext).map_err(random_failed)
+    }
+
+    /// Opens what [`Vault::seal_for_client`] sealed for this client and label.
+    /// `UnknownClient` once the client is erased (the key is gone); `Tampered` if the bytes
+    /// were altered or belong to another client or label.
+    pub fn open_for_client(
+        &self,
+        client: ClientId,
+        label: &str,
+        sealed: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, VaultError> {
+        let key = self.data_key(client)?;
+        envelope::open_client_text(&key, client, label, sealed).map_err(|_| VaultError::Tampered {
+            what: format!("sealed `{label}` of client {client}"),
+        })
+    }
+
     /// Crypto-shredding: destroys the client's data key first, then deletes the records.
     /// Once the key is gone the records are unreadable wherever copies of them are, and a
     /// retry after an interruption finishes the deletion.

@@ -227,11 +227,13 @@ fn proofs_from_the_store_verify_and_a_forked_checkpoint_does_not_extend() {
             f.consent.catalogue().clone(),
             SensitivityPolicy::builtin().unwrap(),
             f.key.clone(),
+            std::sync::Arc::new(crate::EnrollingSealer(f.vault.clone())),
             ConsentConfig::default(),
         )
         .unwrap(),
         store: MemoryConsentStore::new(),
         key: f.key.clone(),
+        vault: f.vault.clone(),
     };
     for i in 0..25 {
         let mut entry = AuditEntry::new(AuditEvent::PairingCode, t(i));

@@ -6,10 +6,11 @@ mod decisions;
 mod flows;
 mod policy;
 mod receipts;
+mod sealed_text;
 
 use chrono::{DateTime, Duration, Utc};
 use omadata_consent::*;
-use omadata_vault::{Catalogue, ClientId, ProfessionalId};
+use omadata_vault::{Catalogue, ClientId, Keyring, MasterKey, ProfessionalId, Vault};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -26,16 +27,57 @@ pub struct Fixture {
     pub consent: Consent,
     pub store: MemoryConsentStore,
     pub key: Arc<ServiceKey>,
+    /// Holds the clients' data keys the purpose texts are sealed under.
+    pub vault: Arc<Vault>,
+}
+
+/// The vault as sealer, enrolling a client on first use: the tests make up client ids
+/// that the gateway would have enrolled at sign-in.
+#[derive(Debug)]
+pub struct EnrollingSealer(pub Arc<Vault>);
+
+impl ClientSealer for EnrollingSealer {
+    fn seal(&self, client: ClientId, label: &str, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
+        self.0
+            .enrol(client)
+            .map_err(|e| SealError::Failed(e.to_string()))?;
+        self.0.seal(client, label, plaintext)
+    }
+
+    fn open(
+        &self,
+        client: ClientId,
+        label: &str,
+        sealed: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, SealError> {
+        self.0.open(client, label, sealed)
+    }
+}
+
+pub fn test_vault() -> Arc<Vault> {
+    Arc::new(
+        Vault::open(
+            Arc::new(omadata_vault::memory::MemoryStore::new()),
+            Keyring::new(MasterKey::generate().unwrap()),
+            Arc::new(Catalogue::builtin().unwrap()),
+        )
+        .unwrap(),
+    )
 }
 
 pub fn fixture() -> Fixture {
-    let store = MemoryConsentStore::new();
+    fixture_over(MemoryConsentStore::new(), test_vault())
+}
+
+/// A fixture over an existing store and vault (a restart).
+pub fn fixture_over(store: MemoryConsentStore, vault: Arc<Vault>) -> Fixture {
     let key = Arc::new(ServiceKey::generate().unwrap());
     let consent = Consent::open(
         Arc::new(store.clone()),
         Arc::new(Catalogue::builtin().unwrap()),
         SensitivityPolicy::builtin().unwrap(),
         key.clone(),
+        Arc::new(EnrollingSealer(vault.clone())),
         ConsentConfig::default(),
     )
     .unwrap();
@@ -43,6 +85,7 @@ pub fn fixture() -> Fixture {
         consent,
         store,
         key,
+        vault,
     }
 }
 
