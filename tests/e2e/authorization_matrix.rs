@@ -3,16 +3,10 @@
 //! answers the same whether or not the client exists.
 
 use chrono::Duration;
-use omadata_e2e::{Browser, Gateway};
+use omadata_e2e::Gateway;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-
-async fn signed_in(gateway: &Gateway, person: &str) -> Browser {
-    let mut browser = gateway.browser().unwrap();
-    assert_eq!(browser.login(person, None).await.unwrap().0, StatusCode::OK);
-    browser
-}
 
 /// Who calls, and what grant state they are in towards client1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,13 +70,13 @@ fn readable(who: Who) -> BTreeSet<&'static str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_operation_for_every_role_and_grant_state() {
     let mut gateway = Gateway::demo().await.unwrap();
-    let owner = signed_in(&gateway, "client1").await;
-    let other = signed_in(&gateway, "client2").await;
+    let owner = gateway.signed_in("client1", None).await.unwrap();
+    let other = gateway.signed_in("client2", None).await.unwrap();
     let owner_id = owner.get("/api/v1/me").await.unwrap().1["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let admin = signed_in(&gateway, "admin").await;
+    let admin = gateway.signed_in("admin", None).await.unwrap();
 
     // One professional per grant state, registered by the admin.
     let mut pros = std::collections::BTreeMap::new();

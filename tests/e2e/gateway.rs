@@ -4,16 +4,9 @@
 use chrono::Duration;
 use omadata_consent::Jwks;
 use omadata_consent::receipt::verify_receipt;
-use omadata_e2e::{Browser, Gateway};
+use omadata_e2e::Gateway;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-async fn signed_in(gateway: &Gateway, person: &str) -> Browser {
-    let mut browser = gateway.browser().unwrap();
-    let (status, page) = browser.login(person, None).await.unwrap();
-    assert_eq!(status, StatusCode::OK, "{person}: {page}");
-    browser
-}
 
 fn paths(fields: &Value) -> Vec<String> {
     let mut out: Vec<String> = fields
@@ -29,7 +22,7 @@ fn paths(fields: &Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consent_lifecycle_across_every_role() {
     let mut gateway = Gateway::demo().await.unwrap();
-    let client = signed_in(&gateway, "client2").await;
+    let client = gateway.signed_in("client2", None).await.unwrap();
     let (status, me) = client.get("/api/v1/me").await.unwrap();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["role"], "client");
@@ -75,7 +68,7 @@ async fn consent_lifecycle_across_every_role() {
         .await
         .unwrap();
     assert_eq!(status, StatusCode::CREATED);
-    let pro = signed_in(&gateway, "pro-employment").await;
+    let pro = gateway.signed_in("pro-employment", None).await.unwrap();
     let until = (gateway.now() + Duration::days(30)).to_rfc3339();
     let (status, request) = pro
         .call(
@@ -184,7 +177,7 @@ async fn consent_lifecycle_across_every_role() {
         && a["grant"] == grant_id.as_str()));
 
     // The auditor finds the permit and the deny, and the log verifies.
-    let auditor = signed_in(&gateway, "auditor").await;
+    let auditor = gateway.signed_in("auditor", None).await.unwrap();
     let (status, page) = auditor
         .get(&format!("/api/v1/audit/events?client={client_id}"))
         .await
@@ -237,12 +230,12 @@ const AGREED: &str = "Haku jätetty 10.3. \"Kevät\" \\ seuraava:\nsoitto ✓ �
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grants_limit_professionals_by_field_action_time_and_grant() {
     let mut gateway = Gateway::demo().await.unwrap();
-    let client = signed_in(&gateway, "client1").await;
+    let client = gateway.signed_in("client1", None).await.unwrap();
     let (_, me) = client.get("/api/v1/me").await.unwrap();
     let client_id = me["id"].as_str().unwrap().to_owned();
 
     // pro-youth: read and write on five fields, not health.
-    let youth = signed_in(&gateway, "pro-youth").await;
+    let youth = gateway.signed_in("pro-youth", None).await.unwrap();
     let (status, record) = youth
         .get(&format!("/api/v1/clients/{client_id}/record"))
         .await
@@ -296,7 +289,7 @@ async fn grants_limit_professionals_by_field_action_time_and_grant() {
     assert_eq!(plan["value"], AGREED);
 
     // A registered professional without grants gets nothing, same as for a stranger id.
-    let unrelated = signed_in(&gateway, "pro-unrelated").await;
+    let unrelated = gateway.signed_in("pro-unrelated", None).await.unwrap();
     let (status, denied) = unrelated
         .get(&format!("/api/v1/clients/{client_id}/record"))
         .await
@@ -315,7 +308,7 @@ async fn grants_limit_professionals_by_field_action_time_and_grant() {
     );
 
     // pro-health's read grant lasts 30 days: after it, nothing.
-    let health = signed_in(&gateway, "pro-health").await;
+    let health = gateway.signed_in("pro-health", None).await.unwrap();
     let (status, record) = health
         .get(&format!("/api/v1/clients/{client_id}/record"))
         .await
@@ -326,7 +319,7 @@ async fn grants_limit_professionals_by_field_action_time_and_grant() {
         vec!["health.status", "identity.name"]
     );
     gateway.clock.advance(Duration::days(31));
-    let health = signed_in(&gateway, "pro-health").await;
+    let health = gateway.signed_in("pro-health", None).await.unwrap();
     let (status, _) = health
         .get(&format!("/api/v1/clients/{client_id}/record"))
         .await
@@ -334,7 +327,7 @@ async fn grants_limit_professionals_by_field_action_time_and_grant() {
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // Every permit and deny is in the log, and it verifies.
-    let auditor = signed_in(&gateway, "auditor").await;
+    let auditor = gateway.signed_in("auditor", None).await.unwrap();
     let (_, page) = auditor
         .get(&format!(
             "/api/v1/audit/events?client={client_id}&limit=1000"
@@ -389,17 +382,17 @@ async fn logins_are_checked_for_assurance_level_and_registration() {
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // A newcomer becomes a client with an empty record.
-    let newcomer = signed_in(&gateway, "newcomer").await;
+    let newcomer = gateway.signed_in("newcomer", None).await.unwrap();
     let (_, me) = newcomer.get("/api/v1/me").await.unwrap();
     assert_eq!(me["role"], "client");
     let (status, record) = newcomer.get("/api/v1/me/record").await.unwrap();
     assert_eq!((status, record), (StatusCode::OK, json!([])));
     // The same person again is the same client.
-    let again = signed_in(&gateway, "newcomer").await;
+    let again = gateway.signed_in("newcomer", None).await.unwrap();
     assert_eq!(again.get("/api/v1/me").await.unwrap().1["id"], me["id"]);
 
     // The refusals are audited.
-    let auditor = signed_in(&gateway, "auditor").await;
+    let auditor = gateway.signed_in("auditor", None).await.unwrap();
     let (_, verify) = auditor.get("/api/v1/audit/verify").await.unwrap();
     assert!(verify["entries"].as_u64().unwrap() > 0);
     let reasons: Vec<String> = {
@@ -423,7 +416,7 @@ async fn logins_are_checked_for_assurance_level_and_registration() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_need_csrf_bearer_tokens_work_and_logout_ends_the_session() {
     let mut gateway = Gateway::demo().await.unwrap();
-    let mut client = signed_in(&gateway, "client1").await;
+    let mut client = gateway.signed_in("client1", None).await.unwrap();
     // Without the CSRF header a state-changing request is refused and changes nothing.
     let csrf = client.csrf.take();
     let (status, problem) = client
@@ -472,7 +465,7 @@ async fn sessions_need_csrf_bearer_tokens_work_and_logout_ends_the_session() {
     );
 
     // Bad input: malformed JSON, unknown fields, a wrong type; all 4xx problem+json.
-    let client = signed_in(&gateway, "client1").await;
+    let client = gateway.signed_in("client1", None).await.unwrap();
     let response = client
         .http
         .put(format!("{}/api/v1/me/record/identity.name", client.base))
@@ -519,7 +512,7 @@ async fn sessions_need_csrf_bearer_tokens_work_and_logout_ends_the_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_and_erasure() {
     let mut gateway = Gateway::demo().await.unwrap();
-    let client = signed_in(&gateway, "client1").await;
+    let client = gateway.signed_in("client1", None).await.unwrap();
     let (status, export) = client.get("/api/v1/me/export").await.unwrap();
     assert_eq!(status, StatusCode::OK);
     assert!(export["records"].as_array().unwrap().len() >= 6);
@@ -535,7 +528,7 @@ async fn export_and_erasure() {
         client.get("/api/v1/me/record").await.unwrap().0,
         StatusCode::UNAUTHORIZED
     );
-    let youth = signed_in(&gateway, "pro-youth").await;
+    let youth = gateway.signed_in("pro-youth", None).await.unwrap();
     assert_eq!(
         youth
             .get(&format!("/api/v1/clients/{client_id}/record"))
@@ -545,7 +538,7 @@ async fn export_and_erasure() {
         StatusCode::FORBIDDEN
     );
     // Signing in again makes a new, empty client: nothing links back.
-    let again = signed_in(&gateway, "client1").await;
+    let again = gateway.signed_in("client1", None).await.unwrap();
     let (_, me) = again.get("/api/v1/me").await.unwrap();
     assert_ne!(me["id"].as_str().unwrap(), client_id);
     assert_eq!(again.get("/api/v1/me/record").await.unwrap().1, json!([]));
@@ -555,7 +548,7 @@ async fn export_and_erasure() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_registers_staff_and_public_endpoints_answer() {
     let mut gateway = Gateway::demo().await.unwrap();
-    let admin = signed_in(&gateway, "admin").await;
+    let admin = gateway.signed_in("admin", None).await.unwrap();
     let (status, staff) = admin.get("/api/v1/admin/professionals").await.unwrap();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(staff.as_array().unwrap().len(), 6);
@@ -573,7 +566,7 @@ async fn admin_registers_staff_and_public_endpoints_answer() {
         .await
         .unwrap();
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let pro = signed_in(&gateway, "pro-youth").await;
+    let pro = gateway.signed_in("pro-youth", None).await.unwrap();
     assert_eq!(
         pro.get("/api/v1/admin/professionals").await.unwrap().0,
         StatusCode::FORBIDDEN
@@ -613,7 +606,7 @@ async fn admin_registers_staff_and_public_endpoints_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_registers_staff_from_the_cli_and_data_survives_a_restart() {
     let mut gateway = Gateway::demo().await.unwrap();
-    let client = signed_in(&gateway, "client1").await;
+    let client = gateway.signed_in("client1", None).await.unwrap();
     let (_, me) = client.get("/api/v1/me").await.unwrap();
     gateway.stop().await.unwrap();
 
@@ -697,7 +690,7 @@ async fn operator_registers_staff_from_the_cli_and_data_survives_a_restart() {
     let server = omadata::server::start(options).await.unwrap();
     gateway.base = server.public_url.as_str().trim_end_matches('/').to_owned();
     gateway.server = Some(server);
-    let again = signed_in(&gateway, "client1").await;
+    let again = gateway.signed_in("client1", None).await.unwrap();
     assert_eq!(again.get("/api/v1/me").await.unwrap().1["id"], me["id"]);
     let (_, record) = again.get("/api/v1/me/record").await.unwrap();
     assert!(record.as_array().unwrap().len() >= 6);
@@ -717,8 +710,8 @@ async fn operator_registers_staff_from_the_cli_and_data_survives_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_input_gets_4xx_problems_never_500() {
     let mut gateway = Gateway::demo().await.unwrap();
-    let client = signed_in(&gateway, "client1").await;
-    let pro = signed_in(&gateway, "pro-youth").await;
+    let client = gateway.signed_in("client1", None).await.unwrap();
+    let pro = gateway.signed_in("pro-youth", None).await.unwrap();
     let huge = "x".repeat(200 * 1024);
     let response = client
         .http
@@ -807,7 +800,7 @@ async fn hostile_input_gets_4xx_problems_never_500() {
             .unwrap();
         assert!(status.is_client_error());
     }
-    let auditor = signed_in(&gateway, "auditor").await;
+    let auditor = gateway.signed_in("auditor", None).await.unwrap();
     for query in [
         "seq=5&size=2",
         "seq=999999&size=1000000",
@@ -882,12 +875,12 @@ async fn the_test_provider_only_redirects_to_the_gateway() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guessing_pairing_codes_and_hammering_login_are_stopped_and_audited() {
     let mut gateway = Gateway::demo().await.unwrap();
-    let client = signed_in(&gateway, "client1").await;
+    let client = gateway.signed_in("client1", None).await.unwrap();
     let (_, code) = client
         .call(Method::POST, "/api/v1/me/pairing-codes", None)
         .await
         .unwrap();
-    let pro = signed_in(&gateway, "pro-unrelated").await;
+    let pro = gateway.signed_in("pro-unrelated", None).await.unwrap();
     let ask = |code: &str| {
         json!({
             "pairing_code": code,
@@ -936,12 +929,12 @@ async fn guessing_pairing_codes_and_hammering_login_are_stopped_and_audited() {
         StatusCode::TOO_MANY_REQUESTS
     );
     gateway.clock.advance(Duration::minutes(16));
-    let client = signed_in(&gateway, "client1").await;
+    let client = gateway.signed_in("client1", None).await.unwrap();
     let (_, code) = client
         .call(Method::POST, "/api/v1/me/pairing-codes", None)
         .await
         .unwrap();
-    let pro = signed_in(&gateway, "pro-unrelated").await;
+    let pro = gateway.signed_in("pro-unrelated", None).await.unwrap();
     let (status, _) = pro
         .call(
             Method::POST,

@@ -10,13 +10,6 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-async fn signed_in(gateway: &Gateway, person: &str) -> Browser {
-    let mut browser = gateway.browser().unwrap();
-    let (status, page) = browser.login(person, None).await.unwrap();
-    assert_eq!(status, StatusCode::OK, "{person}: {page}");
-    browser
-}
-
 /// Restarts the gateway on its own data directory (same clock).
 async fn restart(gateway: &mut Gateway) {
     gateway.stop().await.unwrap();
@@ -54,7 +47,7 @@ async fn audit_verification_runs_one_at_a_time_and_stops_when_its_caller_leaves(
     gateway.stop().await.unwrap();
     grow_log(&gateway, 150_000);
     restart(&mut gateway).await;
-    let auditor = Arc::new(signed_in(&gateway, "auditor").await);
+    let auditor = Arc::new(gateway.signed_in("auditor", None).await.unwrap());
 
     // A whole verification, alone, for the time it takes.
     let started = Instant::now();
@@ -124,7 +117,7 @@ async fn audit_verification_runs_one_at_a_time_and_stops_when_its_caller_leaves(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_holds_a_few_live_pairing_codes_and_expired_ones_make_room() {
     let mut gateway = Gateway::demo().await.unwrap();
-    let client = signed_in(&gateway, "client1").await;
+    let client = gateway.signed_in("client1", None).await.unwrap();
     for _ in 0..5 {
         let (status, _) = client
             .call(Method::POST, "/api/v1/me/pairing-codes", None)
@@ -145,7 +138,7 @@ async fn a_client_holds_a_few_live_pairing_codes_and_expired_ones_make_room() {
     );
     // Once they expire, they no longer count (and are removed as new ones are issued).
     gateway.clock.advance(chrono::Duration::minutes(16));
-    let client = signed_in(&gateway, "client1").await;
+    let client = gateway.signed_in("client1", None).await.unwrap();
     let (status, _) = client
         .call(Method::POST, "/api/v1/me/pairing-codes", None)
         .await
@@ -164,8 +157,8 @@ async fn log_length(auditor: &Browser) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probing_client_ids_is_cut_off_and_grows_the_log_by_a_bounded_amount() {
     let mut gateway = Gateway::demo().await.unwrap();
-    let pro = signed_in(&gateway, "pro-youth").await;
-    let auditor = signed_in(&gateway, "auditor").await;
+    let pro = gateway.signed_in("pro-youth", None).await.unwrap();
+    let auditor = gateway.signed_in("auditor", None).await.unwrap();
     let before = log_length(&auditor).await;
     let mut refused = 0;
     let mut limited = 0;
@@ -290,9 +283,9 @@ fn assert_same_set(paged: &[String], whole: &[String]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_list_pages_with_cursors_without_gaps_or_duplicates() {
     let mut gateway = Gateway::demo().await.unwrap();
-    let client = signed_in(&gateway, "client1").await;
-    let pro = signed_in(&gateway, "pro-youth").await;
-    let admin = signed_in(&gateway, "admin").await;
+    let client = gateway.signed_in("client1", None).await.unwrap();
+    let pro = gateway.signed_in("pro-youth", None).await.unwrap();
+    let admin = gateway.signed_in("admin", None).await.unwrap();
     let (_, me) = pro.get("/api/v1/me").await.unwrap();
     let professional = me["id"].as_str().unwrap().to_owned();
     for _ in 0..7 {
@@ -376,8 +369,8 @@ async fn every_list_pages_with_cursors_without_gaps_or_duplicates() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_creates_a_bounded_number_of_grants_a_day() {
     let mut gateway = Gateway::demo().await.unwrap();
-    let client = signed_in(&gateway, "client1").await;
-    let pro = signed_in(&gateway, "pro-youth").await;
+    let client = gateway.signed_in("client1", None).await.unwrap();
+    let pro = gateway.signed_in("pro-youth", None).await.unwrap();
     let (_, me) = pro.get("/api/v1/me").await.unwrap();
     let body = |gateway: &Gateway| {
         json!({
@@ -410,7 +403,7 @@ async fn a_client_creates_a_bounded_number_of_grants_a_day() {
     assert_eq!(grants.as_array().unwrap().len(), seeded + 100);
     // A day later the client may grant again.
     gateway.clock.advance(chrono::Duration::days(1));
-    let client = signed_in(&gateway, "client1").await;
+    let client = gateway.signed_in("client1", None).await.unwrap();
     let (status, _) = client
         .call(Method::POST, "/api/v1/me/grants", Some(body(&gateway)))
         .await

@@ -2,7 +2,7 @@
 //! the data directory holds it in clear, the client and the grantee still see it, and
 //! after the client's erasure every listing still answers.
 
-use omadata_e2e::{Browser, Gateway};
+use omadata_e2e::Gateway;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -10,13 +10,6 @@ use std::path::{Path, PathBuf};
 /// The demo's texts (crates/gateway/src/demo.rs): a grant's and a pending request's.
 const GRANT_TEXT: &str = "Opiskelupaikan ja asunnon etsiminen";
 const REQUEST_TEXT: &str = "Työkokeilupaikan etsiminen";
-
-async fn signed_in(gateway: &Gateway, person: &str) -> Browser {
-    let mut browser = gateway.browser().unwrap();
-    let (status, page) = browser.login(person, None).await.unwrap();
-    assert_eq!(status, StatusCode::OK, "{person}: {page}");
-    browser
-}
 
 /// Files under `dir` whose bytes contain `needle`.
 fn files_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
@@ -52,7 +45,7 @@ async fn purpose_texts_are_sealed_at_rest_shown_to_client_and_grantee_and_erasur
     let data = gateway.data_dir();
 
     // The client and the grantee see the texts as given.
-    let client1 = signed_in(&gateway, "client1").await;
+    let client1 = gateway.signed_in("client1", None).await.unwrap();
     let (status, grants) = client1.get_all("/api/v1/me/grants").await.unwrap();
     assert_eq!(status, StatusCode::OK);
     assert!(
@@ -77,7 +70,7 @@ async fn purpose_texts_are_sealed_at_rest_shown_to_client_and_grantee_and_erasur
             .any(|w| w == GRANT_TEXT.as_bytes()),
         "the client's receipt carries the text"
     );
-    let youth = signed_in(&gateway, "pro-youth").await;
+    let youth = gateway.signed_in("pro-youth", None).await.unwrap();
     let (status, clients) = youth.get_all("/api/v1/clients").await.unwrap();
     assert_eq!(status, StatusCode::OK);
     let shown: Vec<String> = clients
@@ -85,7 +78,7 @@ async fn purpose_texts_are_sealed_at_rest_shown_to_client_and_grantee_and_erasur
         .flat_map(|c| texts(c["grants"].as_array().unwrap()))
         .collect();
     assert_eq!(shown, vec![GRANT_TEXT.to_owned()]);
-    let client2 = signed_in(&gateway, "client2").await;
+    let client2 = gateway.signed_in("client2", None).await.unwrap();
     let (status, requests) = client2.get_all("/api/v1/me/access-requests").await.unwrap();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(texts(&requests), vec![REQUEST_TEXT.to_owned()]);
@@ -108,7 +101,7 @@ async fn purpose_texts_are_sealed_at_rest_shown_to_client_and_grantee_and_erasur
     }
     let (status, clients) = youth.get_all("/api/v1/clients").await.unwrap();
     assert_eq!((status, clients.len()), (StatusCode::OK, 0));
-    let employment = signed_in(&gateway, "pro-employment").await;
+    let employment = gateway.signed_in("pro-employment", None).await.unwrap();
     let (status, _) = employment.get_all("/api/v1/clients").await.unwrap();
     assert_eq!(status, StatusCode::OK);
     for text in [GRANT_TEXT, REQUEST_TEXT] {

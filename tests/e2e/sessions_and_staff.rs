@@ -9,13 +9,6 @@ use omadata_e2e::{Browser, Gateway};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-async fn signed_in(gateway: &Gateway, person: &str, role: Option<&str>) -> Browser {
-    let mut browser = gateway.browser().unwrap();
-    let (status, page) = browser.login(person, role).await.unwrap();
-    assert_eq!(status, StatusCode::OK, "{person}: {page}");
-    browser
-}
-
 /// A bearer-token API client minted from `browser`'s session.
 async fn token_client(gateway: &Gateway, browser: &Browser) -> Browser {
     let (status, token) = browser
@@ -54,7 +47,7 @@ fn cli(args: &[&str]) -> Result<String, String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bearer_token_cannot_mint_its_successor_and_dies_with_its_session() {
     let mut gateway = Gateway::demo().await.unwrap();
-    let client = signed_in(&gateway, "client1", None).await;
+    let client = gateway.signed_in("client1", None).await.unwrap();
     let api = token_client(&gateway, &client).await;
     assert_eq!(api.get("/api/v1/me").await.unwrap().0, StatusCode::OK);
 
@@ -80,7 +73,7 @@ async fn a_bearer_token_cannot_mint_its_successor_and_dies_with_its_session() {
     );
 
     // Signing out with a token ends that token's whole session (browser included).
-    let client = signed_in(&gateway, "client1", None).await;
+    let client = gateway.signed_in("client1", None).await.unwrap();
     let api = token_client(&gateway, &client).await;
     let (status, _) = api.call(Method::POST, "/auth/logout", None).await.unwrap();
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -94,7 +87,7 @@ async fn a_bearer_token_cannot_mint_its_successor_and_dies_with_its_session() {
     );
 
     // A token outlives neither its 15 minutes nor its session's 8 hours.
-    let client = signed_in(&gateway, "client1", None).await;
+    let client = gateway.signed_in("client1", None).await.unwrap();
     gateway
         .clock
         .advance(Duration::hours(8) - Duration::minutes(5));
@@ -110,8 +103,8 @@ async fn a_bearer_token_cannot_mint_its_successor_and_dies_with_its_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn erasure_needs_a_recent_sign_in_and_ends_every_session_and_token() {
     let mut gateway = Gateway::demo().await.unwrap();
-    let mut phone = signed_in(&gateway, "client1", None).await;
-    let laptop = signed_in(&gateway, "client1", None).await;
+    let mut phone = gateway.signed_in("client1", None).await.unwrap();
+    let laptop = gateway.signed_in("client1", None).await.unwrap();
     let api = token_client(&gateway, &laptop).await;
 
     gateway.clock.advance(Duration::minutes(6));
@@ -188,9 +181,9 @@ async fn erasure_needs_a_recent_sign_in_and_ends_every_session_and_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_cannot_take_over_a_clients_sign_in() {
     let mut gateway = Gateway::demo().await.unwrap();
-    let admin = signed_in(&gateway, "admin", Some("admin")).await;
+    let admin = gateway.signed_in("admin", Some("admin")).await.unwrap();
     // A client who enrolled by signing in, too.
-    let newcomer = signed_in(&gateway, "newcomer", None).await;
+    let newcomer = gateway.signed_in("newcomer", None).await.unwrap();
     assert_eq!(
         newcomer.get("/api/v1/me").await.unwrap().1["role"],
         "client"
@@ -225,7 +218,7 @@ async fn an_admin_cannot_take_over_a_clients_sign_in() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
     // client2 still signs in as the client they are, with their data.
-    let client2 = signed_in(&gateway, "client2", None).await;
+    let client2 = gateway.signed_in("client2", None).await.unwrap();
     let (_, me) = client2.get("/api/v1/me").await.unwrap();
     assert_eq!(me["role"], "client");
     let (status, record) = client2.get("/api/v1/me/record").await.unwrap();
@@ -246,7 +239,7 @@ async fn an_admin_cannot_take_over_a_clients_sign_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admins_health_care_registration_waits_for_the_operator() {
     let mut gateway = Gateway::demo().await.unwrap();
-    let admin = signed_in(&gateway, "admin", Some("admin")).await;
+    let admin = gateway.signed_in("admin", Some("admin")).await.unwrap();
     let admin_id = admin.get("/api/v1/me").await.unwrap().1["id"]
         .as_str()
         .unwrap()
@@ -273,7 +266,7 @@ async fn an_admins_health_care_registration_waits_for_the_operator() {
     assert_eq!(listed["status"], "pending_confirmation");
 
     // Audited: who registered whom, as what.
-    let auditor = signed_in(&gateway, "auditor", Some("auditor")).await;
+    let auditor = gateway.signed_in("auditor", Some("auditor")).await.unwrap();
     let (_, events) = auditor
         .get(&format!("/api/v1/audit/events?professional={admin_id}"))
         .await
@@ -363,10 +356,16 @@ async fn an_admins_health_care_registration_waits_for_the_operator() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deactivated_staff_lose_sessions_and_tokens_at_once_and_cannot_sign_in_again() {
     let mut gateway = Gateway::demo().await.unwrap();
-    let admin = signed_in(&gateway, "admin", Some("admin")).await;
-    let pro = signed_in(&gateway, "pro-unrelated", Some("professional")).await;
+    let admin = gateway.signed_in("admin", Some("admin")).await.unwrap();
+    let pro = gateway
+        .signed_in("pro-unrelated", Some("professional"))
+        .await
+        .unwrap();
     let pro_api = token_client(&gateway, &pro).await;
-    let youth = signed_in(&gateway, "pro-youth", Some("professional")).await;
+    let youth = gateway
+        .signed_in("pro-youth", Some("professional"))
+        .await
+        .unwrap();
     assert_eq!(pro.get("/api/v1/clients").await.unwrap().0, StatusCode::OK);
     assert_eq!(
         pro_api.get("/api/v1/clients").await.unwrap().0,
@@ -377,7 +376,7 @@ async fn deactivated_staff_lose_sessions_and_tokens_at_once_and_cannot_sign_in_a
         .unwrap()
         .to_owned();
     let path = format!("/api/v1/admin/professionals/{pro_id}/deactivate");
-    let client = signed_in(&gateway, "client1", None).await;
+    let client = gateway.signed_in("client1", None).await.unwrap();
     let listed_ids = || async {
         let (status, listed) = client
             .get("/api/v1/directory/professionals?limit=1000")
@@ -455,7 +454,7 @@ async fn a_client_whose_subject_was_registered_as_staff_stays_a_client_unless_th
     use std::sync::Arc;
 
     let mut gateway = Gateway::demo().await.unwrap();
-    let admin = signed_in(&gateway, "admin", Some("admin")).await;
+    let admin = gateway.signed_in("admin", Some("admin")).await.unwrap();
     let organisation = admin.get("/api/v1/admin/organisation").await.unwrap().1["id"]
         .as_str()
         .unwrap()
@@ -504,13 +503,16 @@ async fn a_client_whose_subject_was_registered_as_staff_stays_a_client_unless_th
     .unwrap();
     restart(&mut gateway, addr).await;
 
-    let newcomer = signed_in(&gateway, "newcomer", None).await;
+    let newcomer = gateway.signed_in("newcomer", None).await.unwrap();
     let (_, me) = newcomer.get("/api/v1/me").await.unwrap();
     assert_eq!(
         (me["role"].as_str(), me["id"].as_str()),
         (Some("client"), Some(client_id.as_str()))
     );
-    let as_staff = signed_in(&gateway, "newcomer", Some("professional")).await;
+    let as_staff = gateway
+        .signed_in("newcomer", Some("professional"))
+        .await
+        .unwrap();
     assert_eq!(
         as_staff.get("/api/v1/me").await.unwrap().1["role"],
         "professional"

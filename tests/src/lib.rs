@@ -94,6 +94,17 @@ impl Gateway {
         Ok(response.text().await?)
     }
 
+    /// A browser signed in as the test person `person` (in `role`, when given), with its
+    /// CSRF token; an error when the sign-in does not end on the app.
+    pub async fn signed_in(&self, person: &str, role: Option<&str>) -> Result<Browser, Fail> {
+        let mut browser = self.browser()?;
+        let (status, page) = browser.login(person, role).await?;
+        if status != StatusCode::OK {
+            return Err(format!("{person} could not sign in: {status}: {page}").into());
+        }
+        Ok(browser)
+    }
+
     /// A new browser (empty cookie jar).
     pub fn browser(&self) -> Result<Browser, Fail> {
         Ok(Browser {
