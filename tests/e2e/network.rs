@@ -1,4 +1,4 @@
-//! The gateway's network edge (issue 13, findings 1, 3 and 11): sign-in limits keyed by
+//! The gateway's network edge: sign-in limits keyed by
 //! the real peer (or a trusted proxy's `X-Forwarded-For`), refusals audited as a bounded
 //! summary, header and idle timeouts and the connection cap, `/metrics` behind a token,
 //! and `serve` refusing a plain-http public URL.

@@ -1,4 +1,4 @@
-//! Issue 13, findings 4 and 5: nobody signed in can stall the gateway or grow its
+//! Nobody signed in can stall the gateway or grow its
 //! storage without limit. Audit verification runs one at a time and stops when its caller
 //! leaves; pairing codes, record versions and refused probes are bounded; every list pages.
 

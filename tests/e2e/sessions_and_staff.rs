@@ -1,4 +1,4 @@
-//! Issue 13, findings 2, 6 and 8, against the real gateway: a bearer token cannot mint
+//! Against the real gateway: a bearer token cannot mint
 //! its successor and dies with the session it came from; erasure needs a recent sign-in
 //! and ends every session and token; an organisation admin cannot take over a client's
 //! sign-in, and their `health_care` registrations wait for the operator; a deactivated
