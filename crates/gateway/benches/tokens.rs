@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Duration};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use omadata_app::Role;
 use omadata_consent::ServiceKey;
-use omadata_gateway::principal::Role;
 use omadata_gateway::tokens::BearerKeys;
 use std::hint::black_box;
 

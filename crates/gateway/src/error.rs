@@ -3,7 +3,10 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use omadata_app::AppError;
+use omadata_app::commit::CommitError;
 use omadata_consent::ConsentError;
+use omadata_consent::audit::LogInvalid;
 use omadata_vault::VaultError;
 use omadata_vault::store::StoreError;
 use serde::Serialize;
@@ -13,6 +16,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub detail: String,
+    /// `Retry-After`, in seconds, for refusals that pass with time.
+    pub retry_after: Option<u32>,
 }
 
 /// RFC 9457 problem details, with OmaData's stable `code`.
@@ -34,7 +39,14 @@ impl ApiError {
             status,
             code,
             detail: detail.into(),
+            retry_after: None,
         }
+    }
+
+    /// The same error, telling the caller to wait `seconds` before trying again.
+    pub fn retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
@@ -84,7 +96,91 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        let too_many =
+            |code, detail: &str| ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, detail);
+        match error {
+            AppError::Consent(e) => e.into(),
+            AppError::Vault(e) => e.into(),
+            AppError::Store(e) => e.into(),
+            AppError::AuditNotDurable(e) => e.into(),
+            AppError::Forbidden => ApiError::forbidden(),
+            AppError::NotFound(_) => ApiError::not_found(),
+            AppError::ConflictingFilters => ApiError::bad_request(
+                "conflicting_filters",
+                "filter by client or by professional, not both",
+            ),
+            AppError::InvalidTimeRange => {
+                ApiError::bad_request("invalid_time_range", "`from` must be before `to`")
+            }
+            AppError::ForeignIssuer => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_value",
+                "login_issuer must be the gateway's identity provider (or left out)",
+            ),
+            AppError::InvalidStaffId => {
+                ApiError::bad_request("invalid_path", "the id is not a staff id")
+            }
+            AppError::TooManyRefusedReads => too_many(
+                "too_many_refused_reads",
+                "too many reads were refused: try again in 15 minutes",
+            )
+            .retry_after(900),
+            AppError::TooManyPairingAttempts => too_many(
+                "too_many_attempts",
+                "too many wrong pairing codes: try again in 15 minutes",
+            ),
+            AppError::TooManyGrants => too_many(
+                "too_many_grants",
+                "you have created the most grants allowed in a day: try again tomorrow",
+            )
+            .retry_after(3600),
+            AppError::UnknownProfessional => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_professional",
+                "no registered professional has that id",
+            ),
+            AppError::ReauthenticationRequired => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "reauthentication_required",
+                "erasure needs a recent sign-in: sign in again (/auth/login?role=client&prompt=login) and retry",
+            ),
+            AppError::VerificationRunning => too_many(
+                "verification_running",
+                "a verification of the audit log is already running: try again shortly",
+            )
+            .retry_after(5),
+            AppError::LogInvalid(LogInvalid::Cancelled) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "verification_cancelled",
+                "the verification was stopped before it finished",
+            ),
+            AppError::LogInvalid(e) => {
+                ApiError::new(StatusCode::CONFLICT, "log_invalid", e.to_string())
+            }
+            AppError::WorkerLost => ApiError::internal(),
+        }
+    }
+}
+
+impl From<CommitError> for ApiError {
+    fn from(error: CommitError) -> Self {
+        tracing::error!(%error, "audit entry not durable");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "the audit log could not be written; nothing was disclosed",
+        )
     }
 }
 

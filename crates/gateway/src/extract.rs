@@ -4,13 +4,14 @@
 //! deactivated member is refused at their next request.
 
 use crate::error::ApiError;
-use crate::principal::{Principal, Role};
 use crate::sessions::SESSION_COOKIE;
 use crate::state::AppState;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
+use omadata_app::sign_in;
+use omadata_app::{Principal, Role};
 use omadata_vault::ClientId;
 use serde::de::DeserializeOwned;
 
@@ -162,9 +163,8 @@ impl FromRequestParts<AppState> for Caller {
                 .sessions
                 .get_by_sid(&claims.sid, now)
                 .ok_or_else(ApiError::unauthenticated)?;
-            let principal =
-                crate::routes::auth::principal_from_subject(state, &claims.sub, claims.role)?
-                    .ok_or_else(ApiError::unauthenticated)?;
+            let principal = sign_in::principal_from_subject(state.app(), &claims.sub, claims.role)?
+                .ok_or_else(ApiError::unauthenticated)?;
             if principal.key() != session.principal.key() {
                 return Err(ApiError::unauthenticated());
             }
@@ -198,10 +198,7 @@ impl FromRequestParts<AppState> for Caller {
         let principal = match &session.principal {
             // Staff standing can change under a live session: read it again (cached).
             Principal::Staff { staff, role } => {
-                let current = services
-                    .directory
-                    .staff(staff.id)?
-                    .filter(|s| s.is_active())
+                let current = sign_in::current_staff(state.app(), staff.id)?
                     .ok_or_else(ApiError::unauthenticated)?;
                 Principal::Staff {
                     staff: Box::new(current),

@@ -11,8 +11,6 @@
 //! - [`oidc`]: the OpenID Connect relying party; [`test_idp`]: the built-in test provider
 //!   (only when enabled); [`sessions`], [`tokens`], [`extract`]: who is calling.
 //! - [`deadline`]: the time limit on a request, and what the answer says when it passes.
-//! - [`commit`]: group commit of the audit log (one flusher thread); [`checkpoints`]:
-//!   checkpoints signed on a schedule (one thread).
 //! - [`limits`]: rate limits on sign-in and pairing-code guessing.
 //! - [`routes`]: public, auth, client (`/api/v1/me`), professional, auditor, admin.
 //! - [`paging`]: cursor paging (`limit`, `cursor`, `Link: rel="next"`) for lists.
@@ -20,8 +18,6 @@
 //! - [`openapi`]: the OpenAPI document generated from the handlers.
 //! - [`demo`]: demo organisation, staff and clients for every test person.
 
-pub mod checkpoints;
-pub mod commit;
 pub mod config;
 pub mod deadline;
 pub mod demo;
@@ -32,7 +28,6 @@ pub mod oidc;
 pub mod openapi;
 pub mod pages;
 pub mod paging;
-pub mod principal;
 pub mod routes;
 pub mod sessions;
 pub mod state;
@@ -68,8 +63,8 @@ pub enum StartError {
     Keys(String),
     #[error(transparent)]
     Consent(#[from] omadata_consent::ConsentError),
-    #[error("audit flusher: {0}")]
-    Flusher(#[from] std::io::Error),
+    #[error("audit flusher or checkpoint signer: {0}")]
+    Threads(#[from] std::io::Error),
 }
 
 /// Assembles the state from the domain services.
@@ -90,18 +85,15 @@ pub fn state(
     } else {
         None
     };
-    let committer = commit::AuditCommitter::start(consent.audit_handle())?;
-    let checkpointer = checkpoints::Checkpointer::start(
-        consent.audit_handle(),
-        clock.clone(),
-        config.checkpoint_interval,
-    )?;
-    Ok(AppState(Arc::new(Services {
-        committer,
-        checkpointer,
+    let app = omadata_app::Services::start(
         vault,
         consent,
         directory,
+        clock.clone(),
+        Some(config.checkpoint_interval),
+    )?;
+    Ok(AppState(Arc::new(Services {
+        app,
         signing_key,
         clock,
         config,
@@ -268,17 +260,12 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let audit = state.services().consent.audit_handle();
     let sweeper = tokio::spawn(sweep_sign_in_refusals(state.clone()));
     serve(listener, &state, shutdown).await;
     sweeper.abort();
     let counted = state.services().limits.logins.close_all();
     routes::auth::audit_rate_limit_summaries(state.clone(), counted).await;
-    let saved = tokio::task::spawn_blocking(move || audit.save_heads().map_err(|e| e.to_string()))
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|saved| saved);
-    if let Err(error) = saved {
+    if let Err(error) = state.app().on_disk(|app| app.save_audit_heads()).await {
         // The next start replays the entries instead: nothing is lost.
         tracing::warn!(%error, "saving the audit chain heads at shutdown failed");
     }

@@ -8,10 +8,10 @@
 //! create), and pending logins are capped and dropped oldest first (all live equally
 //! long, so insertion order is expiry order and no sweep scans the whole map).
 
-use crate::principal::Principal;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
+use omadata_app::Principal;
 use omadata_vault::ProfessionalId;
 use parking_lot::Mutex;
 use ring::rand::{SecureRandom, SystemRandom};

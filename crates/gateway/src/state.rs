@@ -7,12 +7,12 @@ use crate::test_idp::TestIdp;
 use crate::tokens::BearerKeys;
 use chrono::{DateTime, Utc};
 use omadata_clock::Clock;
-use omadata_consent::{Consent, Directory, ServiceKey};
-use omadata_vault::Vault;
+use omadata_consent::ServiceKey;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Counters for `/metrics`.
+/// Counters for `/metrics` (the access decisions are counted by the use cases:
+/// `omadata_app::DecisionCounters`).
 #[derive(Debug, Default)]
 pub struct Metrics {
     pub requests: AtomicU64,
@@ -20,8 +20,6 @@ pub struct Metrics {
     pub client_errors: AtomicU64,
     pub logins: AtomicU64,
     pub logins_refused: AtomicU64,
-    pub permits: AtomicU64,
-    pub denies: AtomicU64,
 }
 
 impl Metrics {
@@ -30,16 +28,11 @@ impl Metrics {
     }
 }
 
-/// The domain services and the gateway's own parts.
+/// The use cases' services and the gateway's own parts.
 #[derive(Debug)]
 pub struct Services {
-    /// Declared first so it is dropped first: its flusher stops before the stores close.
-    pub committer: crate::commit::AuditCommitter,
-    /// Also stopped before the stores close.
-    pub checkpointer: crate::checkpoints::Checkpointer,
-    pub vault: Arc<Vault>,
-    pub consent: Consent,
-    pub directory: Directory,
+    /// What the use cases reach (vault, consent, directory, group commit, quotas).
+    pub app: Arc<omadata_app::Services>,
     pub signing_key: Arc<ServiceKey>,
     pub clock: Arc<dyn Clock>,
     pub config: GatewayConfig,
@@ -71,26 +64,8 @@ impl AppState {
         &self.0
     }
 
-    /// Appends an audit entry that changes nothing else and returns once it is on disk,
-    /// sharing the flush with concurrent requests (group commit).
-    pub async fn audit(
-        &self,
-        entry: omadata_consent::audit::AuditEntry,
-    ) -> crate::error::ApiResult<omadata_consent::audit::AuditEntry> {
-        let entry = self.services().consent.audit().append_deferred(entry)?;
-        self.services().committer.durable(Some(entry.seq)).await?;
-        Ok(entry)
-    }
-
-    /// Runs `work`, which waits for the disk (a durable write), on the blocking pool so
-    /// the async workers go on serving meanwhile.
-    pub async fn on_disk<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&Services) -> T + Send + 'static,
-    ) -> crate::error::ApiResult<T> {
-        let state = self.clone();
-        tokio::task::spawn_blocking(move || work(state.services()))
-            .await
-            .map_err(|_| crate::error::ApiError::internal())
+    /// The use cases' services.
+    pub fn app(&self) -> &Arc<omadata_app::Services> {
+        &self.0.app
     }
 }

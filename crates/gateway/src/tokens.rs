@@ -3,9 +3,9 @@
 //! from (`sid`). A token lives no longer than that session: the caller extractor looks
 //! the session up on every use, so signing out or removing the person ends the token.
 
-use crate::principal::Role;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use omadata_app::Role;
 use omadata_consent::ServiceKey;
 use serde::{Deserialize, Serialize};
 

@@ -3,8 +3,9 @@
 //! 1. Seeds a store with N clients (a 4 KiB record for the first R of them), P
 //!    professionals and one grant per client, through the domain crates (bulk loading:
 //!    flushed once at the end).
-//! 2. Measures the same work as an authorised read without HTTP, in process: on one
-//!    thread, then as 64 tasks sharing the gateway's group commit.
+//! 2. Measures the use case behind an authorised read without HTTP, in process (the
+//!    same `omadata_app` function the gateway's handler calls): one at a time, then as
+//!    64 tasks sharing the group commit.
 //! 3. Opens the store once so sled replays the log the bulk load wrote (timed), then
 //!    starts the real `omadata` binary on it and times its first start and a restart.
 //! 4. Drives a bare axum hello-world (the ceiling) and the gateway with `wrk` (64
@@ -17,15 +18,13 @@
 
 use chrono::Duration;
 use clap::Parser;
+use omadata_app::{professional, sign_in};
 use omadata_clock::{Clock, SystemClock};
 use omadata_consent::{
     AccessAsk, Action, Consent, ConsentConfig, Directory, EnrolmentSecret, FieldSelector,
     NewOrganisation, NewStaff, Profession, Purpose, PurposeCode, Registrar, SensitivityPolicy,
     ServiceKey, StaffRole,
 };
-use omadata_gateway::commit::AuditCommitter;
-use omadata_gateway::principal::Role;
-use omadata_gateway::tokens::BearerKeys;
 use omadata_store_sled::SledStore;
 use omadata_vault::{Author, Catalogue, ClientId, Keyring, MasterKey, ProfessionalId, Vault};
 use serde_json::json;
@@ -185,14 +184,10 @@ fn seed(args: &Args, data: &Path) -> Result<Seeded, Fail> {
     })
 }
 
-/// The gateway's work for one authorised read, without HTTP: token check, principal
-/// lookup, decision, audit (group-committed), decrypt, JSON.
-async fn in_process(
-    seeded: &Seeded,
-    args: &Args,
-    data: &Path,
-    issuer: &str,
-) -> Result<(f64, f64), Fail> {
+/// The use case behind an authorised read, as the gateway's handler calls it, without
+/// HTTP (no token check): the staff look-up, the decision on what the pair's grants name,
+/// the audit entries (group-committed), decrypt, JSON.
+async fn in_process(seeded: &Seeded, args: &Args, data: &Path) -> Result<(f64, f64), Fail> {
     let store = Arc::new(seeded.store.clone());
     let catalogue = Arc::new(Catalogue::builtin()?);
     let vault = Arc::new(Vault::open(
@@ -200,99 +195,64 @@ async fn in_process(
         Keyring::new(MasterKey::from_file(&data.join("master.key"))?),
         catalogue.clone(),
     )?);
-    let consent = Arc::new(Consent::open(
+    let consent = Consent::open(
         store.clone(),
         catalogue,
         SensitivityPolicy::builtin()?,
         seeded.signing.clone(),
         vault.clone(),
         ConsentConfig::default(),
-    )?);
-    let directory = Arc::new(Directory::new(store, EnrolmentSecret::new(b"x")));
-    let keys = Arc::new(BearerKeys::new(&seeded.signing, issuer.to_owned())?);
-    let now = SystemClock.now();
-    let tokens: Arc<Vec<String>> = Arc::new(
-        seeded
-            .professionals
+    )?;
+    let directory = Directory::new(store, EnrolmentSecret::new(b"x"));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let now = clock.now();
+    let services = omadata_app::Services::start(vault, consent, directory, clock, None)?;
+    let readers = args.with_records.min(seeded.clients.len()).max(1);
+    let clients: Arc<Vec<String>> = Arc::new(
+        seeded.clients[..readers]
             .iter()
-            .map(|(id, _)| {
-                keys.issue(
-                    format!("staff:{id}"),
-                    Role::Professional,
-                    // In process only the signature is verified, not the session.
-                    "in-process".into(),
-                    now,
-                    Duration::hours(2),
-                )
-                .map(|(t, _)| t)
-                .unwrap_or_default()
-            })
+            .map(ClientId::to_string)
             .collect(),
     );
-    let readers = args.with_records.min(seeded.clients.len()).max(1);
-    let clients: Arc<Vec<ClientId>> = Arc::new(seeded.clients[..readers].to_vec());
     let professionals = Arc::new(seeded.professionals.clone());
-    // What the gateway's handler does for a read, without HTTP: verify the bearer token,
-    // find the staff member, decide on what the pair's grants name and queue the audit
-    // entries (the handler's own consent call), open
-    // every permitted field under one data-key unwrap, write the JSON. Returns the entry
-    // to wait for.
-    let handler_consent = consent.clone();
-    let read = Arc::new(move |i: usize| -> Result<Option<u64>, String> {
-        let consent = &handler_consent;
-        let c = i % clients.len();
-        let (pro, org) = professionals[c % professionals.len()];
-        let claims = keys
-            .verify(&tokens[c % professionals.len()], now)
-            .ok_or("token")?;
-        let _staff = directory
-            .staff(pro)
-            .map_err(|e| e.to_string())?
-            .ok_or(claims.sub)?;
-        let client = clients[c];
-        let (decisions, seq) = consent
-            .authorize_granted_reads_deferred(pro, org, client, now)
-            .map_err(|e| e.to_string())?;
-        let paths: Vec<&str> = decisions
-            .iter()
-            .filter(|d| d.decision.is_permit())
-            .map(|d| d.field.as_str())
-            .collect();
-        let records = vault.read_many(client, &paths).map_err(|e| e.to_string())?;
-        std::hint::black_box(serde_json::to_vec(&records).map_err(|e| e.to_string())?);
-        Ok(seq)
-    });
+    let read = move |services: Arc<omadata_app::Services>, i: usize| {
+        let (clients, professionals) = (clients.clone(), professionals.clone());
+        async move {
+            let c = i % clients.len();
+            let (pro, _) = professionals[c % professionals.len()];
+            let staff = sign_in::current_staff(&services, pro)
+                .map_err(|e| e.to_string())?
+                .ok_or("staff")?;
+            let (_, fields) = professional::read_client_record(&services, &staff, &clients[c], now)
+                .await
+                .map_err(|e| e.to_string())?;
+            let values: Vec<&serde_json::value::RawValue> =
+                fields.iter().map(|f| &*f.record.record.value).collect();
+            std::hint::black_box(serde_json::to_vec(&values).map_err(|e| e.to_string())?);
+            Ok::<(), String>(())
+        }
+    };
     let seconds = std::time::Duration::from_secs(3);
 
-    // One thread: each read waits for its own journal write.
-    let alone = tokio::task::block_in_place(|| -> Result<u64, String> {
-        let deadline = Instant::now() + seconds;
-        let mut done = 0u64;
-        while Instant::now() < deadline {
-            if let Some(seq) = read(done as usize)? {
-                consent
-                    .audit()
-                    .sync_through(seq)
-                    .map_err(|e| e.to_string())?;
-            }
-            done += 1;
-        }
-        Ok(done)
-    })?;
+    // One at a time: each read waits for its own flush.
+    let deadline = Instant::now() + seconds;
+    let mut alone = 0u64;
+    while Instant::now() < deadline {
+        read(services.clone(), alone as usize).await?;
+        alone += 1;
+    }
 
     // Many at once on this program's runtime (one thread per core, like the gateway's),
-    // sharing flushes through the gateway's own group commit, as its handlers do.
-    let committer = Arc::new(AuditCommitter::start(consent.audit_handle())?);
+    // sharing flushes through the group commit, as the gateway's handlers do.
     let deadline = Instant::now() + seconds;
     let tasks: Vec<_> = (0..CONCURRENT)
         .map(|t| {
-            let (read, committer) = (read.clone(), committer.clone());
+            let (read, services) = (read.clone(), services.clone());
             tokio::spawn(async move {
                 let mut done = 0u64;
                 let mut i = t;
                 while Instant::now() < deadline {
-                    let seq = read(i)?;
-                    committer.durable(seq).await.map_err(|e| format!("{e:?}"))?;
+                    read(services.clone(), i).await?;
                     done += 1;
                     i += CONCURRENT;
                 }
@@ -304,11 +264,12 @@ async fn in_process(
     for task in tasks {
         together += task.await.map_err(|e| e.to_string())??;
     }
-    if let Ok(committer) = Arc::try_unwrap(committer) {
-        committer.stop_and_wait();
-    }
     // As a gateway does when it stops: the next start replays no audit entries.
-    tokio::task::block_in_place(|| consent.audit().save_heads()).map_err(|e| e.to_string())?;
+    services
+        .on_disk(|services| services.save_audit_heads())
+        .await
+        .map_err(|e| e.to_string())?;
+    drop(services);
     Ok((
         alone as f64 / seconds.as_secs_f64(),
         together as f64 / seconds.as_secs_f64(),
@@ -438,16 +399,14 @@ async fn main() -> Result<(), Fail> {
     let seeded = tokio::task::block_in_place(|| seed(&args, &data))?;
     let seeding = started.elapsed().as_secs_f64();
 
-    // Bind the gateway's port first: tokens name the issuer URL.
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
     let base = format!("http://127.0.0.1:{port}");
-    let issuer = format!("{base}/");
     println!(
-        "in-process work without HTTP (3 s each: 1 thread, then {CONCURRENT} tasks sharing the group commit)"
+        "in-process work without HTTP (3 s each: one at a time, then {CONCURRENT} tasks sharing the group commit)"
     );
-    let (in_process_1, in_process_2) = in_process(&seeded, &args, &data, &issuer).await?;
+    let (in_process_1, in_process_2) = in_process(&seeded, &args, &data).await?;
     let Seeded {
         store,
         signing: _,
@@ -548,7 +507,7 @@ async fn main() -> Result<(), Fail> {
     println!("| store on disk | {:.0} MB |", db_bytes as f64 / 1e6);
     println!("| gateway first start after seeding (spawn to listening) | {first_startup:.2} s |");
     println!("| gateway restart (spawn to listening) | {startup:.2} s |");
-    println!("| in-process authorised read, 1 thread | {in_process_1:.0} /s |");
+    println!("| in-process authorised read, one at a time | {in_process_1:.0} /s |");
     println!(
         "| in-process authorised read, {CONCURRENT} tasks (group commit shared) | {in_process_2:.0} /s |"
     );

@@ -4,20 +4,18 @@
 
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::Caller;
-use crate::principal::Role;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use omadata_app::Role;
+use omadata_app::auditor;
 use omadata_consent::OrganisationId;
-use omadata_consent::audit::{AuditEntry, AuditFilter, Checkpoint, LogInvalid};
+use omadata_consent::audit::{AuditEntry, Checkpoint};
 use omadata_vault::{ClientId, ProfessionalId};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -46,49 +44,16 @@ pub async fn events(
     crate::extract::AppQuery(query): crate::extract::AppQuery<EventQuery>,
 ) -> ApiResult<Json<EventPage>> {
     let auditor = caller.staff(Role::Auditor)?;
-    let own = auditor.organisation;
-    if query.organisation.is_some_and(|o| o != own) {
-        return Err(ApiError::forbidden());
-    }
-    let filter = match (query.client, query.professional) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(
-                "conflicting_filters",
-                "filter by client or by professional, not both",
-            ));
-        }
-        (Some(client), None) => AuditFilter::Client(client),
-        (None, Some(professional)) => AuditFilter::Professional(professional),
-        (None, None) => AuditFilter::Organisation(own),
+    let query = auditor::EventQuery {
+        client: query.client,
+        professional: query.professional,
+        organisation: query.organisation,
+        from: query.from,
+        to: query.to,
+        before: query.before,
+        limit: query.limit.unwrap_or(100).clamp(1, 1000),
     };
-    if let (Some(from), Some(to)) = (query.from, query.to)
-        && from >= to
-    {
-        return Err(ApiError::bad_request(
-            "invalid_time_range",
-            "`from` must be before `to`",
-        ));
-    }
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    let audit = state.services().consent.audit();
-    let mut events = Vec::new();
-    let mut before = query.before;
-    let mut exhausted = false;
-    while events.len() < limit {
-        let batch = audit.query(filter, query.from, query.to, before, limit)?;
-        let Some(last) = batch.last() else {
-            exhausted = true;
-            break;
-        };
-        before = Some(last.seq);
-        events.extend(batch.into_iter().filter(|e| e.organisation == Some(own)));
-    }
-    events.truncate(limit);
-    let next_before = if exhausted {
-        None
-    } else {
-        events.last().map(|e| e.seq)
-    };
+    let (events, next_before) = auditor::events(state.app(), auditor, query)?;
     Ok(Json(EventPage {
         events,
         next_before,
@@ -103,19 +68,13 @@ pub async fn checkpoint(
     caller: Caller,
 ) -> ApiResult<Json<Checkpoint>> {
     caller.staff(Role::Auditor)?;
-    state
-        .services()
-        .consent
-        .audit()
-        .latest_checkpoint()?
-        .map(Json)
-        .ok_or_else(|| {
-            ApiError::new(
-                axum::http::StatusCode::NOT_FOUND,
-                "no_checkpoint",
-                "no checkpoint has been signed yet",
-            )
-        })
+    auditor::checkpoint(state.app())?.map(Json).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_checkpoint",
+            "no checkpoint has been signed yet",
+        )
+    })
 }
 
 /// Signs a checkpoint over the whole log now, if it has grown since the newest one
@@ -126,11 +85,9 @@ pub async fn sign_checkpoint(
     caller: Caller,
 ) -> ApiResult<Json<Checkpoint>> {
     caller.staff(Role::Auditor)?;
-    let now = state.now();
-    let signed = state
-        .on_disk(move |services| services.consent.audit().checkpoint_if_grown(now))
-        .await??;
-    Ok(Json(signed))
+    Ok(Json(
+        auditor::sign_checkpoint(state.app(), state.now()).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -163,13 +120,8 @@ pub async fn inclusion_proof(
     crate::extract::AppQuery(query): crate::extract::AppQuery<InclusionQuery>,
 ) -> ApiResult<Json<Proof>> {
     caller.staff(Role::Auditor)?;
-    Ok(Json(encode(
-        state
-            .services()
-            .consent
-            .audit()
-            .inclusion_proof(query.seq, query.size)?,
-    )))
+    let proof = auditor::inclusion_proof(state.app(), query.seq, query.size)?;
+    Ok(Json(encode(proof)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -187,73 +139,18 @@ pub async fn consistency_proof(
     crate::extract::AppQuery(query): crate::extract::AppQuery<ConsistencyQuery>,
 ) -> ApiResult<Json<Proof>> {
     caller.staff(Role::Auditor)?;
-    Ok(Json(encode(
-        state
-            .services()
-            .consent
-            .audit()
-            .consistency_proof(query.from, query.to)?,
-    )))
-}
-
-/// Sets the flag when dropped: a verification whose request went away (the client left,
-/// or the request timed out) stops at its next batch instead of running on.
-struct CancelOnDrop(Arc<AtomicBool>);
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
-    }
+    let proof = auditor::consistency_proof(state.app(), query.from, query.to)?;
+    Ok(Json(encode(proof)))
 }
 
 /// Recomputes the whole tree and checks every stored checkpoint, streaming the log in
 /// bounded memory on the blocking pool. One at a time across the gateway: a second call
 /// meanwhile gets 429 `verification_running`.
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "auditor", responses((status = 200, body = omadata_consent::audit::LogReport), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn verify(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+pub async fn verify(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<omadata_consent::audit::LogReport>> {
     caller.staff(Role::Auditor)?;
-    let Ok(running) = state
-        .services()
-        .limits
-        .audit_verification
-        .clone()
-        .try_acquire_owned()
-    else {
-        let mut response = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "verification_running",
-            "a verification of the audit log is already running: try again shortly",
-        )
-        .into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-        return Ok(response);
-    };
-    let cancel = Arc::new(AtomicBool::new(false));
-    let _cancel_on_drop = CancelOnDrop(cancel.clone());
-    let outcome = state
-        .on_disk(move |services| {
-            // Held until the work itself ends, not the request: a dropped request frees
-            // the slot only once its verification has stopped.
-            let _running = running;
-            services
-                .consent
-                .audit()
-                .verify_cancellable(&services.consent.jwks(), &cancel)
-        })
-        .await?;
-    match outcome {
-        Ok(report) => Ok(Json(report).into_response()),
-        Err(LogInvalid::Cancelled) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "verification_cancelled",
-            "the verification was stopped before it finished",
-        )),
-        Err(e) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "log_invalid",
-            e.to_string(),
-        )),
-    }
+    Ok(Json(auditor::verify(state.app()).await?))
 }

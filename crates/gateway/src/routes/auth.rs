@@ -2,7 +2,6 @@
 
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Caller, cookie, same_secret};
-use crate::principal::{Principal, Role};
 use crate::sessions::{LOGIN_COOKIE, PendingLogin, SESSION_COOKIE};
 use crate::state::{AppState, Metrics};
 use axum::Json;
@@ -10,9 +9,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Duration;
-use omadata_consent::audit::{AuditEntry, AuditEvent};
-use omadata_consent::{ClientIdentity, StaffRole};
-use omadata_vault::{ClientId, ProfessionalId};
+use omadata_app::Role;
+use omadata_app::sign_in::{self, LoginIdentity, Resolved};
+use omadata_vault::ProfessionalId;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -72,7 +71,7 @@ pub async fn login(
         // One durable entry per address and window, not one per refusal: see
         // `limits::LoginLimiter`.
         if first_in_window {
-            audit_refusal(&state, "rate_limited", None, None).await;
+            audit_refusal(&state, "rate_limited", None).await;
         } else {
             Metrics::add(&state.services().metrics.logins_refused, 1);
         }
@@ -144,7 +143,7 @@ pub async fn login(
         PendingLogin {
             nonce: start.nonce,
             pkce_verifier: start.pkce_verifier,
-            role: role.map(|r| format!("{r:?}")),
+            role: role.map(|r| r.as_str().to_owned()),
             next,
             expires_at: now + Duration::minutes(10),
         },
@@ -179,27 +178,19 @@ pub async fn audit_rate_limit_summaries(
             window_opened = %summary.window_opened,
             "sign-in starts refused over the rate limit"
         );
-        let mut entry = AuditEntry::new(AuditEvent::LoginRefused, state.now());
-        entry.reason = Some(format!("rate_limited_total={}", summary.refused));
-        if let Err(error) = state.audit(entry).await {
-            tracing::error!(code = error.code, "could not audit a rate-limit summary");
+        let reason = format!("rate_limited_total={}", summary.refused);
+        if let Err(error) = sign_in::audit_refusal(state.app(), reason, None, state.now()).await {
+            tracing::error!(%error, "could not audit a rate-limit summary");
         }
     }
 }
 
-async fn audit_refusal(
-    state: &AppState,
-    reason: &str,
-    client: Option<ClientId>,
-    professional: Option<ProfessionalId>,
-) {
+async fn audit_refusal(state: &AppState, reason: &str, professional: Option<ProfessionalId>) {
     Metrics::add(&state.services().metrics.logins_refused, 1);
-    let mut entry = AuditEntry::new(AuditEvent::LoginRefused, state.now());
-    entry.reason = Some(reason.to_owned());
-    entry.client = client;
-    entry.professional = professional;
-    if let Err(error) = state.audit(entry).await {
-        tracing::error!(code = error.code, "could not audit a refused login");
+    let reason = reason.to_owned();
+    if let Err(error) = sign_in::audit_refusal(state.app(), reason, professional, state.now()).await
+    {
+        tracing::error!(%error, "could not audit a refused login");
     }
 }
 
@@ -246,7 +237,7 @@ pub async fn callback(
         Ok(identity) => identity,
         Err(error) => {
             tracing::warn!(%error, "login failed");
-            audit_refusal(&state, "id_token_rejected", None, None).await;
+            audit_refusal(&state, "id_token_rejected", None).await;
             return refusal(
                 StatusCode::UNAUTHORIZED,
                 "Kirjautuminen ei onnistunut",
@@ -260,7 +251,7 @@ pub async fn callback(
         .as_ref()
         .is_some_and(|acr| state.config().accepted_acr.iter().any(|a| a == acr));
     if !acr_ok {
-        audit_refusal(&state, "weak_acr", None, None).await;
+        audit_refusal(&state, "weak_acr", None).await;
         return refusal(
             StatusCode::FORBIDDEN,
             "Tunnistus ei ollut riittävän vahva",
@@ -268,14 +259,20 @@ pub async fn callback(
             "OmaData needs strong authentication (substantial or high level of assurance), such as online banking codes or a mobile certificate. Sign in again with a strong method.",
         );
     }
-    let wished = pending
-        .role
-        .as_deref()
-        .and_then(|r| Role::parse(&r.to_lowercase()));
-    let principal = match resolve_principal(&state, &identity, wished) {
+    let wished = pending.role.as_deref().and_then(Role::parse);
+    let login = LoginIdentity {
+        issuer: &identity.issuer,
+        subject: &identity.subject,
+        national_id: identity.national_id.as_deref(),
+        name: identity.name.as_deref(),
+    };
+    let configured_issuer = &state.config().oidc.issuer;
+    let principal = match sign_in::resolve_principal(state.app(), login, wished, configured_issuer)
+        .map_err(ApiError::from)
+    {
         Ok(Resolved::Principal(principal)) => principal,
         Ok(Resolved::StaffNotActive(staff)) => {
-            audit_refusal(&state, "staff_not_active", None, Some(staff.id)).await;
+            audit_refusal(&state, "staff_not_active", Some(staff.id)).await;
             return refusal(
                 StatusCode::FORBIDDEN,
                 "Et voi kirjautua tähän rooliin",
@@ -284,7 +281,7 @@ pub async fn callback(
             );
         }
         Ok(Resolved::NotRegistered) => {
-            audit_refusal(&state, "not_registered", None, None).await;
+            audit_refusal(&state, "not_registered", None).await;
             return refusal(
                 StatusCode::FORBIDDEN,
                 "Et ole rekisteröitynyt tähän rooliin",
@@ -294,17 +291,8 @@ pub async fn callback(
         }
         Err(error) => return error.into_response(),
     };
-    let mut entry = AuditEntry::new(AuditEvent::Login, now);
-    match &principal {
-        Principal::Client { id, .. } => entry.client = Some(*id),
-        Principal::Staff { staff, .. } => {
-            entry.professional = Some(staff.id);
-            entry.organisation = Some(staff.organisation);
-        }
-    }
-    entry.reason = Some(format!("{:?}", principal.role()).to_lowercase());
-    if let Err(error) = state.audit(entry).await {
-        return error.into_response();
+    if let Err(error) = sign_in::audit_sign_in(state.app(), &principal, now).await {
+        return ApiError::from(error).into_response();
     }
     Metrics::add(&services.metrics.logins, 1);
     let ttl = state.config().session_ttl;
@@ -334,133 +322,6 @@ pub async fn callback(
     response
 }
 
-/// What a verified identity is in OmaData, in the role asked for.
-enum Resolved {
-    Principal(Principal),
-    /// Registered as staff for the role, but pending confirmation or deactivated.
-    StaffNotActive(Box<omadata_consent::Staff>),
-    NotRegistered,
-}
-
-fn staff_role_of(role: StaffRole) -> Role {
-    match role {
-        StaffRole::Professional => Role::Professional,
-        StaffRole::Auditor => Role::Auditor,
-        StaffRole::Admin => Role::Admin,
-    }
-}
-
-/// Who the verified person is in OmaData, in the role they asked for.
-///
-/// A person who is a client (enrolled by national id, or who signed in as a client with
-/// this subject before) stays a client unless they explicitly ask for a staff role they
-/// are registered for: a staff registration never silently turns a client into staff.
-/// Every client sign-in records a keyed hash of the subject so that a later staff
-/// registration of it is refused.
-fn resolve_principal(
-    state: &AppState,
-    identity: &crate::oidc::VerifiedIdentity,
-    wished: Option<Role>,
-) -> ApiResult<Resolved> {
-    let services = state.services();
-    let staff = services.directory.staff_by_login(
-        &identity.issuer,
-        &identity.subject,
-        &state.config().oidc.issuer,
-    )?;
-    let client_identity = match identity.national_id.as_deref() {
-        Some(national_id) => ClientIdentity::NationalId(national_id),
-        None => ClientIdentity::Subject {
-            issuer: &identity.issuer,
-            subject: &identity.subject,
-        },
-    };
-    let known_client = || -> ApiResult<Option<ClientId>> {
-        let found = match services.directory.find_client(client_identity)? {
-            Some(id) => Some(id),
-            None => services.directory.client_by_subject(&identity.subject)?,
-        };
-        Ok(match found {
-            Some(id) if services.vault.is_enrolled(id)? => Some(id),
-            _ => None,
-        })
-    };
-    let staff_role = match (wished, &staff) {
-        (Some(Role::Client), _) => None,
-        (Some(role), Some(staff)) => match role.staff_role() {
-            Some(r) if staff.roles.contains(&r) => Some(role),
-            _ => return Ok(Resolved::NotRegistered),
-        },
-        (Some(_), None) => return Ok(Resolved::NotRegistered),
-        (None, Some(staff)) if known_client()?.is_none() => {
-            staff.roles.iter().next().copied().map(staff_role_of)
-        }
-        (None, _) => None,
-    };
-    if let (Some(role), Some(staff)) = (staff_role, staff) {
-        if !staff.is_active() {
-            return Ok(Resolved::StaffNotActive(Box::new(staff)));
-        }
-        return Ok(Resolved::Principal(Principal::Staff {
-            staff: Box::new(staff),
-            role,
-        }));
-    }
-    let id = match services.directory.find_client(client_identity)? {
-        Some(id) if services.vault.is_enrolled(id)? => id,
-        _ => {
-            let id = services.vault.enrol_client()?;
-            services.directory.enrol_client(client_identity, id)?;
-            tracing::info!(client = %id, "new client enrolled");
-            id
-        }
-    };
-    services
-        .directory
-        .link_client_subject(&identity.subject, id)?;
-    Ok(Resolved::Principal(Principal::Client {
-        id,
-        display_name: identity.name.clone().unwrap_or_else(|| "Asiakas".into()),
-    }))
-}
-
-/// The principal a bearer token names, if it still exists in that role.
-pub fn principal_from_subject(
-    state: &AppState,
-    subject: &str,
-    role: Role,
-) -> ApiResult<Option<Principal>> {
-    let services = state.services();
-    if let Some(id) = subject.strip_prefix("client:") {
-        let Ok(id) = id.parse::<ClientId>() else {
-            return Ok(None);
-        };
-        if role != Role::Client || !services.vault.is_enrolled(id)? {
-            return Ok(None);
-        }
-        return Ok(Some(Principal::Client {
-            id,
-            display_name: "Asiakas".into(),
-        }));
-    }
-    if let Some(id) = subject.strip_prefix("staff:") {
-        let Ok(id) = id.parse::<ProfessionalId>() else {
-            return Ok(None);
-        };
-        let Some(staff) = services.directory.staff(id)?.filter(|s| s.is_active()) else {
-            return Ok(None);
-        };
-        return Ok(role
-            .staff_role()
-            .filter(|r| staff.roles.contains(r))
-            .map(|_| Principal::Staff {
-                staff: Box::new(staff),
-                role,
-            }));
-    }
-    Ok(None)
-}
-
 /// Signs out: ends the session, and with it every bearer token minted from it. Called
 /// with a bearer token, it ends the session that token came from (the whole sign-in, not
 /// only the token).
@@ -468,15 +329,7 @@ pub fn principal_from_subject(
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let services = state.services();
     services.sessions.remove_sid(&caller.session.sid);
-    let mut entry = AuditEntry::new(AuditEvent::Logout, state.now());
-    match &caller.principal {
-        Principal::Client { id, .. } => entry.client = Some(*id),
-        Principal::Staff { staff, .. } => {
-            entry.professional = Some(staff.id);
-            entry.organisation = Some(staff.organisation);
-        }
-    }
-    state.audit(entry).await?;
+    sign_in::audit_sign_out(state.app(), &caller.principal, state.now()).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().append(
         header::SET_COOKIE,
@@ -507,10 +360,7 @@ pub async fn issue_token(
             "bearer tokens are minted only from a signed-in browser session, not from another token",
         ));
     }
-    let subject = match &caller.principal {
-        Principal::Client { id, .. } => format!("client:{id}"),
-        Principal::Staff { staff, .. } => format!("staff:{}", staff.id),
-    };
+    let subject = sign_in::token_subject(&caller.principal);
     let now = state.now();
     let ttl = state
         .config()

@@ -1,9 +1,8 @@
 //! The client's own data and consents: `/api/v1/me/...`.
 
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiResult, Problem};
 use crate::extract::{AppJson, Caller};
 use crate::paging::{PageQuery, page_response};
-use crate::principal::{Principal, Role};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Body;
@@ -11,12 +10,14 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use omadata_consent::audit::{AuditEntry, AuditEvent, AuditFilter};
+use omadata_app::client::{self, AuthoredRecord, DescribedEntry};
+use omadata_app::{Principal, Role};
+use omadata_consent::audit::AuditEvent;
 use omadata_consent::{
     AccessAsk, AccessRequest, Action, FieldSelector, Grant, GrantId, GrantState, Narrowing,
     Purpose, RequestId, RequestStatus,
 };
-use omadata_vault::{Author, ProfessionalId, Record};
+use omadata_vault::{Author, ProfessionalId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -66,7 +67,11 @@ pub struct AuthorView {
     title: Option<String>,
 }
 
-pub fn record_view(state: &AppState, record: Record) -> RecordView {
+pub fn record_view(authored: AuthoredRecord) -> RecordView {
+    let AuthoredRecord {
+        record,
+        professional,
+    } = authored;
     let author = match record.author {
         Author::Client(id) => AuthorView {
             kind: "client",
@@ -74,15 +79,12 @@ pub fn record_view(state: &AppState, record: Record) -> RecordView {
             name: None,
             title: None,
         },
-        Author::Professional(id) => {
-            let staff = state.services().directory.staff(id).ok().flatten();
-            AuthorView {
-                kind: "professional",
-                id: id.to_string(),
-                name: staff.as_ref().map(|s| s.name.clone()),
-                title: staff.map(|s| s.title),
-            }
-        }
+        Author::Professional(id) => AuthorView {
+            kind: "professional",
+            id: id.to_string(),
+            name: professional.as_ref().map(|s| s.name.clone()),
+            title: professional.map(|s| s.title),
+        },
     };
     RecordView {
         path: record.path,
@@ -98,14 +100,8 @@ pub async fn my_record(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Vec<RecordView>>> {
-    let client = caller.client_id()?;
-    let records = state.services().vault.current_records(client)?;
-    Ok(Json(
-        records
-            .into_iter()
-            .map(|r| record_view(&state, r))
-            .collect(),
-    ))
+    let records = client::my_record(state.app(), caller.client_id()?)?;
+    Ok(Json(records.into_iter().map(record_view).collect()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,24 +119,13 @@ pub async fn write_my_field(
     AppJson(body): AppJson<WriteBody>,
 ) -> ApiResult<Json<RecordView>> {
     let client = caller.client_id()?;
-    let now = state.now();
-    let record = state
-        .on_disk(move |services| {
-            services
-                .vault
-                .write(client, &path, body.value, Author::Client(client), now)
-        })
-        .await??;
-    Ok(Json(record_view(&state, record)))
+    let record = client::write_my_field(state.app(), client, path, body.value, state.now()).await?;
+    Ok(Json(record_view(record)))
 }
 
 #[utoipa::path(post, path = "/api/v1/me/pairing-codes", tag = "client", responses((status = 201, body = PairingCodeView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn pairing_code(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
-    let client = caller.client_id()?;
-    let now = state.now();
-    let code = state
-        .on_disk(move |services| services.consent.issue_pairing_code(client, now))
-        .await??;
+    let code = client::issue_pairing_code(state.app(), caller.client_id()?, state.now()).await?;
     let qr_svg = qrcode::QrCode::new(code.code.as_bytes())
         .map(|qr| {
             qr.render::<qrcode::render::svg::Color<'_>>()
@@ -185,37 +170,21 @@ pub async fn professionals(
     crate::extract::AppQuery(page): crate::extract::AppQuery<PageQuery>,
 ) -> ApiResult<Response> {
     caller.client_id()?;
-    let directory = &state.services().directory;
-    // One read of the organisations and one of the staff, not one staff scan per organisation.
-    let organisations: std::collections::HashMap<_, _> = directory
-        .organisations()?
-        .into_iter()
-        .map(|o| (o.id, o.name))
-        .collect();
-    let (staff, next) = directory.staff_page(
+    let (listed, next) = client::professionals(
+        state.app(),
         page.after()?.map(ProfessionalId::from_bytes),
         page.limit(),
-        // Only those who can act on a grant: not pending confirmation, not deactivated.
-        |s| {
-            s.is_active()
-                && s.roles.contains(&omadata_consent::StaffRole::Professional)
-                && organisations.contains_key(&s.organisation)
-        },
     )?;
-    let mut out: Vec<ProfessionalEntry> = staff
+    let out: Vec<ProfessionalEntry> = listed
         .into_iter()
-        .filter_map(|staff| {
-            Some(ProfessionalEntry {
-                organisation: organisations.get(&staff.organisation)?.clone(),
-                id: staff.id,
-                name: staff.name,
-                title: staff.title,
-                profession: staff.profession,
-            })
+        .map(|listed| ProfessionalEntry {
+            organisation: listed.organisation,
+            id: listed.staff.id,
+            name: listed.staff.name,
+            title: listed.staff.title,
+            profession: listed.staff.profession,
         })
         .collect();
-    // Pages follow the directory's id order; within a page, by name.
-    out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(page_response(
         out,
         "/api/v1/directory/professionals",
@@ -239,7 +208,8 @@ pub async fn my_requests(
 ) -> ApiResult<Response> {
     let client = caller.client_id()?;
     let now = state.now();
-    let (requests, next) = state.services().consent.requests_for_client_page(
+    let (requests, next) = client::my_requests(
+        state.app(),
         client,
         page.after()?.map(RequestId::from_bytes),
         page.limit(),
@@ -281,11 +251,8 @@ pub async fn approve(
     crate::extract::OptionalJson(narrowing): crate::extract::OptionalJson<Narrowing>,
 ) -> ApiResult<Json<GrantView>> {
     let client = caller.client_id()?;
-    let id: RequestId = id.parse().map_err(|_| ApiError::not_found())?;
     let now = state.now();
-    let grant = state
-        .on_disk(move |services| services.consent.approve(client, id, &narrowing, now))
-        .await??;
+    let grant = client::approve(state.app(), client, &id, narrowing, now).await?;
     Ok(Json(grant_view(grant, now)))
 }
 
@@ -295,12 +262,7 @@ pub async fn deny(
     caller: Caller,
     crate::extract::AppPath(id): crate::extract::AppPath<String>,
 ) -> ApiResult<Json<AccessRequest>> {
-    let client = caller.client_id()?;
-    let id: RequestId = id.parse().map_err(|_| ApiError::not_found())?;
-    let now = state.now();
-    let request = state
-        .on_disk(move |services| services.consent.deny(client, id, now))
-        .await??;
+    let request = client::deny(state.app(), caller.client_id()?, &id, state.now()).await?;
     Ok(Json(request))
 }
 
@@ -312,7 +274,8 @@ pub async fn my_grants(
 ) -> ApiResult<Response> {
     let client = caller.client_id()?;
     let now = state.now();
-    let (grants, next) = state.services().consent.grants_for_client_page(
+    let (grants, next) = client::my_grants(
+        state.app(),
         client,
         page.after()?.map(GrantId::from_bytes),
         page.limit(),
@@ -344,19 +307,6 @@ pub async fn create_grant(
     AppJson(body): AppJson<NewGrant>,
 ) -> ApiResult<Response> {
     let client = caller.client_id()?;
-    let services = state.services();
-    let staff = services
-        .directory
-        .staff(body.professional)?
-        .filter(|s| s.roles.contains(&omadata_consent::StaffRole::Professional))
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_professional",
-                "no registered professional has that id",
-            )
-        })?;
-    let grantee = services.directory.grantee(&staff)?;
     let now = state.now();
     let ask = AccessAsk {
         fields: body.fields,
@@ -364,24 +314,7 @@ pub async fn create_grant(
         purpose: body.purpose,
         valid_until: body.valid_until,
     };
-    let limiter_key = client.to_string();
-    if !services.limits.grants_created.allows(&limiter_key, now) {
-        let mut response = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_grants",
-            "you have created the most grants allowed in a day: try again tomorrow",
-        )
-        .into_response();
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            axum::http::HeaderValue::from_static("3600"),
-        );
-        return Ok(response);
-    }
-    let grant = state
-        .on_disk(move |services| services.consent.grant(client, &grantee, ask, now))
-        .await??;
-    services.limits.grants_created.record(&limiter_key, now);
+    let grant = client::create_grant(state.app(), client, body.professional, ask, now).await?;
     Ok((StatusCode::CREATED, Json(grant_view(grant, now))).into_response())
 }
 
@@ -392,11 +325,8 @@ pub async fn revoke(
     crate::extract::AppPath(id): crate::extract::AppPath<String>,
 ) -> ApiResult<Json<GrantView>> {
     let client = caller.client_id()?;
-    let id: GrantId = id.parse().map_err(|_| ApiError::not_found())?;
     let now = state.now();
-    let grant = state
-        .on_disk(move |services| services.consent.revoke(client, id, now))
-        .await??;
+    let grant = client::revoke(state.app(), client, &id, now).await?;
     Ok(Json(grant_view(grant, now)))
 }
 
@@ -407,14 +337,7 @@ pub async fn receipt(
     caller: Caller,
     crate::extract::AppPath(id): crate::extract::AppPath<String>,
 ) -> ApiResult<Response> {
-    let client = caller.client_id()?;
-    let id: GrantId = id.parse().map_err(|_| ApiError::not_found())?;
-    let bytes = state
-        .services()
-        .consent
-        .receipts(client, id)?
-        .pop()
-        .ok_or_else(ApiError::not_found)?;
+    let bytes = client::receipt(state.app(), caller.client_id()?, &id)?;
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         Body::from(bytes),
@@ -442,28 +365,19 @@ pub struct AccessView {
     outcome: Option<omadata_consent::audit::Outcome>,
 }
 
-fn access_view(state: &AppState, entry: AuditEntry) -> AccessView {
-    let services = state.services();
-    let staff = entry
-        .professional
-        .and_then(|p| services.directory.staff(p).ok().flatten());
-    let organisation_name = staff
-        .as_ref()
-        .and_then(|s| {
-            services
-                .directory
-                .organisation(s.organisation)
-                .ok()
-                .flatten()
-        })
-        .map(|o| o.name);
+fn access_view(described: DescribedEntry) -> AccessView {
+    let DescribedEntry {
+        entry,
+        professional,
+        organisation,
+    } = described;
     AccessView {
         seq: entry.seq,
         at: entry.at,
         event: entry.event,
         professional: entry.professional.map(|p| p.to_string()),
-        professional_name: staff.map(|s| s.name),
-        organisation_name,
+        professional_name: professional.map(|s| s.name),
+        organisation_name: organisation.map(|o| o.name),
         fields: entry.fields,
         grant: entry.grant.map(|g| g.to_string()),
         outcome: entry.outcome,
@@ -479,25 +393,8 @@ pub async fn access_log(
 ) -> ApiResult<Json<Vec<AccessView>>> {
     let client = caller.client_id()?;
     let limit = page.limit.unwrap_or(50).clamp(1, 500);
-    let mut out = Vec::new();
-    let mut before = page.before;
-    // Page through the client's index, keeping access decisions.
-    while out.len() < limit {
-        let batch = state.services().consent.audit().query(
-            AuditFilter::Client(client),
-            None,
-            None,
-            before,
-            limit,
-        )?;
-        let Some(last) = batch.last() else { break };
-        before = Some(last.seq);
-        out.extend(batch.into_iter().filter(|e| e.event == AuditEvent::Access));
-    }
-    out.truncate(limit);
-    Ok(Json(
-        out.into_iter().map(|e| access_view(&state, e)).collect(),
-    ))
+    let log = client::access_log(state.app(), client, page.before, limit)?;
+    Ok(Json(log.into_iter().map(access_view).collect()))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -514,28 +411,19 @@ pub struct Export {
 #[utoipa::path(get, path = "/api/v1/me/export", tag = "client", responses((status = 200, body = Export), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn export(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let client = caller.client_id()?;
-    let services = state.services();
     let now = state.now();
-    let records = services.vault.all_versions(client)?;
-    let grants = services.consent.grants_for_client(client)?;
-    let requests = services.consent.requests_for_client(client)?;
-    let log = services.consent.audit().query(
-        AuditFilter::Client(client),
-        None,
-        None,
-        None,
-        usize::MAX,
-    )?;
+    let held = client::export(state.app(), client)?;
     let export = Export {
         client: client.to_string(),
         exported_at: now,
-        records: records
+        records: held.records.into_iter().map(record_view).collect(),
+        grants: held
+            .grants
             .into_iter()
-            .map(|r| record_view(&state, r))
+            .map(|g| grant_view(g, now))
             .collect(),
-        grants: grants.into_iter().map(|g| grant_view(g, now)).collect(),
-        access_requests: requests,
-        log: log.into_iter().map(|e| access_view(&state, e)).collect(),
+        access_requests: held.requests,
+        log: held.log.into_iter().map(access_view).collect(),
     };
     Ok((
         [(
@@ -554,22 +442,14 @@ pub async fn export(State(state): State<AppState>, caller: Caller) -> ApiResult<
 #[utoipa::path(delete, path = "/api/v1/me", tag = "client", responses((status = 204, description = "everything erased"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, description = "not a client, or the sign-in is not recent (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub async fn erase_me(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
     let client = caller.client_id()?;
-    let now = state.now();
-    if now - caller.session.authenticated_at > state.config().reauthentication_max_age {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "reauthentication_required",
-            "erasure needs a recent sign-in: sign in again (/auth/login?role=client&prompt=login) and retry",
-        ));
-    }
-    state
-        .on_disk(move |services| -> ApiResult<()> {
-            services.consent.erase_client(client, now)?;
-            services.vault.erase_client(client)?;
-            services.directory.forget_client(client)?;
-            Ok(())
-        })
-        .await??;
+    client::erase(
+        state.app(),
+        client,
+        caller.session.authenticated_at,
+        state.config().reauthentication_max_age,
+        state.now(),
+    )
+    .await?;
     state
         .services()
         .sessions

@@ -19,7 +19,7 @@ pub async fn healthz() -> &'static str {
 /// Ready when the store answers.
 #[utoipa::path(get, path = "/readyz", tag = "public", responses((status = 200, description = "ready", body = String), (status = 503, description = "storage unavailable", body = String)))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.services().directory.organisations() {
+    match state.app().ready() {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
         Err(error) => {
             tracing::error!(%error, "not ready");
@@ -44,7 +44,8 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
         return ApiError::not_found().into_response();
     }
     let m = &state.services().metrics;
-    let audit_entries = state.services().consent.audit().len();
+    let decisions = &state.app().decisions;
+    let audit_entries = state.app().audit_entries();
     let body = format!(
         "# TYPE omadata_http_requests_total counter\nomadata_http_requests_total {}\n\
          # TYPE omadata_http_client_errors_total counter\nomadata_http_client_errors_total {}\n\
@@ -59,8 +60,8 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
         m.server_errors.load(Ordering::Relaxed),
         m.logins.load(Ordering::Relaxed),
         m.logins_refused.load(Ordering::Relaxed),
-        m.permits.load(Ordering::Relaxed),
-        m.denies.load(Ordering::Relaxed),
+        decisions.permits.load(Ordering::Relaxed),
+        decisions.denies.load(Ordering::Relaxed),
         audit_entries,
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
@@ -68,7 +69,7 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
 
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "public", responses((status = 200, description = "keys that verify receipts and checkpoints", body = omadata_consent::Jwks)))]
 pub async fn jwks(State(state): State<AppState>) -> Json<omadata_consent::Jwks> {
-    Json(state.services().consent.jwks())
+    Json(state.app().consent.jwks())
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -86,7 +87,7 @@ pub struct FieldView {
 pub async fn fields(State(state): State<AppState>) -> ApiResult<Json<Vec<FieldView>>> {
     Ok(Json(
         state
-            .services()
+            .app()
             .vault
             .catalogue()
             .fields()

@@ -2,8 +2,6 @@
 //! tells waiting handlers, so no response leaves before its audit entry is on disk and
 //! concurrent requests share one flush (no blocking thread per waiting request).
 
-use crate::error::{ApiError, ApiResult};
-use axum::http::StatusCode;
 use omadata_consent::audit::AuditLog;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -100,17 +98,17 @@ impl AuditCommitter {
     }
 
     /// Returns once audit entry `seq` (and all before it) is on disk.
-    pub async fn durable(&self, seq: Option<u64>) -> ApiResult<()> {
+    pub async fn durable(&self, seq: Option<u64>) -> Result<(), CommitError> {
         let Some(seq) = seq else { return Ok(()) };
         let mut durability = self.durability.clone();
         let reached = durability
             .wait_for(|d| d.durable_below > seq || d.failed_below > seq)
             .await
-            .map_err(|_| unavailable())?;
+            .map_err(|_| CommitError::FlusherStopped)?;
         if reached.durable_below > seq {
             Ok(())
         } else {
-            Err(unavailable())
+            Err(CommitError::FlushFailed)
         }
     }
 }
@@ -121,12 +119,13 @@ impl Drop for AuditCommitter {
     }
 }
 
-fn unavailable() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "storage_unavailable",
-        "the audit log could not be written; nothing was disclosed",
-    )
+/// Why an audit entry could not be confirmed on disk: nothing it covers may be disclosed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CommitError {
+    #[error("the audit log flush failed")]
+    FlushFailed,
+    #[error("the audit log flusher has stopped")]
+    FlusherStopped,
 }
 
 #[cfg(test)]
@@ -203,7 +202,7 @@ mod tests {
             .append_deferred(AuditEntry::new(AuditEvent::Access, now))
             .unwrap();
         let refused = committer.durable(Some(first.seq)).await.unwrap_err();
-        assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused, CommitError::FlushFailed);
         assert!(audit.durable_below() <= first.seq);
 
         failing.store(false, Ordering::SeqCst);

@@ -1,0 +1,141 @@
+//! OmaData's use cases: one function for each thing a person can do, across the vault,
+//! consent and the directory. Plain inputs (who acts, what they sent, `now`), domain
+//! results, one error enum; no HTTP (the gateway maps [`AppError`] to answers).
+//!
+//! Map of the crate:
+//! - [`Services`]: the domain services a use case reaches, with the group commit, the
+//!   scheduled checkpoints, the quotas and the decision counters.
+//! - [`principal`]: who acts ([`Role`], [`Principal`]).
+//! - [`sign_in`]: enrol-or-find at sign-in, the principal a token names, sign-in and
+//!   sign-out audit entries.
+//! - [`client`]: the client's own data and consents (read, write, pairing codes,
+//!   approve / narrow / deny, grant, revoke, receipts, access log, export, erasure).
+//! - [`professional`]: requests, the professional's clients, reading and writing a
+//!   client's record (decision, open, audit, group commit).
+//! - [`auditor`]: events, checkpoints, proofs, verification; [`admin`]: staff.
+//! - [`commit`]: group commit of the audit log (one flusher thread).
+//! - [`checkpoints`]: checkpoints signed on a schedule (one thread).
+//! - [`limits`]: quotas against guessing and against growing storage.
+//! - [`error`]: the one error enum, [`AppError`].
+//!
+//! Rules live in the domain crates (the access decision and the audit log in
+//! `omadata-consent`, sealing in `omadata-vault`); a use case only puts them in order,
+//! and waits for the audit entry to be durable before it returns what was disclosed.
+
+pub mod admin;
+pub mod auditor;
+pub mod checkpoints;
+pub mod client;
+pub mod commit;
+pub mod error;
+pub mod limits;
+pub mod principal;
+pub mod professional;
+pub mod sign_in;
+
+pub use error::{AppError, AppResult};
+pub use principal::{Principal, Role};
+
+use omadata_clock::Clock;
+use omadata_consent::audit::AuditEntry;
+use omadata_consent::{Consent, Directory};
+use omadata_vault::Vault;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Access decisions made, for the metrics.
+#[derive(Debug, Default)]
+pub struct DecisionCounters {
+    pub permits: AtomicU64,
+    pub denies: AtomicU64,
+}
+
+impl DecisionCounters {
+    fn count(&self, permits: u64, denies: u64) {
+        self.permits.fetch_add(permits, Ordering::Relaxed);
+        self.denies.fetch_add(denies, Ordering::Relaxed);
+    }
+}
+
+/// What every use case reaches. Held in an `Arc`: writes run on the blocking pool.
+#[derive(Debug)]
+pub struct Services {
+    /// Declared first so it is dropped first: its flusher stops before the stores close.
+    pub committer: commit::AuditCommitter,
+    /// Also stopped before the stores close.
+    checkpointer: Option<checkpoints::Checkpointer>,
+    pub vault: Arc<Vault>,
+    pub consent: Consent,
+    pub directory: Directory,
+    pub quotas: limits::Quotas,
+    pub decisions: DecisionCounters,
+}
+
+impl Services {
+    /// The services with the group commit running; with `checkpoint_every`, also the
+    /// scheduled checkpoint signing (one signed at once).
+    pub fn start(
+        vault: Arc<Vault>,
+        consent: Consent,
+        directory: Directory,
+        clock: Arc<dyn Clock>,
+        checkpoint_every: Option<Duration>,
+    ) -> std::io::Result<Arc<Self>> {
+        let committer = commit::AuditCommitter::start(consent.audit_handle())?;
+        let checkpointer = checkpoint_every
+            .map(|every| checkpoints::Checkpointer::start(consent.audit_handle(), clock, every))
+            .transpose()?;
+        Ok(Arc::new(Self {
+            committer,
+            checkpointer,
+            vault,
+            consent,
+            directory,
+            quotas: limits::Quotas::default(),
+            decisions: DecisionCounters::default(),
+        }))
+    }
+
+    /// Whether a scheduled checkpoint signer runs.
+    pub fn signs_checkpoints(&self) -> bool {
+        self.checkpointer.is_some()
+    }
+
+    /// Appends an audit entry that changes nothing else and returns once it is on disk,
+    /// sharing the flush with concurrent requests (group commit).
+    pub async fn audit(&self, entry: AuditEntry) -> AppResult<AuditEntry> {
+        let entry = self.consent.audit().append_deferred(entry)?;
+        self.committer.durable(Some(entry.seq)).await?;
+        Ok(entry)
+    }
+
+    /// Whether the store answers.
+    pub fn ready(&self) -> AppResult<()> {
+        self.directory.organisations()?;
+        Ok(())
+    }
+
+    /// How many entries the audit log holds.
+    pub fn audit_entries(&self) -> u64 {
+        self.consent.audit().len()
+    }
+
+    /// Saves the audit log's chain heads (at shutdown: the next start replays no
+    /// entries).
+    pub fn save_audit_heads(&self) -> AppResult<()> {
+        Ok(self.consent.audit().save_heads()?)
+    }
+
+    /// Runs `work`, which waits for the disk (a durable write), on the blocking pool so
+    /// the async workers go on serving meanwhile.
+    pub async fn on_disk<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&Services) -> AppResult<T> + Send + 'static,
+    ) -> AppResult<T> {
+        let services = self.clone();
+        tokio::task::spawn_blocking(move || work(&services))
+            .await
+            .map_err(|_| AppError::WorkerLost)?
+    }
+}

@@ -1,0 +1,215 @@
+//! A professional's work: asking for access, their clients, reading and writing exactly
+//! what grants permit. Every decision is audited, and durable, before the result is
+//! returned.
+
+use crate::client::{AuthoredRecord, authored};
+use crate::{AppError, AppResult, Services};
+use chrono::{DateTime, Utc};
+use omadata_consent::audit::{AuditEntry, AuditEvent};
+use omadata_consent::{
+    AccessAsk, AccessRequest, Action, ConsentError, Decision, Grant, GrantId, GrantState, Staff,
+};
+use omadata_vault::{Author, ClientId};
+use std::sync::Arc;
+
+/// Asks the client who gave `pairing_code` for access. Wrong codes count against the
+/// professional: past 5 in 15 minutes every attempt is refused, and the lockout itself is
+/// audited, so repeated guessing is visible afterwards.
+pub async fn request_access(
+    services: &Arc<Services>,
+    staff: &Staff,
+    pairing_code: String,
+    ask: AccessAsk,
+    now: DateTime<Utc>,
+) -> AppResult<AccessRequest> {
+    let limiter_key = staff.id.to_string();
+    let failures = &services.quotas.pairing_failures;
+    if !failures.allows(&limiter_key, now) {
+        return Err(AppError::TooManyPairingAttempts);
+    }
+    let grantee = services.directory.grantee(staff)?;
+    let result = services
+        .on_disk(move |services| {
+            Ok(services
+                .consent
+                .request_access(&grantee, &pairing_code, ask, now))
+        })
+        .await?;
+    match result {
+        Err(ConsentError::PairingCodeInvalid) => {
+            failures.record(&limiter_key, now);
+            if !failures.allows(&limiter_key, now) {
+                let mut entry = AuditEntry::new(AuditEvent::Lockout, now);
+                entry.professional = Some(staff.id);
+                entry.organisation = Some(staff.organisation);
+                entry.reason = Some("pairing_code_guessing".into());
+                services.audit(entry).await?;
+            }
+            Err(ConsentError::PairingCodeInvalid.into())
+        }
+        other => Ok(other?),
+    }
+}
+
+/// One page of the clients with at least one active grant to `staff`, each with those
+/// grants, and where the next page starts.
+pub type ClientPage = (Vec<(ClientId, Vec<Grant>)>, Option<ClientId>);
+
+pub fn my_clients(
+    services: &Services,
+    staff: &Staff,
+    after: Option<ClientId>,
+    limit: usize,
+    now: DateTime<Utc>,
+) -> AppResult<ClientPage> {
+    Ok(services
+        .consent
+        .clients_of_professional_page(staff.id, after, limit, |grant| {
+            grant.state(now) == GrantState::Active
+        })?)
+}
+
+/// A field of a client's record that an active grant permits, with that grant.
+#[derive(Debug)]
+pub struct PermittedRecord {
+    pub record: AuthoredRecord,
+    pub grant: GrantId,
+}
+
+/// Reads every field of `client`'s record that the professional's active grants permit
+/// and that holds a value. Each field's decision is audited; nothing is returned before
+/// those entries are on disk (a flush shared with concurrent reads). No permitted field
+/// at all is refused like a client without grants.
+pub async fn read_client_record(
+    services: &Arc<Services>,
+    staff: &Staff,
+    client: &str,
+    now: DateTime<Utc>,
+) -> AppResult<(ClientId, Vec<PermittedRecord>)> {
+    let would_permit = |client| Ok(services.consent.permits_any_read(staff.id, client, now)?);
+    let client = probed_client(services, staff, now, client, would_permit).await?;
+    let (decisions, audited) = services.consent.authorize_granted_reads_deferred(
+        staff.id,
+        staff.organisation,
+        client,
+        now,
+    )?;
+    let mut permitted = Vec::new();
+    for decision in &decisions {
+        if let Decision::Permit { grant, .. } = &decision.decision {
+            permitted.push((decision.field.as_str(), *grant));
+        }
+    }
+    let denies = decisions.len() - permitted.len();
+    services
+        .decisions
+        .count(permitted.len() as u64, denies as u64);
+    let paths: Vec<&str> = permitted.iter().map(|(path, _)| *path).collect();
+    let records = if paths.is_empty() {
+        Vec::new()
+    } else {
+        services.vault.read_many(client, &paths)?
+    };
+    let fields: Vec<PermittedRecord> = records
+        .into_iter()
+        .zip(&permitted)
+        .filter_map(|(record, (_, grant))| {
+            record.map(|record| PermittedRecord {
+                record: authored(services, record),
+                grant: *grant,
+            })
+        })
+        .collect();
+    // Nothing leaves before its audit entry is on disk (a shared flush: group commit).
+    services.committer.durable(audited).await?;
+    if permitted.is_empty() {
+        count_refusal(services, staff, now).await?;
+        return Err(AppError::Forbidden);
+    }
+    Ok((client, fields))
+}
+
+/// Writes one field of `client`'s record, if a grant permits writing it; the decision
+/// is durable in the audit log before the write is made.
+pub async fn write_client_field(
+    services: &Arc<Services>,
+    staff: &Staff,
+    client: &str,
+    path: String,
+    value: serde_json::Value,
+    now: DateTime<Utc>,
+) -> AppResult<AuthoredRecord> {
+    let would_permit = |client| {
+        Ok(services
+            .consent
+            .decide(staff.id, client, &path, Action::Write, now)?
+            .is_permit())
+    };
+    let client = probed_client(services, staff, now, client, would_permit).await?;
+    let (decisions, audited) = services.consent.authorize_deferred(
+        staff.id,
+        staff.organisation,
+        client,
+        std::slice::from_ref(&path),
+        Action::Write,
+        now,
+    )?;
+    services.committer.durable(audited).await?;
+    if !decisions.iter().all(|d| d.decision.is_permit()) {
+        services.decisions.count(0, 1);
+        count_refusal(services, staff, now).await?;
+        return Err(AppError::Forbidden);
+    }
+    services.decisions.count(1, 0);
+    let author = Author::Professional(staff.id);
+    let record = services
+        .on_disk(move |services| Ok(services.vault.write(client, &path, value, author, now)?))
+        .await?;
+    Ok(authored(services, record))
+}
+
+/// Counts one refused read or write by `staff`; the refusal that reaches the limit is
+/// audited once, as the summary of the probing (later ones are refused before any
+/// decision, so they add nothing to the log).
+async fn count_refusal(services: &Services, staff: &Staff, now: DateTime<Utc>) -> AppResult<()> {
+    let refused = &services.quotas.refused_reads;
+    let key = staff.id.to_string();
+    refused.record(&key, now);
+    if !refused.allows(&key, now) {
+        let mut entry = AuditEntry::new(AuditEvent::Lockout, now);
+        entry.professional = Some(staff.id);
+        entry.organisation = Some(staff.organisation);
+        entry.reason = Some("refused_reads".into());
+        services.audit(entry).await?;
+    }
+    Ok(())
+}
+
+/// The client a professional's read or write names. A malformed id is refused like a
+/// client without grants (and counted). Past the refused-probe limit, an attempt
+/// `would_permit` says is refused is refused before its decision is audited, so probing
+/// adds nothing to the log; what the grants allow goes on, so the clients' service does
+/// not stop.
+async fn probed_client(
+    services: &Services,
+    staff: &Staff,
+    now: DateTime<Utc>,
+    client: &str,
+    would_permit: impl FnOnce(ClientId) -> AppResult<bool>,
+) -> AppResult<ClientId> {
+    let probing = !services
+        .quotas
+        .refused_reads
+        .allows(&staff.id.to_string(), now);
+    let Ok(client) = client.parse::<ClientId>() else {
+        if probing {
+            return Err(AppError::TooManyRefusedReads);
+        }
+        count_refusal(services, staff, now).await?;
+        return Err(AppError::Forbidden);
+    };
+    if probing && !would_permit(client)? {
+        return Err(AppError::TooManyRefusedReads);
+    }
+    Ok(client)
+}
