@@ -116,6 +116,16 @@ impl Services {
         Ok(())
     }
 
+    /// The field catalogue: every field a record can hold, with its sensitivity.
+    pub fn catalogue(&self) -> &omadata_vault::Catalogue {
+        self.vault.catalogue()
+    }
+
+    /// The public keys that verify receipts and checkpoints.
+    pub fn published_keys(&self) -> omadata_consent::Jwks {
+        self.consent.jwks()
+    }
+
     /// How many entries the audit log holds.
     pub fn audit_entries(&self) -> u64 {
         self.consent.audit().len()

@@ -69,7 +69,7 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
 
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "public", responses((status = 200, description = "keys that verify receipts and checkpoints", body = omadata_consent::Jwks)))]
 pub async fn jwks(State(state): State<AppState>) -> Json<omadata_consent::Jwks> {
-    Json(state.app().consent.jwks())
+    Json(state.app().published_keys())
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -88,7 +88,6 @@ pub async fn fields(State(state): State<AppState>) -> ApiResult<Json<Vec<FieldVi
     Ok(Json(
         state
             .app()
-            .vault
             .catalogue()
             .fields()
             .iter()
