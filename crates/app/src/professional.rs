@@ -39,11 +39,7 @@ pub async fn request_access(
         Err(ConsentError::PairingCodeInvalid) => {
             failures.record(&limiter_key, now);
             if !failures.allows(&limiter_key, now) {
-                let mut entry = AuditEntry::new(AuditEvent::Lockout, now);
-                entry.professional = Some(staff.id);
-                entry.organisation = Some(staff.organisation);
-                entry.reason = Some("pairing_code_guessing".into());
-                services.audit(entry).await?;
+                audit_lockout(services, staff, "pairing_code_guessing", now).await?;
             }
             Err(ConsentError::PairingCodeInvalid.into())
         }
@@ -176,13 +172,23 @@ async fn count_refusal(services: &Services, staff: &Staff, now: DateTime<Utc>) -
     let key = staff.id.to_string();
     refused.record(&key, now);
     if !refused.allows(&key, now) {
-        let mut entry = AuditEntry::new(AuditEvent::Lockout, now);
-        entry.professional = Some(staff.id);
-        entry.organisation = Some(staff.organisation);
-        entry.reason = Some("refused_reads".into());
-        services.audit(entry).await?;
+        audit_lockout(services, staff, "refused_reads", now).await?;
     }
     Ok(())
+}
+
+/// Audits that `staff` reached a limit (`reason`), so guessing is visible afterwards.
+async fn audit_lockout(
+    services: &Services,
+    staff: &Staff,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let mut entry = AuditEntry::new(AuditEvent::Lockout, now);
+    entry.professional = Some(staff.id);
+    entry.organisation = Some(staff.organisation);
+    entry.reason = Some(reason.to_owned());
+    services.audit(entry).await.map(drop)
 }
 
 /// The client a professional's read or write names. A malformed id is refused like a
