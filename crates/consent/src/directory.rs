@@ -471,16 +471,16 @@ impl Directory {
 
     fn enrolment_key(&self, identity: ClientIdentity<'_>) -> Vec<u8> {
         let hash = match identity {
-            ClientIdentity::NationalId(id) => self.secret.hash("national-id", id.trim()),
-            ClientIdentity::Subject { issuer, subject } => {
-                self.secret.hash("subject", &format!("{issuer}\0{subject}"))
-            }
+            ClientIdentity::NationalId(id) => self.secret.hash(layout::NATIONAL_ID_HASH, id.trim()),
+            ClientIdentity::Subject { issuer, subject } => self
+                .secret
+                .hash(layout::SUBJECT_HASH, &format!("{issuer}\0{subject}")),
         };
         layout::client_enrolment(&hash)
     }
 
     fn client_subject_key(&self, subject: &str) -> Vec<u8> {
-        layout::client_subject(&self.secret.hash("login-subject", subject))
+        layout::client_subject(&self.secret.hash(layout::SIGN_IN_SUBJECT_HASH, subject))
     }
 
     /// The client who signed in with `subject` (of any issuer): for refusing a staff

@@ -1,7 +1,7 @@
 //! Where consent data lives in the key space: every key prefix, how keys are built from
-//! ids and times and read back, and the labels sealed text is bound to. This is the
-//! on-disk format: a change here is a change of format that existing stores and backups
-//! would no longer read.
+//! ids, times and hashes (and the contexts of the keyed hashes) and read back, and the
+//! labels sealed text is bound to. This is the on-disk format: a change here is a change
+//! of format that existing stores and backups would no longer read.
 //!
 //! Ids are 16 bytes, times are [`time_key`]s (8 bytes, ordered), counters big-endian.
 
@@ -60,6 +60,12 @@ pub const CLIENT_ENROLMENT_OF: &[u8] = b"dk/";
 pub const CLIENT_SUBJECT: &[u8] = b"dcs/";
 /// `dks/client`: the client's sign-in subject key, for erasure.
 pub const CLIENT_SUBJECT_OF: &[u8] = b"dks/";
+/// What the keyed hash of a `dc/` key covers: a national identity number.
+pub const NATIONAL_ID_HASH: &str = "national-id";
+/// What the keyed hash of a `dc/` key covers: `issuer`, a NUL, `subject`.
+pub const SUBJECT_HASH: &str = "subject";
+/// What the keyed hash of a `dcs/` key covers: a sign-in subject.
+pub const SIGN_IN_SUBJECT_HASH: &str = "login-subject";
 
 // ---- audit log (entries themselves live in the store's journal) -------------------
 
