@@ -11,11 +11,10 @@
 //! subject, so a staff registration cannot claim a client's sign-in (a client enrolled by
 //! national id who never signed in is unknown by subject: nothing can be checked then).
 //!
-//! Keys: `do/org` organisations; `ds/staff` staff; `dl/sha256(subject)` staff login;
-//! `dc/hmac` client enrolment; `dk/client` the client's enrolment key (for erasure);
-//! `dcs/hmac(subject)` a client's sign-in subject; `dks/client` its key (for erasure).
+//! Keys: [`crate::layout`] (`do/`, `ds/`, `dl/`, `dc/`, `dk/`, `dcs/`, `dks/`).
 
 use crate::error::ConsentError;
+use crate::layout;
 use crate::model::{Grantee, Organisation, OrganisationId, Profession};
 use crate::store::{ConsentStore, Write};
 use chrono::{DateTime, Utc};
@@ -154,10 +153,6 @@ pub enum ClientIdentity<'a> {
     Subject { issuer: &'a str, subject: &'a str },
 }
 
-fn k(parts: &[&[u8]]) -> Vec<u8> {
-    parts.concat()
-}
-
 fn json<T: Serialize>(value: &T) -> Result<Vec<u8>, ConsentError> {
     serde_json::to_vec(value).map_err(|e| ConsentError::Corrupt(e.to_string()))
 }
@@ -218,10 +213,7 @@ fn check_business_id(id: &str) -> Result<(), ConsentError> {
 }
 
 fn staff_login_key(subject: &str) -> Vec<u8> {
-    k(&[
-        b"dl/",
-        digest::digest(&digest::SHA256, subject.as_bytes()).as_ref(),
-    ])
+    layout::staff_login(digest::digest(&digest::SHA256, subject.as_bytes()).as_ref())
 }
 
 #[derive(Debug)]
@@ -269,7 +261,7 @@ impl Directory {
             dpo_contact: new.dpo_contact,
         };
         self.store.apply(vec![(
-            k(&[b"do/", organisation.id.as_bytes()]),
+            layout::organisation(organisation.id),
             Some(json(&organisation)?),
         )])?;
         Ok(organisation)
@@ -277,14 +269,14 @@ impl Directory {
 
     pub fn organisation(&self, id: OrganisationId) -> Result<Option<Organisation>, ConsentError> {
         self.store
-            .get(&k(&[b"do/", id.as_bytes()]))?
+            .get(&layout::organisation(id))?
             .map(|b| parse(&b))
             .transpose()
     }
 
     pub fn organisations(&self) -> Result<Vec<Organisation>, ConsentError> {
         self.store
-            .scan(b"do/", None, false, usize::MAX)?
+            .scan(layout::ORGANISATION, None, false, usize::MAX)?
             .iter()
             .map(|(_, v)| parse(v))
             .collect()
@@ -347,7 +339,7 @@ impl Directory {
             status,
         };
         self.store.apply(vec![
-            (k(&[b"ds/", staff.id.as_bytes()]), Some(json(&staff)?)),
+            (layout::staff(staff.id), Some(json(&staff)?)),
             (login_key, Some(staff.id.as_bytes().to_vec())),
         ])?;
         Ok(staff)
@@ -369,7 +361,7 @@ impl Directory {
         }
         staff.status = status;
         self.store
-            .apply(vec![(k(&[b"ds/", id.as_bytes()]), Some(json(&staff)?))])?;
+            .apply(vec![(layout::staff(id), Some(json(&staff)?))])?;
         let mut cache = self.staff_cache.lock();
         if cache.len() >= STAFF_CACHE_LIMIT {
             cache.clear();
@@ -384,7 +376,7 @@ impl Directory {
         }
         let staff: Option<Staff> = self
             .store
-            .get(&k(&[b"ds/", id.as_bytes()]))?
+            .get(&layout::staff(id))?
             .map(|b| parse(&b))
             .transpose()?;
         if let Some(staff) = &staff {
@@ -418,7 +410,7 @@ impl Directory {
     /// Every registered staff member, of every organisation.
     pub fn all_staff(&self) -> Result<Vec<Staff>, ConsentError> {
         self.store
-            .scan(b"ds/", None, false, usize::MAX)?
+            .scan(layout::STAFF, None, false, usize::MAX)?
             .iter()
             .map(|(_, v)| parse(v))
             .collect()
@@ -433,10 +425,12 @@ impl Directory {
         keep: impl Fn(&Staff) -> bool,
     ) -> Result<(Vec<Staff>, Option<ProfessionalId>), ConsentError> {
         const SCAN: usize = 256;
-        let mut from = after.map(|id| k(&[b"ds/", id.as_bytes(), &[0]]));
+        let mut from = after.map(|id| layout::key(&[layout::STAFF, id.as_bytes(), &[0]]));
         let mut out = Vec::new();
         loop {
-            let page = self.store.scan(b"ds/", from.as_deref(), false, SCAN)?;
+            let page = self
+                .store
+                .scan(layout::STAFF, from.as_deref(), false, SCAN)?;
             let full = page.len() == SCAN;
             for (key, value) in &page {
                 let staff: Staff = parse(value)?;
@@ -447,7 +441,7 @@ impl Directory {
                     }
                     out.push(staff);
                 }
-                from = Some(k(&[key, &[0]]));
+                from = Some(layout::key(&[key, &[0]]));
             }
             if !full {
                 return Ok((out, None));
@@ -477,16 +471,16 @@ impl Directory {
 
     fn enrolment_key(&self, identity: ClientIdentity<'_>) -> Vec<u8> {
         let hash = match identity {
-            ClientIdentity::NationalId(id) => self.secret.hash("national-id", id.trim()),
-            ClientIdentity::Subject { issuer, subject } => {
-                self.secret.hash("subject", &format!("{issuer}\0{subject}"))
-            }
+            ClientIdentity::NationalId(id) => self.secret.hash(layout::NATIONAL_ID_HASH, id.trim()),
+            ClientIdentity::Subject { issuer, subject } => self
+                .secret
+                .hash(layout::SUBJECT_HASH, &format!("{issuer}\0{subject}")),
         };
-        k(&[b"dc/", &hash])
+        layout::client_enrolment(&hash)
     }
 
     fn client_subject_key(&self, subject: &str) -> Vec<u8> {
-        k(&[b"dcs/", &self.secret.hash("login-subject", subject)])
+        layout::client_subject(&self.secret.hash(layout::SIGN_IN_SUBJECT_HASH, subject))
     }
 
     /// The client who signed in with `subject` (of any issuer): for refusing a staff
@@ -508,7 +502,7 @@ impl Directory {
         }
         self.store.apply(vec![
             (key.clone(), Some(client.as_bytes().to_vec())),
-            (k(&[b"dks/", client.as_bytes()]), Some(key)),
+            (layout::client_subject_of(client), Some(key)),
         ])?;
         Ok(())
     }
@@ -535,7 +529,7 @@ impl Directory {
         let key = self.enrolment_key(identity);
         self.store.apply(vec![
             (key.clone(), Some(client.as_bytes().to_vec())),
-            (k(&[b"dk/", client.as_bytes()]), Some(key)),
+            (layout::client_enrolment_of(client), Some(key)),
         ])?;
         Ok(())
     }
@@ -543,8 +537,10 @@ impl Directory {
     /// Forgets who the client was: after this nothing links the random id to a person.
     pub fn forget_client(&self, client: ClientId) -> Result<(), ConsentError> {
         let mut writes: Vec<Write> = Vec::new();
-        for prefix in [b"dk/".as_slice(), b"dks/".as_slice()] {
-            let link = k(&[prefix, client.as_bytes()]);
+        for link in [
+            layout::client_enrolment_of(client),
+            layout::client_subject_of(client),
+        ] {
             if let Some(key) = self.store.get(&link)? {
                 writes.push((key, None));
             }
@@ -556,254 +552,4 @@ impl Directory {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::MemoryConsentStore;
-
-    fn directory() -> (Directory, MemoryConsentStore) {
-        let store = MemoryConsentStore::new();
-        (
-            Directory::new(Arc::new(store.clone()), EnrolmentSecret::new(b"secret")),
-            store,
-        )
-    }
-
-    const ISSUER: &str = "https://idp.example";
-
-    fn now() -> DateTime<Utc> {
-        DateTime::from_timestamp(1_790_000_000, 0).unwrap()
-    }
-
-    fn org() -> NewOrganisation {
-        NewOrganisation {
-            name: "Ohjaamo Testikaupunki".into(),
-            business_id: "0201256-6".into(),
-            privacy_notice_url: "https://example.fi/tietosuoja".into(),
-            dpo_contact: "tietosuoja@example.fi".into(),
-        }
-    }
-
-    #[test]
-    fn business_ids_are_checked() {
-        assert!(check_business_id("0201256-6").is_ok());
-        assert!(check_business_id("1572860-0").is_ok());
-        assert!(check_business_id("0201256-7").is_err());
-        assert!(check_business_id("201256-6").is_err());
-        assert!(check_business_id("abcdefg-h").is_err());
-    }
-
-    #[test]
-    fn staff_are_found_by_login_and_subjects_are_unique() {
-        let (directory, _) = directory();
-        let organisation = directory.register_organisation(org()).unwrap();
-        let staff = directory
-            .register_staff(
-                organisation.id,
-                NewStaff {
-                    name: "Pirjo".into(),
-                    title: "Ohjaaja".into(),
-                    profession: Profession::YouthWork,
-                    roles: [StaffRole::Professional].into_iter().collect(),
-                    login_subject: "pro-youth".into(),
-                    login_issuer: None,
-                },
-                Registrar::Operator,
-                now(),
-            )
-            .unwrap();
-        assert_eq!(
-            directory
-                .staff_by_login(ISSUER, "pro-youth", ISSUER)
-                .unwrap(),
-            Some(staff.clone())
-        );
-        assert_eq!(
-            directory
-                .staff_by_login(ISSUER, "stranger", ISSUER)
-                .unwrap(),
-            None
-        );
-        // The same subject from another provider is someone else.
-        assert_eq!(
-            directory
-                .staff_by_login("https://other.example", "pro-youth", ISSUER)
-                .unwrap(),
-            None
-        );
-        let again = NewStaff {
-            name: "X".into(),
-            title: "Y".into(),
-            profession: Profession::Other,
-            roles: [StaffRole::Auditor].into_iter().collect(),
-            login_subject: "pro-youth".into(),
-            login_issuer: None,
-        };
-        assert!(matches!(
-            directory.register_staff(organisation.id, again, Registrar::Operator, now()),
-            Err(ConsentError::IdentityTaken)
-        ));
-        assert_eq!(
-            directory.grantee(&staff).unwrap().organisation,
-            organisation
-        );
-        assert_eq!(directory.staff_of(organisation.id).unwrap(), vec![staff]);
-        let bad = NewOrganisation {
-            business_id: "123".into(),
-            ..org()
-        };
-        assert!(directory.register_organisation(bad).is_err());
-    }
-
-    #[test]
-    fn clients_are_matched_by_keyed_hash_only_and_can_be_forgotten() {
-        let (directory, store) = directory();
-        let client = ClientId::random();
-        let hetu = "010101-123N";
-        assert_eq!(
-            directory
-                .find_client(ClientIdentity::NationalId(hetu))
-                .unwrap(),
-            None
-        );
-        directory
-            .enrol_client(ClientIdentity::NationalId(hetu), client)
-            .unwrap();
-        assert_eq!(
-            directory
-                .find_client(ClientIdentity::NationalId(hetu))
-                .unwrap(),
-            Some(client)
-        );
-        for (key, value) in store.scan(b"", None, false, usize::MAX).unwrap() {
-            assert!(!String::from_utf8_lossy(&key).contains("123N"));
-            assert!(!String::from_utf8_lossy(&value).contains("123N"));
-        }
-        // Another secret gives another hash: the store alone cannot be searched by number.
-        let other = Directory::new(Arc::new(store.clone()), EnrolmentSecret::new(b"other"));
-        assert_eq!(
-            other.find_client(ClientIdentity::NationalId(hetu)).unwrap(),
-            None
-        );
-        directory.forget_client(client).unwrap();
-        assert_eq!(
-            directory
-                .find_client(ClientIdentity::NationalId(hetu))
-                .unwrap(),
-            None
-        );
-    }
-
-    fn new_staff(subject: &str, profession: Profession) -> NewStaff {
-        NewStaff {
-            name: "Hanna".into(),
-            title: "Terveydenhoitaja".into(),
-            profession,
-            roles: [StaffRole::Professional].into_iter().collect(),
-            login_subject: subject.into(),
-            login_issuer: Some(ISSUER.into()),
-        }
-    }
-
-    #[test]
-    fn a_clients_sign_in_subject_cannot_be_registered_as_staff_until_forgotten() {
-        let (directory, _) = directory();
-        let organisation = directory.register_organisation(org()).unwrap();
-        let client = ClientId::random();
-        directory
-            .enrol_client(ClientIdentity::NationalId("020205A9128"), client)
-            .unwrap();
-        directory.link_client_subject("client2", client).unwrap();
-        assert_eq!(
-            directory.client_by_subject("client2").unwrap(),
-            Some(client)
-        );
-        assert!(matches!(
-            directory.register_staff(
-                organisation.id,
-                new_staff("client2", Profession::YouthWork),
-                Registrar::Operator,
-                now()
-            ),
-            Err(ConsentError::IdentityTaken)
-        ));
-        directory.forget_client(client).unwrap();
-        assert_eq!(directory.client_by_subject("client2").unwrap(), None);
-        assert!(
-            directory
-                .register_staff(
-                    organisation.id,
-                    new_staff("client2", Profession::YouthWork),
-                    Registrar::Operator,
-                    now()
-                )
-                .is_ok()
-        );
-    }
-
-    #[test]
-    fn an_admins_health_care_registration_waits_for_the_operator_and_deactivation_sticks() {
-        let (directory, _) = directory();
-        let organisation = directory.register_organisation(org()).unwrap();
-        let pending = directory
-            .register_staff(
-                organisation.id,
-                new_staff("pro-health-2", Profession::HealthCare),
-                Registrar::OrganisationAdmin,
-                now(),
-            )
-            .unwrap();
-        assert_eq!(pending.status, StaffStatus::PendingConfirmation);
-        let by_operator = directory
-            .register_staff(
-                organisation.id,
-                new_staff("pro-health-3", Profession::HealthCare),
-                Registrar::Operator,
-                now(),
-            )
-            .unwrap();
-        assert_eq!(by_operator.status, StaffStatus::Active);
-        let youth = directory
-            .register_staff(
-                organisation.id,
-                new_staff("pro-youth-2", Profession::YouthWork),
-                Registrar::OrganisationAdmin,
-                now(),
-            )
-            .unwrap();
-        assert!(youth.is_active());
-
-        // Read once (cached), then confirmed: the cached copy follows.
-        assert!(!directory.staff(pending.id).unwrap().unwrap().is_active());
-        directory
-            .set_staff_status(pending.id, StaffStatus::Active)
-            .unwrap();
-        assert!(directory.staff(pending.id).unwrap().unwrap().is_active());
-        directory
-            .set_staff_status(pending.id, StaffStatus::Deactivated)
-            .unwrap();
-        let found = directory
-            .staff_by_login(ISSUER, "pro-health-2", ISSUER)
-            .unwrap()
-            .unwrap();
-        assert_eq!(found.status, StaffStatus::Deactivated);
-        assert!(
-            directory
-                .set_staff_status(pending.id, StaffStatus::Active)
-                .is_err()
-        );
-        assert!(matches!(
-            directory.set_staff_status(ProfessionalId::random(), StaffStatus::Deactivated),
-            Err(ConsentError::UnknownStaff)
-        ));
-    }
-
-    #[test]
-    fn staff_records_stored_before_issuer_and_status_still_load_as_active() {
-        let old = r#"{"id":"6f1c1d2e-8a3b-4c5d-9e6f-7a8b9c0d1e2f","organisation":"1f1c1d2e-8a3b-4c5d-9e6f-7a8b9c0d1e2f","name":"Pirjo","title":"Ohjaaja","profession":"youth_work","roles":["professional"],"login_subject":"pro-youth","registered_at":"2026-01-01T00:00:00Z"}"#;
-        let staff: Staff = serde_json::from_str(old).unwrap();
-        assert!(staff.is_active());
-        assert_eq!(staff.login_issuer, None);
-        assert!(staff.signs_in_as(ISSUER, "pro-youth", ISSUER));
-        assert!(!staff.signs_in_as("https://other.example", "pro-youth", ISSUER));
-    }
-}
+mod tests;

@@ -3,13 +3,17 @@
 //! No HTTP here.
 //!
 //! Map of the crate:
-//! - [`model`]: grants, access requests, purposes, actions, grantees, decisions.
-//! - [`service`]: [`Consent`], the operations: pairing codes, requests, approve (and
-//!   narrow), deny, grant, narrow, revoke, `decide`/`authorize`, and the expiry sweep.
+//! - [`model`]: grants, access requests, purposes, actions, grantees.
+//! - [`decision`]: the access decision rule ([`decision::decide_among`]), first thing in
+//!   its file, and [`Decision`] with its deny reasons.
+//! - [`service`]: [`Consent`], the operations, one file per job: pairing codes, requests
+//!   (approve, possibly narrowed; deny), grants (grant, narrow, revoke, receipts),
+//!   `decide`/`authorize`, erasure, and the expiry sweep.
 //! - [`directory`]: registered organisations and staff, enrolled clients (keyed hashes).
 //! - [`policy`]: the sensitivity policy (`specs/sensitivity-policy.json`).
 //! - [`receipt`]: Kantara-style consent receipts, Ed25519-signed, verifiable offline.
-//! - [`audit`]: the append-only log, signed checkpoints, proofs and the verifier.
+//! - [`audit`]: the append-only log: entries, per-client/professional chains and views,
+//!   the group-commit write pipeline, signed checkpoints and proofs, export and verifier.
 //! - [`merkle`]: RFC 6962 hashing, inclusion and consistency proofs.
 //! - [`signing`]: the service's Ed25519 key and its JWKS.
 //! - [`canonical`]: canonical JSON for what is signed.
@@ -17,14 +21,18 @@
 //!   client's data key (the vault does it; consent never holds a key).
 //! - [`store`]: the [`ConsentStore`] trait (sled implementation in `omadata-store-sled`)
 //!   and an in-memory store for tests.
+//! - [`layout`]: where everything lives in the store's key space: every key prefix and
+//!   key builder, and the labels sealed text is bound to (the on-disk format).
 //! - [`error`]: the crate's one error enum.
 //!
 //! Time is always passed in as `now`.
 
 pub mod audit;
 pub mod canonical;
+pub mod decision;
 pub mod directory;
 pub mod error;
+pub mod layout;
 pub mod merkle;
 pub mod model;
 pub mod policy;

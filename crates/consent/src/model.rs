@@ -7,6 +7,8 @@ use std::collections::BTreeSet;
 use std::fmt;
 use uuid::Uuid;
 
+pub use crate::decision::{Decision, DenyReason};
+
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -234,39 +236,5 @@ impl AccessRequest {
         } else {
             self.status
         }
-    }
-}
-
-/// Why a decision denied.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DenyReason {
-    /// No grant from this client to this professional at all.
-    NoGrant,
-    /// Grants exist, but none covers this field.
-    FieldNotGranted,
-    /// A grant covers the field, but not this action.
-    ActionNotGranted,
-    /// The covering grant has expired.
-    Expired,
-    /// The covering grant was revoked.
-    Revoked,
-    /// The covering grant has not started yet.
-    NotYetValid,
-    /// The field is not in the catalogue.
-    UnknownField,
-}
-
-/// The answer to "may this professional do this with this field now?".
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "decision", rename_all = "snake_case")]
-pub enum Decision {
-    Permit { grant: GrantId, purpose: Purpose },
-    Deny { reason: DenyReason },
-}
-
-impl Decision {
-    pub fn is_permit(&self) -> bool {
-        matches!(self, Decision::Permit { .. })
     }
 }
