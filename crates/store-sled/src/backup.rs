@@ -127,14 +127,14 @@ impl SledStore {
                 records += 1;
             }
         }
-        // The audit journal goes in as the consent keys the log imports on open (`a/e/`
-        // + seq): the format stays one of keys and values.
+        // The audit journal goes in as the consent keys the log imports on open: the
+        // format stays one of keys and values.
         for seq in 0..self.journal.len() {
             let record = self
                 .journal
                 .record(seq)?
                 .ok_or_else(|| BackupError::Damaged(format!("audit record {seq} is missing")))?;
-            let key = [b"a/e/".as_slice(), &seq.to_be_bytes()].concat();
+            let key = omadata_consent::layout::audit_entry(seq);
             out.put(&[RECORD, CONSENT_TREE_NUMBER])?;
             out.put(&(key.len() as u32).to_be_bytes())?;
             out.put(&key)?;
