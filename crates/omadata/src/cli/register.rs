@@ -2,10 +2,9 @@
 
 use super::{CliError, say};
 use clap::Subcommand;
-use omadata_consent::ServiceKey;
 use omadata_consent::{
     Consent, ConsentConfig, Directory, NewOrganisation, NewStaff, OrganisationId, Profession,
-    Registrar, SensitivityPolicy, StaffRole, StaffStatus,
+    Registrar, SensitivityPolicy, ServiceKey, StaffRole, StaffStatus,
 };
 use omadata_store_sled::SledStore;
 use omadata_vault::{Catalogue, VaultError};
