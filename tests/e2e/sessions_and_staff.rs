@@ -189,7 +189,7 @@ async fn an_admin_cannot_take_over_a_clients_sign_in() {
         "client"
     );
 
-    // The attack: register client2's subject as staff. Refused, as are a
+    // The take-over: register client2's subject as staff. Refused, as are a
     // signed-in client's subject and another staff member's.
     for subject in ["client2", "newcomer", "pro-youth"] {
         let (status, problem) = admin

@@ -82,7 +82,7 @@ pub enum Action {
     Write,
 }
 
-/// The closed list of purposes data may be shared for (shared/domain.md rule 3).
+/// The closed list of purposes data may be shared for (specs/domain.md rule 3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -119,7 +119,7 @@ pub struct Purpose {
 /// The longest free-text purpose accepted.
 pub const MAX_PURPOSE_TEXT: usize = 500;
 
-/// The organisation behind a grantee, as registered (shared/seeds 002).
+/// The organisation behind a grantee, as registered (specs/domain.md, Organisations).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Organisation {

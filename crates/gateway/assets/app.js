@@ -3,161 +3,68 @@
 // tap away under "Lisätietoa".
 'use strict';
 
-const T = {
-  fi: {
-    skip: 'Siirry sisältöön', language: 'Kieli', logout: 'Kirjaudu ulos', loading: 'Ladataan…', menu: 'Päävalikko',
-    welcome: 'Omat tietosi yhdessä paikassa', intro: 'Sinä päätät, kuka näkee tietojasi, mitä tietoja ja kuinka kauan. Voit perua luvan milloin vain.',
-    signInClient: 'Kirjaudu sisään', signInClientText: 'Nuorelle: katso ja hallitse omia tietojasi.',
-    signInPro: 'Ammattilainen', signInProText: 'Pyydä lupaa ja katso asiakkaan jakamat tiedot.',
-    signInAuditor: 'Auditoija', signInAuditorText: 'Tarkista lupien ja katselujen historia.',
-    signInAdmin: 'Ylläpitäjä', signInAdminText: 'Organisaation ammattilaiset.',
-    navData: 'Omat tiedot', navRequests: 'Pyynnöt', navShare: 'Jaa', navGrants: 'Kuka näkee', navSeen: 'Kuka on katsonut', navAccount: 'Lataa tai poista',
-    navClients: 'Asiakkaat', navAsk: 'Pyydä lupaa', navEvents: 'Tapahtumat', navStaff: 'Henkilöstö',
-    myData: 'Omat tiedot', myDataIntro: 'Tässä ovat tietosi. Voit muuttaa tietoja, jotka olet kirjoittanut itse.',
-    noValue: 'Ei tietoa vielä', edit: 'Muokkaa', add: 'Lisää', save: 'Tallenna', cancel: 'Peruuta', saved: 'Tallennettu.',
-    writtenBy: 'Kirjoittanut {name}, {title}, {date}', writtenByYou: 'Sinä, {date}',
-    listHint: 'Yksi asia riville.',
-    requests: 'Pyynnöt', requestsIntro: 'Ammattilainen pyytää lupaa nähdä tietojasi. Sinä päätät. Jos kiellät, saat silti palvelua.',
-    noRequests: 'Ei uusia pyyntöjä.', who: 'Kuka', which: 'Mitä tietoja', why: 'Miksi', until: 'Mihin asti',
-    approve: 'Hyväksy', approveLess: 'Hyväksy vähemmän', deny: 'Kiellä', approved: 'Hyväksytty. Voit perua luvan milloin vain.', denied: 'Kielletty.',
-    chooseFields: 'Valitse tiedot, jotka haluat näyttää', shorterTime: 'Lupa päättyy', approveChosen: 'Hyväksy valitut',
-    oldRequests: 'Aiemmat pyynnöt', status_pending: 'odottaa', status_approved: 'hyväksytty', status_denied: 'kielletty', status_expired: 'vanhentunut',
-    share: 'Jaa tietoja', shareIntro: 'Näytä koodi ammattilaiselle, joka on nyt kanssasi. Hän lähettää sinulle pyynnön. Koodi toimii kerran ja vain vähän aikaa.',
-    showCode: 'Näytä koodi', codeValid: 'Koodi toimii {time} asti.',
-    grantYourself: 'Anna lupa itse', professional: 'Ammattilainen', fields: 'Tiedot', purpose: 'Käyttötarkoitus', purposeText: 'Tarkemmin (vapaaehtoinen)',
-    actions: 'Mitä saa tehdä', actionRead: 'Katsoa', actionWrite: 'Kirjoittaa', give: 'Anna lupa', given: 'Lupa annettu.',
-    lessIsMore: 'Vinkki: jaa vain se, mitä tarvitaan.',
-    grants: 'Kuka näkee tietojani nyt', grantsIntro: 'Nämä ammattilaiset saavat nyt nähdä valitsemasi tiedot.', noGrants: 'Kukaan ei näe tietojasi nyt.',
-    stopNow: 'Lopeta heti', stopped: 'Lupa lopetettu. Ammattilainen ei enää näe näitä tietoja.', pastGrants: 'Päättyneet luvat',
-    state_active: 'voimassa', state_revoked: 'peruttu', state_expired: 'päättynyt', state_not_yet_valid: 'ei vielä voimassa',
-    receipt: 'Kuitti luvasta',
-    seen: 'Kuka on katsonut tietojani', seenIntro: 'Jokainen katselu tallentuu. Tässä näet, kuka katsoi, mitä ja milloin.', noneSeen: 'Kukaan ei ole vielä katsonut tietojasi.',
-    sawFields: 'katsoi', triedFields: 'yritti katsoa ilman lupaa',
-    account: 'Lataa tai poista tietosi', download: 'Lataa kaikki tietoni', downloadText: 'Saat kaiken, mitä sinusta on tallennettu, yhtenä tiedostona.',
-    deleteAll: 'Poista kaikki tietoni', deleteText: 'Kaikki tietosi poistetaan lopullisesti. Kaikki luvat loppuvat heti. Tätä ei voi perua. Lokiin jää vain merkintä, että tiedot poistettiin, ilman nimeäsi.',
-    deleteConfirm: 'Ymmärrän, että tietoja ei saa takaisin.', deletedBye: 'Tietosi on poistettu. Kiitos, että käytit OmaDataa.',
-    reauth: 'Poistaminen vaatii tuoreen tunnistautumisen. Sinut ohjataan tunnistautumaan uudelleen; paina sen jälkeen poista uudelleen.',
-    legal: 'Lisätietoa (laki)',
-    legalData: 'Sinulla on oikeus saada tietää, mitä tietoja sinusta on, korjata niitä, saada ne itsellesi ja pyytää niiden poistamista (EU:n tietosuoja-asetus, artiklat 15–20).',
-    legalConsent: 'Suostumus on vapaaehtoinen, ja sen voi perua yhtä helposti kuin antaa. Peruminen lopettaa käsittelyn heti. Terveystietoja saa näyttää vain terveydenhuollon ammattilaiselle.',
-    legalLog: 'Jokainen tietojesi käyttö kirjataan lokiin, jota ei voi muuttaa huomaamatta. Lokiin ei tallenneta tietojesi sisältöä.',
-    clients: 'Asiakkaani', clientsIntro: 'Asiakkaat, joilta sinulla on voimassa oleva lupa.', noClients: 'Ei voimassa olevia lupia.',
-    open: 'Avaa', client: 'Asiakas', record: 'Asiakkaan tiedot', noAccess: 'Ei pääsyä: lupaa ei ole, se on päättynyt tai se on peruttu.',
-    ask: 'Pyydä lupaa', askIntro: 'Kysy asiakkaalta koodi. Pyydä vain ne tiedot, joita tehtävä vaatii.', pairingCode: 'Asiakkaan koodi', send: 'Lähetä pyyntö', sent: 'Pyyntö lähetetty. Asiakas päättää.',
-    sensitive: 'arkaluonteinen',
-    events: 'Tapahtumat', eventsIntro: 'Lupien ja katselujen historia. Lokissa ei ole tietojen sisältöä.', filter: 'Hae', clientId: 'Asiakkaan tunnus', professionalId: 'Ammattilaisen tunnus',
-    from: 'Alkaen', to: 'Päättyen', more: 'Näytä lisää', exportCsv: 'Lataa CSV', exportJson: 'Lataa JSON', when: 'Milloin', event: 'Tapahtuma', outcome: 'Tulos',
-    verify: 'Lokin eheys', verifyOk: 'Loki on eheä: {n} merkintää, {c} allekirjoitettua tarkistuspistettä.', verifyBad: 'Loki EI ole eheä: {why}',
-    checkpoint: 'Viimeisin tarkistuspiste', treeSize: 'Merkintöjä', rootHash: 'Juurisumma', signedAt: 'Allekirjoitettu',
-    staff: 'Organisaation henkilöstö', register: 'Rekisteröi henkilö', name: 'Nimi', title: 'Tehtävänimike', profession: 'Ammatti', role: 'Rooli', loginSubject: 'Tunnistuksen tunniste', registered: 'Rekisteröity.',
-    status: 'Tila', status_active: 'Käytössä', status_pending_confirmation: 'Odottaa ylläpidon vahvistusta', status_deactivated: 'Poistettu käytöstä', deactivate: 'Poista käytöstä', deactivated: 'Poistettu käytöstä: istunnot päättyivät.',
-    error: 'Jokin meni vikaan: {detail}', signedOut: 'Olet kirjautunut ulos.',
-    cat_identity: 'Henkilö- ja yhteystiedot', cat_background: 'Tausta', cat_situation: 'Nykytilanne', cat_needs: 'Tarpeet', cat_plan: 'Yhteinen suunnitelma',
-    cat_encounters: 'Asiointi', cat_self_assessment: 'Itsearviot', cat_health: 'Terveys ja toimintakyky', cat_social_welfare: 'Sosiaalihuolto', cat_employment_services: 'Työllisyyspalvelut',
-    p_guidance: 'Ohjaus', p_service_need_assessment: 'Palvelutarpeen arviointi', p_service_decision: 'Palvelupäätös', p_employer_cooperation: 'Yhteistyö työnantajan kanssa', p_shared_plan: 'Yhteinen suunnitelma',
-    prof_youth_work: 'Nuorisotyö', prof_social_work: 'Sosiaalityö', prof_employment_services: 'Työllisyyspalvelut', prof_health_care: 'Terveydenhuolto', prof_education: 'Opetus ja ohjaus', prof_other: 'Muu',
-  },
-  sv: {
-    skip: 'Till innehållet', language: 'Språk', logout: 'Logga ut', loading: 'Laddar…', menu: 'Huvudmeny',
-    welcome: 'Dina egna uppgifter på ett ställe', intro: 'Du bestämmer vem som ser dina uppgifter, vilka uppgifter och hur länge. Du kan ta tillbaka ditt lov när som helst.',
-    signInClient: 'Logga in', signInClientText: 'För unga: se och hantera dina uppgifter.',
-    signInPro: 'Yrkesperson', signInProText: 'Be om lov och se uppgifter som klienten delat.',
-    signInAuditor: 'Granskare', signInAuditorText: 'Granska historiken över lov och visningar.',
-    signInAdmin: 'Administratör', signInAdminText: 'Organisationens yrkespersoner.',
-    navData: 'Mina uppgifter', navRequests: 'Förfrågningar', navShare: 'Dela', navGrants: 'Vem ser', navSeen: 'Vem har tittat', navAccount: 'Ladda ner eller radera',
-    navClients: 'Klienter', navAsk: 'Be om lov', navEvents: 'Händelser', navStaff: 'Personal',
-    myData: 'Mina uppgifter', myDataIntro: 'Här är dina uppgifter. Du kan ändra det du själv har skrivit.',
-    noValue: 'Inga uppgifter ännu', edit: 'Ändra', add: 'Lägg till', save: 'Spara', cancel: 'Avbryt', saved: 'Sparat.',
-    writtenBy: 'Skrivet av {name}, {title}, {date}', writtenByYou: 'Du, {date}', listHint: 'En sak per rad.',
-    requests: 'Förfrågningar', requestsIntro: 'En yrkesperson ber om lov att se dina uppgifter. Du bestämmer. Om du säger nej får du ändå service.',
-    noRequests: 'Inga nya förfrågningar.', who: 'Vem', which: 'Vilka uppgifter', why: 'Varför', until: 'Till och med',
-    approve: 'Godkänn', approveLess: 'Godkänn mindre', deny: 'Säg nej', approved: 'Godkänt. Du kan ta tillbaka lovet när som helst.', denied: 'Nekat.',
-    chooseFields: 'Välj de uppgifter du vill visa', shorterTime: 'Lovet slutar', approveChosen: 'Godkänn valda',
-    oldRequests: 'Tidigare förfrågningar', status_pending: 'väntar', status_approved: 'godkänd', status_denied: 'nekad', status_expired: 'föråldrad',
-    share: 'Dela uppgifter', shareIntro: 'Visa koden för yrkespersonen som är med dig nu. Hen skickar dig en förfrågan. Koden fungerar en gång och bara en kort stund.',
-    showCode: 'Visa kod', codeValid: 'Koden fungerar till {time}.',
-    grantYourself: 'Ge lov själv', professional: 'Yrkesperson', fields: 'Uppgifter', purpose: 'Ändamål', purposeText: 'Mer exakt (frivilligt)',
-    actions: 'Vad får göras', actionRead: 'Se', actionWrite: 'Skriva', give: 'Ge lov', given: 'Lov givet.', lessIsMore: 'Tips: dela bara det som behövs.',
-    grants: 'Vem ser mina uppgifter nu', grantsIntro: 'Dessa yrkespersoner får nu se de uppgifter du valt.', noGrants: 'Ingen ser dina uppgifter nu.',
-    stopNow: 'Stoppa nu', stopped: 'Lovet stoppat. Yrkespersonen ser inte längre uppgifterna.', pastGrants: 'Avslutade lov',
-    state_active: 'gäller', state_revoked: 'återkallat', state_expired: 'slut', state_not_yet_valid: 'gäller inte ännu', receipt: 'Kvitto på lovet',
-    seen: 'Vem har tittat på mina uppgifter', seenIntro: 'Varje visning sparas. Här ser du vem som tittade, på vad och när.', noneSeen: 'Ingen har tittat på dina uppgifter ännu.',
-    sawFields: 'tittade på', triedFields: 'försökte titta utan lov',
-    account: 'Ladda ner eller radera dina uppgifter', download: 'Ladda ner alla mina uppgifter', downloadText: 'Du får allt som sparats om dig i en fil.',
-    deleteAll: 'Radera alla mina uppgifter', deleteText: 'Alla dina uppgifter raderas för alltid. Alla lov slutar direkt. Det går inte att ångra. I loggen blir bara en anteckning om att uppgifterna raderades, utan ditt namn.',
-    deleteConfirm: 'Jag förstår att uppgifterna inte kan fås tillbaka.', deletedBye: 'Dina uppgifter är raderade. Tack för att du använde OmaData.',
-    reauth: 'Radering kräver en färsk identifiering. Du skickas för att identifiera dig igen; tryck sedan på radera igen.',
-    legal: 'Mer information (lag)',
-    legalData: 'Du har rätt att få veta vilka uppgifter som finns om dig, rätta dem, få dem och begära att de raderas (EU:s dataskyddsförordning, artiklarna 15–20).',
-    legalConsent: 'Samtycket är frivilligt och kan tas tillbaka lika lätt som det ges. Då upphör behandlingen direkt. Hälsouppgifter får visas bara för hälso- och sjukvårdspersonal.',
-    legalLog: 'Varje användning av dina uppgifter loggas i en logg som inte kan ändras obemärkt. Loggen innehåller inte dina uppgifter.',
-    clients: 'Mina klienter', clientsIntro: 'Klienter som gett dig ett gällande lov.', noClients: 'Inga gällande lov.',
-    open: 'Öppna', client: 'Klient', record: 'Klientens uppgifter', noAccess: 'Ingen åtkomst: lov saknas, har gått ut eller har återkallats.',
-    ask: 'Be om lov', askIntro: 'Fråga klienten efter koden. Be bara om de uppgifter uppdraget kräver.', pairingCode: 'Klientens kod', send: 'Skicka förfrågan', sent: 'Förfrågan skickad. Klienten bestämmer.',
-    sensitive: 'känslig',
-    events: 'Händelser', eventsIntro: 'Historik över lov och visningar. Loggen innehåller inga uppgifter.', filter: 'Sök', clientId: 'Klientens id', professionalId: 'Yrkespersonens id',
-    from: 'Från', to: 'Till', more: 'Visa fler', exportCsv: 'Ladda ner CSV', exportJson: 'Ladda ner JSON', when: 'När', event: 'Händelse', outcome: 'Resultat',
-    verify: 'Loggens integritet', verifyOk: 'Loggen är hel: {n} poster, {c} signerade kontrollpunkter.', verifyBad: 'Loggen är INTE hel: {why}',
-    checkpoint: 'Senaste kontrollpunkt', treeSize: 'Poster', rootHash: 'Rotsumma', signedAt: 'Signerad',
-    staff: 'Organisationens personal', register: 'Registrera person', name: 'Namn', title: 'Titel', profession: 'Yrke', role: 'Roll', loginSubject: 'Identifieringens id', registered: 'Registrerad.',
-    status: 'Status', status_active: 'Aktiv', status_pending_confirmation: 'Väntar på operatörens bekräftelse', status_deactivated: 'Inaktiverad', deactivate: 'Inaktivera', deactivated: 'Inaktiverad: sessionerna avslutades.',
-    error: 'Något gick fel: {detail}', signedOut: 'Du har loggat ut.',
-    cat_identity: 'Person- och kontaktuppgifter', cat_background: 'Bakgrund', cat_situation: 'Nuvarande situation', cat_needs: 'Behov', cat_plan: 'Gemensam plan',
-    cat_encounters: 'Kontakter', cat_self_assessment: 'Självskattningar', cat_health: 'Hälsa och funktionsförmåga', cat_social_welfare: 'Socialvård', cat_employment_services: 'Arbetskraftstjänster',
-    p_guidance: 'Vägledning', p_service_need_assessment: 'Bedömning av servicebehov', p_service_decision: 'Servicebeslut', p_employer_cooperation: 'Samarbete med arbetsgivare', p_shared_plan: 'Gemensam plan',
-    prof_youth_work: 'Ungdomsarbete', prof_social_work: 'Socialt arbete', prof_employment_services: 'Arbetskraftstjänster', prof_health_care: 'Hälso- och sjukvård', prof_education: 'Utbildning och vägledning', prof_other: 'Annat',
-  },
-  en: {
-    skip: 'Skip to content', language: 'Language', logout: 'Sign out', loading: 'Loading…', menu: 'Main menu',
-    welcome: 'Your own data in one place', intro: 'You decide who sees your data, which data and for how long. You can take your permission back at any time.',
-    signInClient: 'Sign in', signInClientText: 'For young people: see and manage your own data.',
-    signInPro: 'Professional', signInProText: 'Ask for permission and see what a client shares.',
-    signInAuditor: 'Auditor', signInAuditorText: 'Check the history of permissions and views.',
-    signInAdmin: 'Admin', signInAdminText: 'Your organisation\'s professionals.',
-    navData: 'My data', navRequests: 'Requests', navShare: 'Share', navGrants: 'Who can see', navSeen: 'Who has looked', navAccount: 'Download or delete',
-    navClients: 'Clients', navAsk: 'Ask for access', navEvents: 'Events', navStaff: 'Staff',
-    myData: 'My data', myDataIntro: 'Here is your data. You can change what you wrote yourself.',
-    noValue: 'Nothing yet', edit: 'Edit', add: 'Add', save: 'Save', cancel: 'Cancel', saved: 'Saved.',
-    writtenBy: 'Written by {name}, {title}, {date}', writtenByYou: 'You, {date}', listHint: 'One item per line.',
-    requests: 'Requests', requestsIntro: 'A professional asks to see your data. You decide. If you say no, you still get help.',
-    noRequests: 'No new requests.', who: 'Who', which: 'Which data', why: 'Why', until: 'Until',
-    approve: 'Approve', approveLess: 'Approve less', deny: 'Say no', approved: 'Approved. You can take it back at any time.', denied: 'Refused.',
-    chooseFields: 'Choose the data you want to show', shorterTime: 'Permission ends', approveChosen: 'Approve chosen',
-    oldRequests: 'Earlier requests', status_pending: 'waiting', status_approved: 'approved', status_denied: 'refused', status_expired: 'expired',
-    share: 'Share data', shareIntro: 'Show the code to the professional who is with you now. They send you a request. The code works once and only for a short time.',
-    showCode: 'Show code', codeValid: 'The code works until {time}.',
-    grantYourself: 'Give permission yourself', professional: 'Professional', fields: 'Data', purpose: 'Purpose', purposeText: 'More detail (optional)',
-    actions: 'What they may do', actionRead: 'See', actionWrite: 'Write', give: 'Give permission', given: 'Permission given.', lessIsMore: 'Tip: share only what is needed.',
-    grants: 'Who can see my data now', grantsIntro: 'These professionals may now see the data you chose.', noGrants: 'Nobody can see your data now.',
-    stopNow: 'Stop now', stopped: 'Permission stopped. The professional no longer sees this data.', pastGrants: 'Ended permissions',
-    state_active: 'valid', state_revoked: 'taken back', state_expired: 'ended', state_not_yet_valid: 'not yet valid', receipt: 'Receipt of permission',
-    seen: 'Who has looked at my data', seenIntro: 'Every view is recorded. Here you see who looked, at what and when.', noneSeen: 'Nobody has looked at your data yet.',
-    sawFields: 'looked at', triedFields: 'tried to look without permission',
-    account: 'Download or delete your data', download: 'Download all my data', downloadText: 'You get everything stored about you in one file.',
-    deleteAll: 'Delete all my data', deleteText: 'All your data is deleted for good. Every permission ends at once. This cannot be undone. The log keeps only a note that data was deleted, without your name.',
-    deleteConfirm: 'I understand the data cannot be brought back.', deletedBye: 'Your data has been deleted. Thank you for using OmaData.',
-    reauth: 'Deleting needs a fresh sign-in. You are sent to sign in again; then press delete once more.',
-    legal: 'More information (law)',
-    legalData: 'You have the right to know what data is held about you, to correct it, to get it and to ask for it to be erased (EU General Data Protection Regulation, Articles 15–20).',
-    legalConsent: 'Consent is voluntary and can be withdrawn as easily as it is given; withdrawal ends processing at once. Health data may be shown only to health-care staff.',
-    legalLog: 'Every use of your data is written to a log that cannot be altered unnoticed. The log never holds the contents of your data.',
-    clients: 'My clients', clientsIntro: 'Clients who have given you a valid permission.', noClients: 'No valid permissions.',
-    open: 'Open', client: 'Client', record: 'Client\'s data', noAccess: 'No access: there is no permission, or it has ended or been taken back.',
-    ask: 'Ask for access', askIntro: 'Ask the client for their code. Ask only for the data the task needs.', pairingCode: 'Client\'s code', send: 'Send request', sent: 'Request sent. The client decides.',
-    sensitive: 'sensitive',
-    events: 'Events', eventsIntro: 'History of permissions and views. The log holds no data contents.', filter: 'Search', clientId: 'Client id', professionalId: 'Professional id',
-    from: 'From', to: 'To', more: 'Show more', exportCsv: 'Download CSV', exportJson: 'Download JSON', when: 'When', event: 'Event', outcome: 'Outcome',
-    verify: 'Log integrity', verifyOk: 'The log is intact: {n} entries, {c} signed checkpoints.', verifyBad: 'The log is NOT intact: {why}',
-    checkpoint: 'Latest checkpoint', treeSize: 'Entries', rootHash: 'Root hash', signedAt: 'Signed',
-    staff: 'Organisation staff', register: 'Register a person', name: 'Name', title: 'Title', profession: 'Profession', role: 'Role', loginSubject: 'Login identifier', registered: 'Registered.',
-    status: 'Status', status_active: 'Active', status_pending_confirmation: 'Awaits the operator\'s confirmation', status_deactivated: 'Deactivated', deactivate: 'Deactivate', deactivated: 'Deactivated: their sessions ended.',
-    error: 'Something went wrong: {detail}', signedOut: 'You have signed out.',
-    cat_identity: 'Identity and contact', cat_background: 'Background', cat_situation: 'Current situation', cat_needs: 'Needs', cat_plan: 'Shared plan',
-    cat_encounters: 'Encounters', cat_self_assessment: 'Self-assessments', cat_health: 'Health and functional capacity', cat_social_welfare: 'Social welfare', cat_employment_services: 'Employment services',
-    p_guidance: 'Guidance', p_service_need_assessment: 'Service-need assessment', p_service_decision: 'Service decision', p_employer_cooperation: 'Employer cooperation', p_shared_plan: 'Shared plan',
-    prof_youth_work: 'Youth work', prof_social_work: 'Social work', prof_employment_services: 'Employment services', prof_health_care: 'Health care', prof_education: 'Education and guidance', prof_other: 'Other',
-  },
-};
+// Every text once, as [Finnish, Swedish, English], so no language can miss a key;
+// byLanguage turns the list into one table per language.
+const LANGUAGES = ['fi', 'sv', 'en'];
+function byLanguage(texts) {
+  const tables = Object.fromEntries(LANGUAGES.map((lang) => [lang, {}]));
+  for (const [key, versions] of Object.entries(texts)) LANGUAGES.forEach((lang, i) => { tables[lang][key] = versions[i]; });
+  return tables;
+}
+
+const T = byLanguage({
+  skip: ['Siirry sisältöön', 'Till innehållet', 'Skip to content'], language: ['Kieli', 'Språk', 'Language'], logout: ['Kirjaudu ulos', 'Logga ut', 'Sign out'], loading: ['Ladataan…', 'Laddar…', 'Loading…'], menu: ['Päävalikko', 'Huvudmeny', 'Main menu'],
+  welcome: ['Omat tietosi yhdessä paikassa', 'Dina egna uppgifter på ett ställe', 'Your own data in one place'], intro: ['Sinä päätät, kuka näkee tietojasi, mitä tietoja ja kuinka kauan. Voit perua luvan milloin vain.', 'Du bestämmer vem som ser dina uppgifter, vilka uppgifter och hur länge. Du kan ta tillbaka ditt lov när som helst.', 'You decide who sees your data, which data and for how long. You can take your permission back at any time.'],
+  signInClient: ['Kirjaudu sisään', 'Logga in', 'Sign in'], signInClientText: ['Nuorelle: katso ja hallitse omia tietojasi.', 'För unga: se och hantera dina uppgifter.', 'For young people: see and manage your own data.'],
+  signInPro: ['Ammattilainen', 'Yrkesperson', 'Professional'], signInProText: ['Pyydä lupaa ja katso asiakkaan jakamat tiedot.', 'Be om lov och se uppgifter som klienten delat.', 'Ask for permission and see what a client shares.'],
+  signInAuditor: ['Auditoija', 'Granskare', 'Auditor'], signInAuditorText: ['Tarkista lupien ja katselujen historia.', 'Granska historiken över lov och visningar.', 'Check the history of permissions and views.'],
+  signInAdmin: ['Ylläpitäjä', 'Administratör', 'Admin'], signInAdminText: ['Organisaation ammattilaiset.', 'Organisationens yrkespersoner.', 'Your organisation\'s professionals.'],
+  navData: ['Omat tiedot', 'Mina uppgifter', 'My data'], navRequests: ['Pyynnöt', 'Förfrågningar', 'Requests'], navShare: ['Jaa', 'Dela', 'Share'], navGrants: ['Kuka näkee', 'Vem ser', 'Who can see'], navSeen: ['Kuka on katsonut', 'Vem har tittat', 'Who has looked'], navAccount: ['Lataa tai poista', 'Ladda ner eller radera', 'Download or delete'],
+  navClients: ['Asiakkaat', 'Klienter', 'Clients'], navAsk: ['Pyydä lupaa', 'Be om lov', 'Ask for access'], navEvents: ['Tapahtumat', 'Händelser', 'Events'], navStaff: ['Henkilöstö', 'Personal', 'Staff'],
+  myData: ['Omat tiedot', 'Mina uppgifter', 'My data'], myDataIntro: ['Tässä ovat tietosi. Voit muuttaa tietoja, jotka olet kirjoittanut itse.', 'Här är dina uppgifter. Du kan ändra det du själv har skrivit.', 'Here is your data. You can change what you wrote yourself.'],
+  noValue: ['Ei tietoa vielä', 'Inga uppgifter ännu', 'Nothing yet'], edit: ['Muokkaa', 'Ändra', 'Edit'], add: ['Lisää', 'Lägg till', 'Add'], save: ['Tallenna', 'Spara', 'Save'], cancel: ['Peruuta', 'Avbryt', 'Cancel'], saved: ['Tallennettu.', 'Sparat.', 'Saved.'],
+  writtenBy: ['Kirjoittanut {name}, {title}, {date}', 'Skrivet av {name}, {title}, {date}', 'Written by {name}, {title}, {date}'], writtenByYou: ['Sinä, {date}', 'Du, {date}', 'You, {date}'],
+  listHint: ['Yksi asia riville.', 'En sak per rad.', 'One item per line.'],
+  requests: ['Pyynnöt', 'Förfrågningar', 'Requests'], requestsIntro: ['Ammattilainen pyytää lupaa nähdä tietojasi. Sinä päätät. Jos kiellät, saat silti palvelua.', 'En yrkesperson ber om lov att se dina uppgifter. Du bestämmer. Om du säger nej får du ändå service.', 'A professional asks to see your data. You decide. If you say no, you still get help.'],
+  noRequests: ['Ei uusia pyyntöjä.', 'Inga nya förfrågningar.', 'No new requests.'], who: ['Kuka', 'Vem', 'Who'], which: ['Mitä tietoja', 'Vilka uppgifter', 'Which data'], why: ['Miksi', 'Varför', 'Why'], until: ['Mihin asti', 'Till och med', 'Until'],
+  approve: ['Hyväksy', 'Godkänn', 'Approve'], approveLess: ['Hyväksy vähemmän', 'Godkänn mindre', 'Approve less'], deny: ['Kiellä', 'Säg nej', 'Say no'], approved: ['Hyväksytty. Voit perua luvan milloin vain.', 'Godkänt. Du kan ta tillbaka lovet när som helst.', 'Approved. You can take it back at any time.'], denied: ['Kielletty.', 'Nekat.', 'Refused.'],
+  chooseFields: ['Valitse tiedot, jotka haluat näyttää', 'Välj de uppgifter du vill visa', 'Choose the data you want to show'], shorterTime: ['Lupa päättyy', 'Lovet slutar', 'Permission ends'], approveChosen: ['Hyväksy valitut', 'Godkänn valda', 'Approve chosen'],
+  oldRequests: ['Aiemmat pyynnöt', 'Tidigare förfrågningar', 'Earlier requests'], status_pending: ['odottaa', 'väntar', 'waiting'], status_approved: ['hyväksytty', 'godkänd', 'approved'], status_denied: ['kielletty', 'nekad', 'refused'], status_expired: ['vanhentunut', 'föråldrad', 'expired'],
+  share: ['Jaa tietoja', 'Dela uppgifter', 'Share data'], shareIntro: ['Näytä koodi ammattilaiselle, joka on nyt kanssasi. Hän lähettää sinulle pyynnön. Koodi toimii kerran ja vain vähän aikaa.', 'Visa koden för yrkespersonen som är med dig nu. Hen skickar dig en förfrågan. Koden fungerar en gång och bara en kort stund.', 'Show the code to the professional who is with you now. They send you a request. The code works once and only for a short time.'],
+  showCode: ['Näytä koodi', 'Visa kod', 'Show code'], codeValid: ['Koodi toimii {time} asti.', 'Koden fungerar till {time}.', 'The code works until {time}.'],
+  grantYourself: ['Anna lupa itse', 'Ge lov själv', 'Give permission yourself'], professional: ['Ammattilainen', 'Yrkesperson', 'Professional'], fields: ['Tiedot', 'Uppgifter', 'Data'], purpose: ['Käyttötarkoitus', 'Ändamål', 'Purpose'], purposeText: ['Tarkemmin (vapaaehtoinen)', 'Mer exakt (frivilligt)', 'More detail (optional)'],
+  actions: ['Mitä saa tehdä', 'Vad får göras', 'What they may do'], actionRead: ['Katsoa', 'Se', 'See'], actionWrite: ['Kirjoittaa', 'Skriva', 'Write'], give: ['Anna lupa', 'Ge lov', 'Give permission'], given: ['Lupa annettu.', 'Lov givet.', 'Permission given.'],
+  lessIsMore: ['Vinkki: jaa vain se, mitä tarvitaan.', 'Tips: dela bara det som behövs.', 'Tip: share only what is needed.'],
+  grants: ['Kuka näkee tietojani nyt', 'Vem ser mina uppgifter nu', 'Who can see my data now'], grantsIntro: ['Nämä ammattilaiset saavat nyt nähdä valitsemasi tiedot.', 'Dessa yrkespersoner får nu se de uppgifter du valt.', 'These professionals may now see the data you chose.'], noGrants: ['Kukaan ei näe tietojasi nyt.', 'Ingen ser dina uppgifter nu.', 'Nobody can see your data now.'],
+  stopNow: ['Lopeta heti', 'Stoppa nu', 'Stop now'], stopped: ['Lupa lopetettu. Ammattilainen ei enää näe näitä tietoja.', 'Lovet stoppat. Yrkespersonen ser inte längre uppgifterna.', 'Permission stopped. The professional no longer sees this data.'], pastGrants: ['Päättyneet luvat', 'Avslutade lov', 'Ended permissions'],
+  state_active: ['voimassa', 'gäller', 'valid'], state_revoked: ['peruttu', 'återkallat', 'taken back'], state_expired: ['päättynyt', 'slut', 'ended'], state_not_yet_valid: ['ei vielä voimassa', 'gäller inte ännu', 'not yet valid'],
+  receipt: ['Kuitti luvasta', 'Kvitto på lovet', 'Receipt of permission'],
+  seen: ['Kuka on katsonut tietojani', 'Vem har tittat på mina uppgifter', 'Who has looked at my data'], seenIntro: ['Jokainen katselu tallentuu. Tässä näet, kuka katsoi, mitä ja milloin.', 'Varje visning sparas. Här ser du vem som tittade, på vad och när.', 'Every view is recorded. Here you see who looked, at what and when.'], noneSeen: ['Kukaan ei ole vielä katsonut tietojasi.', 'Ingen har tittat på dina uppgifter ännu.', 'Nobody has looked at your data yet.'],
+  sawFields: ['katsoi', 'tittade på', 'looked at'], triedFields: ['yritti katsoa ilman lupaa', 'försökte titta utan lov', 'tried to look without permission'],
+  account: ['Lataa tai poista tietosi', 'Ladda ner eller radera dina uppgifter', 'Download or delete your data'], download: ['Lataa kaikki tietoni', 'Ladda ner alla mina uppgifter', 'Download all my data'], downloadText: ['Saat kaiken, mitä sinusta on tallennettu, yhtenä tiedostona.', 'Du får allt som sparats om dig i en fil.', 'You get everything stored about you in one file.'],
+  deleteAll: ['Poista kaikki tietoni', 'Radera alla mina uppgifter', 'Delete all my data'], deleteText: ['Kaikki tietosi poistetaan lopullisesti. Kaikki luvat loppuvat heti. Tätä ei voi perua. Lokiin jää vain merkintä, että tiedot poistettiin, ilman nimeäsi.', 'Alla dina uppgifter raderas för alltid. Alla lov slutar direkt. Det går inte att ångra. I loggen blir bara en anteckning om att uppgifterna raderades, utan ditt namn.', 'All your data is deleted for good. Every permission ends at once. This cannot be undone. The log keeps only a note that data was deleted, without your name.'],
+  deleteConfirm: ['Ymmärrän, että tietoja ei saa takaisin.', 'Jag förstår att uppgifterna inte kan fås tillbaka.', 'I understand the data cannot be brought back.'], deletedBye: ['Tietosi on poistettu. Kiitos, että käytit OmaDataa.', 'Dina uppgifter är raderade. Tack för att du använde OmaData.', 'Your data has been deleted. Thank you for using OmaData.'],
+  reauth: ['Poistaminen vaatii tuoreen tunnistautumisen. Sinut ohjataan tunnistautumaan uudelleen; paina sen jälkeen poista uudelleen.', 'Radering kräver en färsk identifiering. Du skickas för att identifiera dig igen; tryck sedan på radera igen.', 'Deleting needs a fresh sign-in. You are sent to sign in again; then press delete once more.'],
+  legal: ['Lisätietoa (laki)', 'Mer information (lag)', 'More information (law)'],
+  legalData: ['Sinulla on oikeus saada tietää, mitä tietoja sinusta on, korjata niitä, saada ne itsellesi ja pyytää niiden poistamista (EU:n tietosuoja-asetus, artiklat 15–20).', 'Du har rätt att få veta vilka uppgifter som finns om dig, rätta dem, få dem och begära att de raderas (EU:s dataskyddsförordning, artiklarna 15–20).', 'You have the right to know what data is held about you, to correct it, to get it and to ask for it to be erased (EU General Data Protection Regulation, Articles 15–20).'],
+  legalConsent: ['Suostumus on vapaaehtoinen, ja sen voi perua yhtä helposti kuin antaa. Peruminen lopettaa käsittelyn heti. Terveystietoja saa näyttää vain terveydenhuollon ammattilaiselle.', 'Samtycket är frivilligt och kan tas tillbaka lika lätt som det ges. Då upphör behandlingen direkt. Hälsouppgifter får visas bara för hälso- och sjukvårdspersonal.', 'Consent is voluntary and can be withdrawn as easily as it is given; withdrawal ends processing at once. Health data may be shown only to health-care staff.'],
+  legalLog: ['Jokainen tietojesi käyttö kirjataan lokiin, jota ei voi muuttaa huomaamatta. Lokiin ei tallenneta tietojesi sisältöä.', 'Varje användning av dina uppgifter loggas i en logg som inte kan ändras obemärkt. Loggen innehåller inte dina uppgifter.', 'Every use of your data is written to a log that cannot be altered unnoticed. The log never holds the contents of your data.'],
+  clients: ['Asiakkaani', 'Mina klienter', 'My clients'], clientsIntro: ['Asiakkaat, joilta sinulla on voimassa oleva lupa.', 'Klienter som gett dig ett gällande lov.', 'Clients who have given you a valid permission.'], noClients: ['Ei voimassa olevia lupia.', 'Inga gällande lov.', 'No valid permissions.'],
+  open: ['Avaa', 'Öppna', 'Open'], client: ['Asiakas', 'Klient', 'Client'], record: ['Asiakkaan tiedot', 'Klientens uppgifter', 'Client\'s data'], noAccess: ['Ei pääsyä: lupaa ei ole, se on päättynyt tai se on peruttu.', 'Ingen åtkomst: lov saknas, har gått ut eller har återkallats.', 'No access: there is no permission, or it has ended or been taken back.'],
+  ask: ['Pyydä lupaa', 'Be om lov', 'Ask for access'], askIntro: ['Kysy asiakkaalta koodi. Pyydä vain ne tiedot, joita tehtävä vaatii.', 'Fråga klienten efter koden. Be bara om de uppgifter uppdraget kräver.', 'Ask the client for their code. Ask only for the data the task needs.'], pairingCode: ['Asiakkaan koodi', 'Klientens kod', 'Client\'s code'], send: ['Lähetä pyyntö', 'Skicka förfrågan', 'Send request'], sent: ['Pyyntö lähetetty. Asiakas päättää.', 'Förfrågan skickad. Klienten bestämmer.', 'Request sent. The client decides.'],
+  sensitive: ['arkaluonteinen', 'känslig', 'sensitive'],
+  events: ['Tapahtumat', 'Händelser', 'Events'], eventsIntro: ['Lupien ja katselujen historia. Lokissa ei ole tietojen sisältöä.', 'Historik över lov och visningar. Loggen innehåller inga uppgifter.', 'History of permissions and views. The log holds no data contents.'], filter: ['Hae', 'Sök', 'Search'], clientId: ['Asiakkaan tunnus', 'Klientens id', 'Client id'], professionalId: ['Ammattilaisen tunnus', 'Yrkespersonens id', 'Professional id'],
+  from: ['Alkaen', 'Från', 'From'], to: ['Päättyen', 'Till', 'To'], more: ['Näytä lisää', 'Visa fler', 'Show more'], exportCsv: ['Lataa CSV', 'Ladda ner CSV', 'Download CSV'], exportJson: ['Lataa JSON', 'Ladda ner JSON', 'Download JSON'], when: ['Milloin', 'När', 'When'], event: ['Tapahtuma', 'Händelse', 'Event'], outcome: ['Tulos', 'Resultat', 'Outcome'],
+  verify: ['Lokin eheys', 'Loggens integritet', 'Log integrity'], verifyOk: ['Loki on eheä: {n} merkintää, {c} allekirjoitettua tarkistuspistettä.', 'Loggen är hel: {n} poster, {c} signerade kontrollpunkter.', 'The log is intact: {n} entries, {c} signed checkpoints.'], verifyBad: ['Loki EI ole eheä: {why}', 'Loggen är INTE hel: {why}', 'The log is NOT intact: {why}'],
+  checkpoint: ['Viimeisin tarkistuspiste', 'Senaste kontrollpunkt', 'Latest checkpoint'], treeSize: ['Merkintöjä', 'Poster', 'Entries'], rootHash: ['Juurisumma', 'Rotsumma', 'Root hash'], signedAt: ['Allekirjoitettu', 'Signerad', 'Signed'],
+  staff: ['Organisaation henkilöstö', 'Organisationens personal', 'Organisation staff'], register: ['Rekisteröi henkilö', 'Registrera person', 'Register a person'], name: ['Nimi', 'Namn', 'Name'], title: ['Tehtävänimike', 'Titel', 'Title'], profession: ['Ammatti', 'Yrke', 'Profession'], role: ['Rooli', 'Roll', 'Role'], loginSubject: ['Tunnistuksen tunniste', 'Identifieringens id', 'Login identifier'], registered: ['Rekisteröity.', 'Registrerad.', 'Registered.'],
+  status: ['Tila', 'Status', 'Status'], status_active: ['Käytössä', 'Aktiv', 'Active'], status_pending_confirmation: ['Odottaa ylläpidon vahvistusta', 'Väntar på operatörens bekräftelse', 'Awaits the operator\'s confirmation'], status_deactivated: ['Poistettu käytöstä', 'Inaktiverad', 'Deactivated'], deactivate: ['Poista käytöstä', 'Inaktivera', 'Deactivate'], deactivated: ['Poistettu käytöstä: istunnot päättyivät.', 'Inaktiverad: sessionerna avslutades.', 'Deactivated: their sessions ended.'],
+  error: ['Jokin meni vikaan: {detail}', 'Något gick fel: {detail}', 'Something went wrong: {detail}'], signedOut: ['Olet kirjautunut ulos.', 'Du har loggat ut.', 'You have signed out.'],
+  cat_identity: ['Henkilö- ja yhteystiedot', 'Person- och kontaktuppgifter', 'Identity and contact'], cat_background: ['Tausta', 'Bakgrund', 'Background'], cat_situation: ['Nykytilanne', 'Nuvarande situation', 'Current situation'], cat_needs: ['Tarpeet', 'Behov', 'Needs'], cat_plan: ['Yhteinen suunnitelma', 'Gemensam plan', 'Shared plan'],
+  cat_encounters: ['Asiointi', 'Kontakter', 'Encounters'], cat_self_assessment: ['Itsearviot', 'Självskattningar', 'Self-assessments'], cat_health: ['Terveys ja toimintakyky', 'Hälsa och funktionsförmåga', 'Health and functional capacity'], cat_social_welfare: ['Sosiaalihuolto', 'Socialvård', 'Social welfare'], cat_employment_services: ['Työllisyyspalvelut', 'Arbetskraftstjänster', 'Employment services'],
+  p_guidance: ['Ohjaus', 'Vägledning', 'Guidance'], p_service_need_assessment: ['Palvelutarpeen arviointi', 'Bedömning av servicebehov', 'Service-need assessment'], p_service_decision: ['Palvelupäätös', 'Servicebeslut', 'Service decision'], p_employer_cooperation: ['Yhteistyö työnantajan kanssa', 'Samarbete med arbetsgivare', 'Employer cooperation'], p_shared_plan: ['Yhteinen suunnitelma', 'Gemensam plan', 'Shared plan'],
+  prof_youth_work: ['Nuorisotyö', 'Ungdomsarbete', 'Youth work'], prof_social_work: ['Sosiaalityö', 'Socialt arbete', 'Social work'], prof_employment_services: ['Työllisyyspalvelut', 'Arbetskraftstjänster', 'Employment services'], prof_health_care: ['Terveydenhuolto', 'Hälso- och sjukvård', 'Health care'], prof_education: ['Opetus ja ohjaus', 'Utbildning och vägledning', 'Education and guidance'], prof_other: ['Muu', 'Annat', 'Other'],
+});
 
 const PURPOSES = ['guidance', 'service_need_assessment', 'service_decision', 'employer_cooperation', 'shared_plan'];
 const PROFESSIONS = ['youth_work', 'social_work', 'employment_services', 'health_care', 'education', 'other'];
@@ -398,6 +305,37 @@ function purposeText(purpose) {
   return t('p_' + purpose.code) + (purpose.text ? ': ' + purpose.text : '');
 }
 
+// What a grant and an access request both state: the actions, the purpose and the end of
+// access. Controls whose ids start with `prefix`, and `read`, which turns them and the fields
+// checked under the name `prefix-field` into the API's terms.
+function termsForm(prefix) {
+  const id = (part) => prefix + '-' + part;
+  const until = h('input', { type: 'date', id: id('until'), value: isoDay(new Date(Date.now() + 30 * 86400000)), min: isoDay(new Date()) });
+  const controls = [
+    h('fieldset', {}, h('legend', {}, t('actions')),
+      h('div', { class: 'check' }, h('input', { type: 'checkbox', id: id('read'), checked: true }), h('label', { for: id('read') }, t('actionRead'))),
+      h('div', { class: 'check' }, h('input', { type: 'checkbox', id: id('write') }), h('label', { for: id('write') }, t('actionWrite')))),
+    h('div', { class: 'row' }, h('label', { for: id('purpose'), class: 'label' }, t('purpose')),
+      h('select', { id: id('purpose') }, PURPOSES.map((p) => h('option', { value: p }, t('p_' + p))))),
+    h('div', { class: 'row' }, h('label', { for: id('text'), class: 'label' }, t('purposeText')), h('input', { type: 'text', id: id('text'), maxlength: 500 })),
+    h('div', { class: 'row' }, h('label', { for: id('until'), class: 'label' }, t('until')), until),
+  ];
+  const read = (form) => {
+    const actions = [];
+    if (form.querySelector('#' + id('read')).checked) actions.push('read');
+    if (form.querySelector('#' + id('write')).checked) actions.push('write');
+    const code = form.querySelector('#' + id('purpose')).value;
+    const text = form.querySelector('#' + id('text')).value.trim();
+    return {
+      fields: [...form.querySelectorAll('input[name=' + id('field') + ']:checked')].map((c) => ({ path: c.value })),
+      actions,
+      purpose: text ? { code, text } : { code },
+      valid_until: new Date(until.value + 'T23:59:59Z').toISOString(),
+    };
+  };
+  return { controls, read };
+}
+
 function fieldChecklist(name, paths, checkedPaths) {
   return h('fieldset', {}, h('legend', {}, t('chooseFields')),
     [...paths].map((p, i) => {
@@ -469,34 +407,18 @@ async function share() {
   };
   const professionals = await api('GET', '/api/v1/directory/professionals');
   const basicPaths = app.fields.map((f) => f.path);
-  const until = h('input', { type: 'date', id: 'grant-until', value: isoDay(new Date(Date.now() + 30 * 86400000)), min: isoDay(new Date()) });
+  const terms = termsForm('grant');
   const form = h('form', {},
     h('div', { class: 'row' }, h('label', { for: 'grant-pro', class: 'label' }, t('professional')),
       h('select', { id: 'grant-pro', required: true }, professionals.map((p) => h('option', { value: p.id }, p.name + ', ' + p.title + ' (' + p.organisation + ')')))),
     fieldChecklist('grant-field', basicPaths, new Set()),
     h('p', { class: 'meta' }, t('lessIsMore')),
-    h('fieldset', {}, h('legend', {}, t('actions')),
-      h('div', { class: 'check' }, h('input', { type: 'checkbox', id: 'grant-read', checked: true }), h('label', { for: 'grant-read' }, t('actionRead'))),
-      h('div', { class: 'check' }, h('input', { type: 'checkbox', id: 'grant-write' }), h('label', { for: 'grant-write' }, t('actionWrite')))),
-    h('div', { class: 'row' }, h('label', { for: 'grant-purpose', class: 'label' }, t('purpose')),
-      h('select', { id: 'grant-purpose' }, PURPOSES.map((p) => h('option', { value: p }, t('p_' + p))))),
-    h('div', { class: 'row' }, h('label', { for: 'grant-text', class: 'label' }, t('purposeText')), h('input', { type: 'text', id: 'grant-text', maxlength: 500 })),
-    h('div', { class: 'row' }, h('label', { for: 'grant-until', class: 'label' }, t('until')), until),
+    terms.controls,
     h('button', { type: 'submit' }, t('give')));
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    const actions = [];
-    if (form.querySelector('#grant-read').checked) actions.push('read');
-    if (form.querySelector('#grant-write').checked) actions.push('write');
-    const text = form.querySelector('#grant-text').value.trim();
     try {
-      await api('POST', '/api/v1/me/grants', {
-        professional: form.querySelector('#grant-pro').value,
-        fields: [...form.querySelectorAll('input[name=grant-field]:checked')].map((c) => ({ path: c.value })),
-        actions,
-        purpose: text ? { code: form.querySelector('#grant-purpose').value, text } : { code: form.querySelector('#grant-purpose').value },
-        valid_until: new Date(until.value + 'T23:59:59Z').toISOString(),
-      });
+      await api('POST', '/api/v1/me/grants', { professional: form.querySelector('#grant-pro').value, ...terms.read(form) });
       say(t('given'));
       location.hash = '#/grants';
     } catch (error) { fail(error); }
@@ -617,7 +539,7 @@ async function clientRecord(id) {
 }
 
 async function askAccess() {
-  const until = h('input', { type: 'date', id: 'ask-until', value: isoDay(new Date(Date.now() + 30 * 86400000)), min: isoDay(new Date()) });
+  const terms = termsForm('ask');
   const categories = [...new Set(app.fields.map((f) => f.category))];
   const form = h('form', {},
     h('div', { class: 'row' }, h('label', { for: 'ask-code', class: 'label' }, t('pairingCode')), h('input', { type: 'text', id: 'ask-code', required: true, autocomplete: 'off' })),
@@ -627,28 +549,12 @@ async function askAccess() {
         return h('div', { class: 'check' }, h('input', { type: 'checkbox', id, name: 'ask-field', value: f.path }),
           h('label', { for: id }, fieldLabel(f.path), f.sensitivity !== 'basic' ? [' ', h('span', { class: 'badge special' }, t('sensitive'))] : null));
       }))),
-    h('fieldset', {}, h('legend', {}, t('actions')),
-      h('div', { class: 'check' }, h('input', { type: 'checkbox', id: 'ask-read', checked: true }), h('label', { for: 'ask-read' }, t('actionRead'))),
-      h('div', { class: 'check' }, h('input', { type: 'checkbox', id: 'ask-write' }), h('label', { for: 'ask-write' }, t('actionWrite')))),
-    h('div', { class: 'row' }, h('label', { for: 'ask-purpose', class: 'label' }, t('purpose')),
-      h('select', { id: 'ask-purpose' }, PURPOSES.map((p) => h('option', { value: p }, t('p_' + p))))),
-    h('div', { class: 'row' }, h('label', { for: 'ask-text', class: 'label' }, t('purposeText')), h('input', { type: 'text', id: 'ask-text', maxlength: 500 })),
-    h('div', { class: 'row' }, h('label', { for: 'ask-until', class: 'label' }, t('until')), until),
+    terms.controls,
     h('button', { type: 'submit' }, t('send')));
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    const actions = [];
-    if (form.querySelector('#ask-read').checked) actions.push('read');
-    if (form.querySelector('#ask-write').checked) actions.push('write');
-    const text = form.querySelector('#ask-text').value.trim();
     try {
-      await api('POST', '/api/v1/access-requests', {
-        pairing_code: form.querySelector('#ask-code').value,
-        fields: [...form.querySelectorAll('input[name=ask-field]:checked')].map((c) => ({ path: c.value })),
-        actions,
-        purpose: text ? { code: form.querySelector('#ask-purpose').value, text } : { code: form.querySelector('#ask-purpose').value },
-        valid_until: new Date(until.value + 'T23:59:59Z').toISOString(),
-      });
+      await api('POST', '/api/v1/access-requests', { pairing_code: form.querySelector('#ask-code').value, ...terms.read(form) });
       say(t('sent'));
       form.reset();
     } catch (error) { fail(error); }

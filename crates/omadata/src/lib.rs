@@ -1,7 +1,8 @@
 //! The `omadata` command line. This crate only wires the domain crates together.
 //!
-//! - [`cli`]: subcommands: `keys` (generate master and signing keys, publish the JWKS,
-//!   rotate the master key), `receipt verify`, `audit verify` and `audit export`,
+//! - [`cli`]: parses the command line and runs each subcommand, one module per group:
+//!   `serve` and `demo`; `register` (organisations, staff); `keys` (master and signing keys,
+//!   the JWKS, master-key rotation); `receipt verify`, `audit verify` and `audit export`;
 //!   `backup` and `restore`.
 //! - [`server`]: opens the stores and keys, wires the gateway, serves (`serve`, `demo`).
 //! - [`control`]: the operator's control socket (a backup of the live store).

@@ -1,0 +1,167 @@
+//! Subcommands of `omadata`, runnable in-process (tests call [`run`] directly). This module
+//! parses the command line and holds what every command shares (errors, file reading, output);
+//! each command group has its own module:
+//!
+//! - `serve`: `serve` and `demo` (settings from flags, environment and config file).
+//! - `register`: `register` organisations and staff; confirm or deactivate staff.
+//! - `keys`: `keys` (master and signing keys, the JWKS, master-key rotation).
+//! - `evidence`: `receipt verify`, `audit verify` and `audit export`.
+//! - `backup`: `backup` and `restore`.
+
+mod backup;
+mod evidence;
+mod keys;
+mod register;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use evidence::{AuditCommand, ReceiptCommand};
+use keys::KeysCommand;
+use omadata_consent::audit::LogInvalid;
+use omadata_consent::receipt::ReceiptInvalid;
+use omadata_consent::{ConsentError, Jwks};
+use omadata_vault::VaultError;
+use register::RegisterCommand;
+use serve::ServeArgs;
+use std::ffi::OsString;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "omadata",
+    version,
+    about = "OmaData: young people's own data, shared by consent"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serves the gateway (config file plus OMADATA_* environment overrides).
+    Serve(ServeArgs),
+    /// Serves with the test identity provider and demo data for every test person.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[arg(long, default_value = "demo-data")]
+        data: PathBuf,
+    },
+    /// Registers organisations and their staff (operator).
+    #[command(subcommand)]
+    Register(RegisterCommand),
+    /// Key management.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Consent receipts.
+    #[command(subcommand)]
+    Receipt(ReceiptCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Copies the store into one file, consistently, also while the gateway serves it.
+    /// Keys are not in the copy: keep the data directory's key files safe separately.
+    Backup {
+        #[arg(long)]
+        data: PathBuf,
+        /// The backup file to create (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restores a backup into a data directory that has no store yet.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("receipt does not verify: {0}")]
+    Receipt(#[from] ReceiptInvalid),
+    #[error("audit log does not verify: {0}")]
+    Log(#[from] LogInvalid),
+    #[error("{0}")]
+    Vault(#[from] VaultError),
+    #[error("{0}")]
+    Consent(#[from] ConsentError),
+    #[error("{path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("{0}")]
+    Server(#[from] crate::server::ServerError),
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+impl CliError {
+    /// 1: the thing checked is not valid; 2: the command could not run.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Receipt(_) | CliError::Log(_) => 1,
+            _ => 2,
+        }
+    }
+}
+
+fn file_error(path: &Path, reason: impl ToString) -> CliError {
+    CliError::File {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|e| file_error(path, e))
+}
+
+fn read_jwks(path: &Path) -> Result<Jwks, CliError> {
+    serde_json::from_slice(&read(path)?)
+        .map_err(|e| file_error(path, format!("not a JWKS document: {e}")))
+}
+
+fn say(out: &mut dyn Write, text: std::fmt::Arguments<'_>) -> Result<(), CliError> {
+    out.write_fmt(text)
+        .and_then(|()| out.write_all(b"\n"))
+        .map_err(|e| file_error(Path::new("<stdout>"), e))
+}
+
+/// Parses `args` (the first is the program name) and runs the command.
+pub fn run<I, T>(args: I, out: &mut dyn Write) -> Result<(), CliError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args).map_err(|e| {
+        if matches!(
+            e.kind(),
+            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+        ) {
+            let _ = write!(out, "{e}");
+            return CliError::Usage(String::new());
+        }
+        CliError::Usage(e.render().to_string())
+    });
+    let cli = match cli {
+        Ok(cli) => cli,
+        Err(CliError::Usage(message)) if message.is_empty() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    match cli.command {
+        Command::Serve(args) => serve::serve(args, out),
+        Command::Demo { listen, data } => serve::demo(listen, data, out),
+        Command::Register(command) => register::register(command, out),
+        Command::Keys(command) => keys::keys(command, out),
+        Command::Receipt(command) => evidence::receipt(command, out),
+        Command::Audit(command) => evidence::audit(command, out),
+        Command::Backup { data, out: path } => backup::backup(&data, &path, out),
+        Command::Restore { from, data } => backup::restore(&from, &data, out),
+    }
+}
