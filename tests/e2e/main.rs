@@ -17,6 +17,7 @@ mod gateway_crash;
 mod logs;
 mod network;
 mod power_cut;
+mod problem_responses;
 mod resource_limits;
 mod sealed_consent_text;
 mod sessions_and_staff;

@@ -7,7 +7,7 @@
 
 use crate::error::ApiError;
 use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::time::Duration;
@@ -22,12 +22,7 @@ pub async fn deadline(State(limit): State<Duration>, request: Request, next: Nex
     if !changes_state(request.method()) {
         return match tokio::time::timeout(limit, next.run(request)).await {
             Ok(response) => response,
-            Err(_) => ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
-                "the request took too long and was stopped; nothing was changed",
-            )
-            .into_response(),
+            Err(_) => ApiError::request_timeout().into_response(),
         };
     }
     let change = tokio::spawn(next.run(request).in_current_span());
@@ -37,12 +32,7 @@ pub async fn deadline(State(limit): State<Duration>, request: Request, next: Nex
             tracing::error!(%error, "a request handler failed");
             ApiError::internal().into_response()
         }
-        Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "outcome_pending",
-            "the change is taking longer than usual and is still being made; reload to see whether it went through before repeating it",
-        )
-        .into_response(),
+        Err(_) => ApiError::outcome_pending().into_response(),
     }
 }
 
@@ -51,6 +41,7 @@ mod tests {
     use super::*;
     use axum::Router;
     use axum::body::Body;
+    use axum::http::StatusCode;
     use axum::routing::post;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,6 +1,7 @@
 //! The gateway's one error type, and the one place that maps domain errors to HTTP.
 //! Every error leaves as RFC 9457 `application/problem+json` with a stable `code`.
 
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use omadata_app::AppError;
@@ -78,6 +79,71 @@ impl ApiError {
             "the service could not complete the request",
         )
     }
+
+    /// A known path asked with a method it does not answer (axum adds `Allow`).
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this path does not answer that method",
+        )
+    }
+
+    /// A browser session's change without its CSRF token.
+    pub fn csrf_token_invalid() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "csrf_token_invalid",
+            "send the csrf_token from GET /api/v1/me in the X-CSRF-Token header",
+        )
+    }
+
+    /// A bearer token asked to mint another.
+    pub fn session_required() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "session_required",
+            "bearer tokens are minted only from a signed-in browser session, not from another token",
+        )
+    }
+
+    pub fn no_checkpoint() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "no_checkpoint",
+            "no checkpoint has been signed yet",
+        )
+    }
+
+    pub fn invalid_cursor() -> Self {
+        Self::bad_request("invalid_cursor", "the cursor is not one we gave")
+    }
+
+    /// A read stopped at the request time limit: nothing was changed or shown.
+    pub fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request took too long and was stopped; nothing was changed",
+        )
+    }
+
+    /// A change still running at the request time limit: it is never cut halfway.
+    pub fn outcome_pending() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "outcome_pending",
+            "the change is taking longer than usual and is still being made; reload to see whether it went through before repeating it",
+        )
+    }
+
+    fn body_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the request body is too large",
+        )
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -102,6 +168,64 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json",
+            ),
+            JsonRejection::JsonSyntaxError(e) => {
+                ApiError::bad_request("malformed_json", e.body_text())
+            }
+            JsonRejection::JsonDataError(e) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                e.body_text(),
+            ),
+            JsonRejection::BytesRejection(e) => e.into(),
+            other => ApiError::bad_request("unreadable_body", other.body_text()),
+        }
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::body_too_large()
+        } else {
+            ApiError::bad_request("unreadable_body", rejection.body_text())
+        }
+    }
+}
+
+/// An optional JSON body that did not parse.
+impl From<serde_json::Error> for ApiError {
+    fn from(error: serde_json::Error) -> Self {
+        match error.classify() {
+            serde_json::error::Category::Data => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                error.to_string(),
+            ),
+            _ => ApiError::bad_request("malformed_json", error.to_string()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::bad_request("invalid_query", rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::bad_request("invalid_path", rejection.body_text())
     }
 }
 

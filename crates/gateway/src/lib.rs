@@ -130,6 +130,10 @@ async fn not_found() -> Response {
     ApiError::not_found().into_response()
 }
 
+async fn method_not_allowed() -> Response {
+    ApiError::method_not_allowed().into_response()
+}
+
 /// The whole HTTP surface.
 pub fn app(state: AppState) -> Router {
     use routes::{admin, auditor, auth, client, professional, public};
@@ -248,7 +252,11 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.config().request_timeout, deadline::deadline))
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(state.clone(), count_responses));
-    router.fallback(not_found).layer(stack).with_state(state)
+    router
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .layer(stack)
+        .with_state(state)
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` resolves, then finishes the

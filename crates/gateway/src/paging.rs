@@ -39,9 +39,7 @@ impl PageQuery {
                     .decode(cursor)
                     .ok()
                     .and_then(|bytes| <[u8; 16]>::try_from(bytes).ok())
-                    .ok_or_else(|| {
-                        ApiError::bad_request("invalid_cursor", "the cursor is not one we gave")
-                    })
+                    .ok_or_else(ApiError::invalid_cursor)
             })
             .transpose()
     }

@@ -7,7 +7,6 @@ use crate::extract::Caller;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use omadata_app::Role;
@@ -68,13 +67,9 @@ pub async fn checkpoint(
     caller: Caller,
 ) -> ApiResult<Json<Checkpoint>> {
     caller.staff(Role::Auditor)?;
-    auditor::checkpoint(state.app())?.map(Json).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "no_checkpoint",
-            "no checkpoint has been signed yet",
-        )
-    })
+    auditor::checkpoint(state.app())?
+        .map(Json)
+        .ok_or_else(ApiError::no_checkpoint)
 }
 
 /// Signs a checkpoint over the whole log now, if it has grown since the newest one

@@ -354,11 +354,7 @@ pub async fn issue_token(
     caller: Caller,
 ) -> ApiResult<Json<TokenResponse>> {
     if caller.session_id.is_none() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "session_required",
-            "bearer tokens are minted only from a signed-in browser session, not from another token",
-        ));
+        return Err(ApiError::session_required());
     }
     let subject = sign_in::token_subject(&caller.principal);
     let now = state.now();

@@ -2,12 +2,12 @@
 //! writing exactly what grants permit (`omadata_app::professional`).
 
 use crate::error::{ApiResult, Problem};
-use crate::extract::{AppJson, Caller};
+use crate::extract::{AppJson, AppPath, Caller};
 use crate::paging::{PageQuery, page_response};
 use crate::routes::client::{RecordView, WriteBody, record_view};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -139,7 +139,7 @@ pub async fn client_record(
 pub async fn write_client_field(
     State(state): State<AppState>,
     caller: Caller,
-    Path((client, path)): Path<(String, String)>,
+    AppPath((client, path)): AppPath<(String, String)>,
     AppJson(body): AppJson<WriteBody>,
 ) -> ApiResult<Response> {
     let staff = caller.staff(Role::Professional)?;

@@ -1,99 +1,21 @@
-//! Extractors: request bodies that fail in the project's error format, and the caller
-//! (session cookie with CSRF check, or a bearer token whose session still lives). A staff
-//! caller's record is read again on every request (cached in the directory), so a
-//! deactivated member is refused at their next request.
+//! Who is calling: the session cookie (with its CSRF check on changes) or a bearer token
+//! whose session still lives, and the caller's network address. A staff caller's record
+//! is read again on every request (cached in the directory), so a deactivated member is
+//! refused at their next request.
 
 use crate::error::ApiError;
 use crate::sessions::SESSION_COOKIE;
 use crate::state::AppState;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, header};
 use omadata_app::sign_in;
 use omadata_app::{Principal, Role};
 use omadata_vault::ClientId;
-use serde::de::DeserializeOwned;
-
-/// JSON body whose rejections come back as problem+json with stable codes.
-#[derive(Debug)]
-pub struct AppJson<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(AppJson(value)),
-            Err(rejection) => Err(match rejection {
-                JsonRejection::MissingJsonContentType(_) => ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    "send the body as application/json",
-                ),
-                JsonRejection::JsonSyntaxError(e) => {
-                    ApiError::bad_request("malformed_json", e.body_text())
-                }
-                JsonRejection::JsonDataError(e) => ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_body",
-                    e.body_text(),
-                ),
-                JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "body_too_large",
-                        "the request body is too large",
-                    )
-                }
-                other => ApiError::bad_request("unreadable_body", other.body_text()),
-            }),
-        }
-    }
-}
 
 /// Compares two secrets in time independent of where they differ.
 pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// A JSON body that may be left out: an empty body means `T::default()`.
-#[derive(Debug)]
-pub struct OptionalJson<T>(pub T);
-
-impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "body_too_large",
-                        "the request body is too large",
-                    )
-                } else {
-                    ApiError::bad_request("unreadable_body", rejection.body_text())
-                }
-            })?;
-        optional_json(&bytes).map(OptionalJson)
-    }
-}
-
-fn optional_json<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-            e.to_string(),
-        ),
-        _ => ApiError::bad_request("malformed_json", e.to_string()),
-    })
 }
 
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -188,11 +110,7 @@ impl FromRequestParts<AppState> for Caller {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
             if !same_secret(sent.as_bytes(), session.csrf_token.as_bytes()) {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "csrf_token_invalid",
-                    "send the csrf_token from GET /api/v1/me in the X-CSRF-Token header",
-                ));
+                return Err(ApiError::csrf_token_invalid());
             }
         }
         let principal = match &session.principal {
@@ -262,34 +180,4 @@ fn forwarded_client(
         }
     }
     leftmost
-}
-
-/// Query parameters whose rejections come back as problem+json.
-#[derive(Debug)]
-pub struct AppQuery<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for AppQuery<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Query(value)| AppQuery(value))
-            .map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))
-    }
-}
-
-/// Path parameters whose rejections come back as problem+json.
-#[derive(Debug)]
-pub struct AppPath<T>(pub T);
-
-impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for AppPath<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Path(value)| AppPath(value))
-            .map_err(|rejection| ApiError::bad_request("invalid_path", rejection.body_text()))
-    }
 }
