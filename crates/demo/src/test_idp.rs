@@ -481,3 +481,69 @@ async fn token(
     }))
     .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use omadata_clock::{ManualClock, SystemClock};
+    use tower::ServiceExt;
+
+    fn provider() -> TestIdp {
+        let public_url = Url::parse("http://127.0.0.1:8080/").unwrap();
+        let config = GatewayConfig::new(public_url.clone(), oidc_settings(&public_url));
+        TestIdp::new(&config, Arc::new(ManualClock::new(SystemClock.now()))).unwrap()
+    }
+
+    #[tokio::test]
+    async fn its_routes_carry_their_own_state_and_name_the_gateways_issuer() {
+        let response = provider()
+            .routes()
+            .oneshot(
+                Request::get("/test-idp/.well-known/openid-configuration")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let discovery: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(discovery["issuer"], "http://127.0.0.1:8080/test-idp");
+        assert_eq!(
+            discovery["token_endpoint"],
+            "http://127.0.0.1:8080/test-idp/token"
+        );
+    }
+
+    #[tokio::test]
+    async fn it_redirects_only_to_the_gateways_callback() {
+        let authorize = |redirect: &str| {
+            format!(
+                "/test-idp/authorize?response_type=code&scope=openid&client_id={CLIENT_ID}&redirect_uri={redirect}&code_challenge=x&code_challenge_method=S256&login_hint=client1"
+            )
+        };
+        let router = provider().routes();
+        for (redirect, expected) in [
+            (
+                "http%3A%2F%2F127.0.0.1%3A8080%2Fauth%2Fcallback",
+                StatusCode::SEE_OTHER,
+            ),
+            ("https%3A%2F%2Fevil.example%2Fcb", StatusCode::BAD_REQUEST),
+        ] {
+            let response = router
+                .clone()
+                .oneshot(
+                    Request::get(authorize(redirect))
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(response.status(), expected, "{redirect}");
+        }
+    }
+}
