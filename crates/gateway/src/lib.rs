@@ -61,8 +61,6 @@ pub enum StartError {
     Login(#[from] oidc::LoginError),
     #[error("keys: {0}")]
     Keys(String),
-    #[error(transparent)]
-    Consent(#[from] omadata_consent::ConsentError),
     #[error("audit flusher or checkpoint signer: {0}")]
     Threads(#[from] std::io::Error),
 }
