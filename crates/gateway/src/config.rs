@@ -28,8 +28,6 @@ pub struct GatewayConfig {
     pub oidc: OidcSettings,
     /// `acr` values accepted in ID tokens.
     pub accepted_acr: Vec<String>,
-    /// Serve the built-in test identity provider under `/test-idp` (never in production).
-    pub test_idp: bool,
     /// Mark cookies `Secure`. Off only for plain http on loopback (the demo).
     pub cookie_secure: bool,
     pub session_ttl: Duration,
@@ -154,22 +152,17 @@ impl std::str::FromStr for IpCidr {
 }
 
 impl GatewayConfig {
-    /// Settings for a gateway at `public_url` that logs in through its own test provider.
-    pub fn with_test_idp(public_url: Url) -> Self {
-        let issuer = format!("{}/test-idp", public_url.as_str().trim_end_matches('/'));
+    /// Settings for a gateway at `public_url` that signs people in at the provider
+    /// `oidc`; the rest at their defaults.
+    pub fn new(public_url: Url, oidc: OidcSettings) -> Self {
         let cookie_secure = public_url.scheme() == "https";
         Self {
             public_url,
-            oidc: OidcSettings {
-                issuer,
-                client_id: "omadata-demo".into(),
-                client_secret: None,
-            },
+            oidc,
             accepted_acr: DEFAULT_ACCEPTED_ACR
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
-            test_idp: true,
             cookie_secure,
             session_ttl: Duration::hours(8),
             bearer_ttl: Duration::minutes(15),

@@ -2,25 +2,26 @@
 //! consent crates; this crate is HTTP.
 //!
 //! Map of the crate:
-//! - [`app`] builds the router from an [`AppState`]; [`run`] serves it on a listener
-//!   until a shutdown future resolves (graceful), with its own accept loop: the peer
-//!   address reaches the handlers, and header, body and idle timeouts and a cap on
-//!   connections hold (`config::NetworkSettings`).
+//! - [`app`] builds the router from an [`AppState`] (plus routes the caller adds, such as
+//!   the demo's test identity provider); [`run`] serves it on a listener until a shutdown
+//!   future resolves (graceful), with its own accept loop: the peer address reaches the
+//!   handlers, and header, body and idle timeouts and a cap on connections hold
+//!   (`config::NetworkSettings`).
 //! - [`config`]: settings; [`state`]: what handlers reach; [`error`]: problem+json and
 //!   the one mapping from domain errors to HTTP status.
-//! - [`oidc`]: the OpenID Connect relying party; [`test_idp`]: the built-in test provider
-//!   (only when enabled); [`sessions`], [`tokens`], [`extract`]: who is calling.
+//! - [`oidc`]: the OpenID Connect relying party; [`sessions`], [`tokens`], [`extract`]:
+//!   who is calling.
 //! - [`deadline`]: the time limit on a request, and what the answer says when it passes.
 //! - [`limits`]: rate limits on sign-in and pairing-code guessing.
-//! - [`routes`]: public, auth, client (`/api/v1/me`), professional, auditor, admin.
+//! - [`routes`]: public, auth, client (`/api/v1/me`), professional, auditor, admin; and
+//!   the table of the documented routes, from which both the router and the OpenAPI
+//!   paths are built.
 //! - [`paging`]: cursor paging (`limit`, `cursor`, `Link: rel="next"`) for lists.
 //! - [`pages`]: the web app (HTML shell, script, stylesheet), built into the binary.
 //! - [`openapi`]: the OpenAPI document generated from the handlers.
-//! - [`demo`]: demo organisation, staff and clients for every test person.
 
 pub mod config;
 pub mod deadline;
-pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod limits;
@@ -31,7 +32,6 @@ pub mod paging;
 pub mod routes;
 pub mod sessions;
 pub mod state;
-pub mod test_idp;
 pub mod tokens;
 
 use crate::config::GatewayConfig;
@@ -42,7 +42,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::get;
 use omadata_clock::Clock;
 use omadata_consent::{Consent, Directory, ServiceKey};
 use omadata_vault::Vault;
@@ -61,8 +61,6 @@ pub enum StartError {
     Login(#[from] oidc::LoginError),
     #[error("keys: {0}")]
     Keys(String),
-    #[error(transparent)]
-    Consent(#[from] omadata_consent::ConsentError),
     #[error("audit flusher or checkpoint signer: {0}")]
     Threads(#[from] std::io::Error),
 }
@@ -79,12 +77,6 @@ pub fn state(
     let relying_party = oidc::RelyingParty::new(config.oidc.clone(), config.redirect_url())?;
     let bearer = tokens::BearerKeys::new(&signing_key, config.public_url.to_string())
         .map_err(|e| StartError::Keys(e.to_string()))?;
-    let test_idp = if config.test_idp {
-        tracing::warn!("the test identity provider is enabled: never in production");
-        Some(test_idp::TestIdp::new()?)
-    } else {
-        None
-    };
     let app = omadata_app::Services::start(
         vault,
         consent,
@@ -99,7 +91,6 @@ pub fn state(
         config,
         sessions: sessions::Sessions::default(),
         relying_party,
-        test_idp,
         bearer,
         metrics: Metrics::default(),
         limits: limits::Limits::default(),
@@ -134,86 +125,22 @@ async fn method_not_allowed() -> Response {
     ApiError::method_not_allowed().into_response()
 }
 
-/// The whole HTTP surface.
-pub fn app(state: AppState) -> Router {
-    use routes::{admin, auditor, auth, client, professional, public};
+/// The whole HTTP surface: the documented API ([`routes::documented`]), the pages,
+/// `/metrics` and the OpenAPI document itself, and `extra` (routes with their own state,
+/// such as the demo's test identity provider; `Router::new()` for none), all behind the
+/// same layers.
+pub fn app(state: AppState, extra: Router) -> Router {
+    use routes::public;
     let request_id = HeaderName::from_static("x-request-id");
-    let mut router = Router::new()
+    let mut router = Router::from(routes::documented())
         .route("/", get(pages::app_shell))
         .route("/app", get(pages::app_shell))
         .route("/assets/app.js", get(pages::script))
         .route("/assets/app.css", get(pages::stylesheet))
-        .route("/healthz", get(public::healthz))
-        .route("/readyz", get(public::readyz))
         .route("/metrics", get(public::metrics))
-        .route("/.well-known/jwks.json", get(public::jwks))
-        .route("/auth/login", get(auth::login))
-        .route("/auth/callback", get(auth::callback))
-        .route("/auth/logout", post(auth::logout))
-        .route("/api/v1/tokens", post(auth::issue_token))
-        .route("/api/v1/fields", get(public::fields))
         .route("/api/v1/openapi.json", get(openapi_document))
-        .route("/api/v1/me", get(client::me).delete(client::erase_me))
-        .route("/api/v1/me/record", get(client::my_record))
-        .route("/api/v1/me/record/{path}", put(client::write_my_field))
-        .route("/api/v1/me/pairing-codes", post(client::pairing_code))
-        .route("/api/v1/me/access-requests", get(client::my_requests))
-        .route(
-            "/api/v1/me/access-requests/{id}/approve",
-            post(client::approve),
-        )
-        .route("/api/v1/me/access-requests/{id}/deny", post(client::deny))
-        .route(
-            "/api/v1/me/grants",
-            get(client::my_grants).post(client::create_grant),
-        )
-        .route("/api/v1/me/grants/{id}", delete(client::revoke))
-        .route("/api/v1/me/grants/{id}/receipt", get(client::receipt))
-        .route("/api/v1/me/access-log", get(client::access_log))
-        .route(
-            "/api/v1/directory/professionals",
-            get(client::professionals),
-        )
-        .route("/api/v1/me/export", get(client::export))
-        .route(
-            "/api/v1/access-requests",
-            post(professional::request_access),
-        )
-        .route("/api/v1/clients", get(professional::my_clients))
-        .route(
-            "/api/v1/clients/{id}/record",
-            get(professional::client_record),
-        )
-        .route(
-            "/api/v1/clients/{id}/record/{path}",
-            put(professional::write_client_field),
-        )
-        .route("/api/v1/audit/events", get(auditor::events))
-        .route(
-            "/api/v1/audit/checkpoint",
-            get(auditor::checkpoint).post(auditor::sign_checkpoint),
-        )
-        .route(
-            "/api/v1/audit/proofs/inclusion",
-            get(auditor::inclusion_proof),
-        )
-        .route(
-            "/api/v1/audit/proofs/consistency",
-            get(auditor::consistency_proof),
-        )
-        .route("/api/v1/audit/verify", get(auditor::verify))
-        .route("/api/v1/admin/organisation", get(admin::organisation))
-        .route(
-            "/api/v1/admin/professionals",
-            get(admin::staff).post(admin::register_staff),
-        )
-        .route(
-            "/api/v1/admin/professionals/{id}/deactivate",
-            post(admin::deactivate_staff),
-        );
-    if state.config().test_idp {
-        router = router.merge(test_idp::routes());
-    }
+        .with_state(state.clone())
+        .merge(extra);
     let max_body = state.config().max_body_bytes;
     if state.config().public_url.scheme() == "https" {
         router = router.layer(SetResponseHeaderLayer::overriding(
@@ -256,20 +183,20 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(stack)
-        .with_state(state)
 }
 
-/// Serves `app(state)` on `listener` until `shutdown` resolves, then finishes the
+/// Serves `app(state, extra)` on `listener` until `shutdown` resolves, then finishes the
 /// requests under way, audits the sign-in refusals still counted, and saves the audit
 /// log's chain heads (so the next start replays no entries: at 10^6 clients that was a
 /// sixth of the start-up).
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: AppState,
+    extra: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_sign_in_refusals(state.clone()));
-    serve(listener, &state, shutdown).await;
+    serve(listener, &state, extra, shutdown).await;
     sweeper.abort();
     let counted = state.services().limits.logins.close_all();
     routes::auth::audit_rate_limit_summaries(state.clone(), counted).await;
@@ -299,10 +226,11 @@ async fn sweep_sign_in_refusals(state: AppState) {
 async fn serve(
     listener: tokio::net::TcpListener,
     state: &AppState,
+    extra: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let network = &state.config().network;
-    let router = app(state.clone());
+    let router = app(state.clone(), extra);
     let permits = Arc::new(tokio::sync::Semaphore::new(network.max_connections.max(1)));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new())

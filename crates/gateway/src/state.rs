@@ -3,7 +3,6 @@
 use crate::config::GatewayConfig;
 use crate::oidc::RelyingParty;
 use crate::sessions::Sessions;
-use crate::test_idp::TestIdp;
 use crate::tokens::BearerKeys;
 use chrono::{DateTime, Utc};
 use omadata_clock::Clock;
@@ -38,7 +37,6 @@ pub struct Services {
     pub config: GatewayConfig,
     pub sessions: Sessions,
     pub relying_party: RelyingParty,
-    pub test_idp: Option<TestIdp>,
     pub bearer: BearerKeys,
     pub metrics: Metrics,
     pub limits: crate::limits::Limits,
@@ -54,10 +52,6 @@ impl AppState {
 
     pub fn config(&self) -> &GatewayConfig {
         &self.0.config
-    }
-
-    pub fn test_idp(&self) -> Option<&TestIdp> {
-        self.0.test_idp.as_ref()
     }
 
     pub fn services(&self) -> &Services {

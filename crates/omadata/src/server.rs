@@ -1,11 +1,12 @@
 //! Wires the stores, keys and gateway together and serves: what `omadata serve` and
-//! `omadata demo` run, and what the end-to-end tests start in-process.
+//! `omadata demo` run, and what the end-to-end tests start in-process. Only the demo
+//! (feature `demo`) mounts the test identity provider and seeds demo data.
 
 use omadata_clock::{Clock, SystemClock};
 use omadata_consent::{
     Consent, ConsentConfig, ConsentError, Directory, EnrolmentSecret, SensitivityPolicy, ServiceKey,
 };
-use omadata_gateway::config::{DEFAULT_ACCEPTED_ACR, GatewayConfig, NetworkSettings, OidcSettings};
+use omadata_gateway::config::{GatewayConfig, NetworkSettings, OidcSettings};
 use omadata_store_sled::SledStore;
 use omadata_vault::{Catalogue, Keyring, MasterKey, Vault, VaultError};
 use std::net::SocketAddr;
@@ -23,8 +24,9 @@ pub enum ServerError {
     Consent(#[from] ConsentError),
     #[error("{0}")]
     Start(#[from] omadata_gateway::StartError),
+    #[cfg(feature = "demo")]
     #[error("demo data: {0}")]
-    Demo(#[from] omadata_gateway::demo::DemoError),
+    Demo(#[from] omadata_demo::DemoError),
     #[error("{what}: {reason}")]
     Io { what: String, reason: String },
     #[error("configuration: {0}")]
@@ -46,7 +48,8 @@ pub struct ServerOptions {
     pub data: PathBuf,
     /// Where people reach the gateway; defaults to `http://<listen address>`.
     pub public_url: Option<Url>,
-    /// `None`: use the built-in test identity provider (demo only).
+    /// `None`: use the built-in test identity provider (demo only; a build without the
+    /// `demo` feature refuses to start).
     pub oidc: Option<OidcSettings>,
     pub accepted_acr: Vec<String>,
     /// Create keys and demo data in a fresh data directory.
@@ -61,13 +64,14 @@ pub struct ServerOptions {
 }
 
 impl ServerOptions {
+    #[cfg(feature = "demo")]
     pub fn demo(listen: SocketAddr, data: PathBuf) -> Self {
         Self {
             listen,
             data,
             public_url: None,
             oidc: None,
-            accepted_acr: DEFAULT_ACCEPTED_ACR
+            accepted_acr: omadata_gateway::config::DEFAULT_ACCEPTED_ACR
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
@@ -255,8 +259,7 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
         .clone()
         .unwrap_or_else(|| Arc::new(SystemClock));
     if seed_demo {
-        omadata_gateway::demo::seed(&vault, &consent, &directory, clock.now())?;
-        tracing::info!("demo data created");
+        seed_demo_data(&vault, &consent, &directory, clock.now())?;
     }
 
     let listener = tokio::net::TcpListener::bind(options.listen)
@@ -272,17 +275,22 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
     if !explicit_url {
         check_transport(&public_url, options.insecure_http, options.demo)?;
     }
-    let mut config = GatewayConfig::with_test_idp(public_url.clone());
+    let uses_test_idp = options.oidc.is_none();
+    let oidc = match options.oidc {
+        Some(oidc) => oidc,
+        None => test_idp_settings(&public_url)?,
+    };
+    let mut config = GatewayConfig::new(public_url.clone(), oidc);
     config.accepted_acr = options.accepted_acr;
     config.network = options.network;
-    if let Some(oidc) = options.oidc {
-        config.oidc = oidc;
-        config.test_idp = false;
-        config.cookie_secure = public_url.scheme() == "https";
-    }
+    let extra = if uses_test_idp {
+        test_idp_routes(&config, clock.clone())?
+    } else {
+        axum::Router::new()
+    };
     let state = omadata_gateway::state(vault, consent, directory, signing_key, clock, config)?;
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(omadata_gateway::run(listener, state, async move {
+    let task = tokio::spawn(omadata_gateway::run(listener, state, extra, async move {
         let _ = rx.await;
     }));
     tracing::info!(%addr, %public_url, "OmaData gateway listening");
@@ -293,6 +301,61 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
         task,
         control,
     })
+}
+
+#[cfg(feature = "demo")]
+fn seed_demo_data(
+    vault: &Vault,
+    consent: &Consent,
+    directory: &Directory,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ServerError> {
+    omadata_demo::seed(vault, consent, directory, now)?;
+    tracing::info!("demo data created");
+    Ok(())
+}
+
+#[cfg(feature = "demo")]
+fn test_idp_settings(public_url: &Url) -> Result<OidcSettings, ServerError> {
+    Ok(omadata_demo::test_idp::oidc_settings(public_url))
+}
+
+#[cfg(feature = "demo")]
+fn test_idp_routes(
+    config: &GatewayConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<axum::Router, ServerError> {
+    Ok(omadata_demo::TestIdp::new(config, clock)?.routes())
+}
+
+#[cfg(not(feature = "demo"))]
+fn no_demo() -> ServerError {
+    ServerError::Config(
+        "no OpenID provider configured, and this build has no test identity provider (feature `demo`)".into(),
+    )
+}
+
+#[cfg(not(feature = "demo"))]
+fn seed_demo_data(
+    _vault: &Vault,
+    _consent: &Consent,
+    _directory: &Directory,
+    _now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ServerError> {
+    Err(no_demo())
+}
+
+#[cfg(not(feature = "demo"))]
+fn test_idp_settings(_public_url: &Url) -> Result<OidcSettings, ServerError> {
+    Err(no_demo())
+}
+
+#[cfg(not(feature = "demo"))]
+fn test_idp_routes(
+    _config: &GatewayConfig,
+    _clock: Arc<dyn Clock>,
+) -> Result<axum::Router, ServerError> {
+    Err(no_demo())
 }
 
 #[cfg(test)]

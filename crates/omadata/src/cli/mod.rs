@@ -2,7 +2,8 @@
 //! parses the command line and holds what every command shares (errors, file reading, output);
 //! each command group has its own module:
 //!
-//! - `serve`: `serve` and `demo` (settings from flags, environment and config file).
+//! - `serve`: `serve` and `demo` (settings from flags, environment and config file; `demo`
+//!   only with the `demo` feature).
 //! - `register`: `register` organisations and staff; confirm or deactivate staff.
 //! - `keys`: `keys` (master and signing keys, the JWKS, master-key rotation).
 //! - `evidence`: `receipt verify`, `audit verify` and `audit export`.
@@ -25,7 +26,6 @@ use register::RegisterCommand;
 use serve::ServeArgs;
 use std::ffi::OsString;
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Parser)]
@@ -44,9 +44,10 @@ enum Command {
     /// Serves the gateway (config file plus OMADATA_* environment overrides).
     Serve(ServeArgs),
     /// Serves with the test identity provider and demo data for every test person.
+    #[cfg(feature = "demo")]
     Demo {
         #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
+        listen: std::net::SocketAddr,
         #[arg(long, default_value = "demo-data")]
         data: PathBuf,
     },
@@ -156,6 +157,7 @@ where
     };
     match cli.command {
         Command::Serve(args) => serve::serve(args, out),
+        #[cfg(feature = "demo")]
         Command::Demo { listen, data } => serve::demo(listen, data, out),
         Command::Register(command) => register::register(command, out),
         Command::Keys(command) => keys::keys(command, out),

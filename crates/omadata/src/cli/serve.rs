@@ -1,4 +1,5 @@
 //! `serve` and `demo`: settings from flags, environment and config file, then serving until a signal.
+//! `demo` (the test identity provider and demo data) exists only with the `demo` feature.
 
 use super::{CliError, file_error, say};
 use crate::server::{ServerOptions, start};
@@ -197,12 +198,13 @@ pub(super) fn serve(args: ServeArgs, out: &mut dyn Write) -> Result<(), CliError
         network,
         insecure_http,
     };
-    serve_until_signal(options, out, false)
+    serve_until_signal(options, out, |_, _| Ok(()))
 }
 
 /// `demo`: the test identity provider and demo data, on `listen`, in `data`.
+#[cfg(feature = "demo")]
 pub(super) fn demo(listen: SocketAddr, data: PathBuf, out: &mut dyn Write) -> Result<(), CliError> {
-    serve_until_signal(ServerOptions::demo(listen, data), out, true)
+    serve_until_signal(ServerOptions::demo(listen, data), out, list_test_persons)
 }
 
 fn env(name: &str) -> Option<String> {
@@ -232,10 +234,30 @@ async fn shutdown_signal() {
     }
 }
 
+/// Lists the test persons and how to sign in as each (the demo's welcome).
+#[cfg(feature = "demo")]
+fn list_test_persons(out: &mut dyn Write, base: &str) -> Result<(), CliError> {
+    say(
+        out,
+        format_args!("Sign in as a test person (test identity provider):"),
+    )?;
+    for person in omadata_demo::TEST_PERSONS {
+        say(
+            out,
+            format_args!(
+                "  {base}/auth/login?login_hint={:<15} {} ({})",
+                person.login, person.name, person.note
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+/// Serves until SIGINT or SIGTERM; `welcome` adds to the greeting (given the base URL).
 fn serve_until_signal(
     options: ServerOptions,
     out: &mut dyn Write,
-    demo: bool,
+    welcome: impl FnOnce(&mut dyn Write, &str) -> Result<(), CliError>,
 ) -> Result<(), CliError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -245,21 +267,7 @@ fn serve_until_signal(
         let mut server = start(options).await?;
         let base = server.public_url.as_str().trim_end_matches('/').to_owned();
         say(out, format_args!("OmaData is listening on {base}"))?;
-        if demo {
-            say(
-                out,
-                format_args!("Sign in as a test person (test identity provider):"),
-            )?;
-            for person in omadata_gateway::test_idp::TEST_PERSONS {
-                say(
-                    out,
-                    format_args!(
-                        "  {base}/auth/login?login_hint={:<15} {} ({})",
-                        person.login, person.name, person.note
-                    ),
-                )?;
-            }
-        }
+        welcome(out, &base)?;
         let _ = out.flush();
         let shutdown = server.take_shutdown();
         let wait = server.wait();

@@ -1,6 +1,7 @@
 //! A small OpenID provider for the demo and tests, like the test identification that
-//! national eID services offer. Served under `/test-idp` only when explicitly enabled;
-//! the gateway reaches it over HTTP through the same relying-party code as any provider.
+//! national eID services offer. Served under `/test-idp` only where its router is mounted
+//! (`omadata demo`); the gateway reaches it over HTTP through the same relying-party code
+//! as any provider.
 //!
 //! `GET /test-idp/authorize?...&login_hint=<person>` answers at once with a redirect
 //! carrying a code; without a hint it shows a page to pick a test person. A hint that
@@ -9,8 +10,6 @@
 //! how tests sign in staff they registered themselves. It gives nothing the list does
 //! not (anyone may sign in as any test person here), and it never runs in production.
 
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -21,12 +20,21 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use omadata_clock::Clock;
 use omadata_consent::ServiceKey;
+use omadata_gateway::config::{GatewayConfig, OidcSettings};
+use omadata_gateway::error::{ApiError, ApiResult};
+use omadata_gateway::sessions::random_token;
 use parking_lot::Mutex;
 use ring::digest;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
+use std::sync::Arc;
+use url::Url;
+
+/// The gateway's client id at the test provider.
+const CLIENT_ID: &str = "omadata-demo";
 
 /// A test person of the test provider.
 #[derive(Clone, Copy, Debug)]
@@ -168,42 +176,62 @@ struct IssuedCode {
     expires_at: DateTime<Utc>,
 }
 
-/// The provider's key and the codes it has issued.
+/// The OpenID settings of a gateway at `public_url` that signs people in through the
+/// test provider it mounts (under `/test-idp`).
+pub fn oidc_settings(public_url: &Url) -> OidcSettings {
+    OidcSettings {
+        issuer: format!("{}/test-idp", public_url.as_str().trim_end_matches('/')),
+        client_id: CLIENT_ID.into(),
+        client_secret: None,
+    }
+}
+
+/// The provider: its key, the codes it has issued, and the one client it serves (the
+/// gateway whose settings it was made from).
 #[derive(Debug)]
 pub struct TestIdp {
     key: ServiceKey,
     codes: Mutex<HashMap<String, IssuedCode>>,
+    issuer: String,
+    client_id: String,
+    redirect_uri: String,
+    /// The gateway's clock: tests that move time move the codes' and tokens' too.
+    clock: Arc<dyn Clock>,
 }
 
 impl TestIdp {
-    pub fn new() -> Result<Self, omadata_consent::ConsentError> {
+    /// The provider for the gateway configured by `config` (its issuer, client id and
+    /// callback).
+    pub fn new(
+        config: &GatewayConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, omadata_consent::ConsentError> {
+        tracing::warn!("the test identity provider is enabled: never in production");
         Ok(Self {
             key: ServiceKey::generate()?,
             codes: Mutex::new(HashMap::new()),
+            issuer: config.oidc.issuer.clone(),
+            client_id: config.oidc.client_id.clone(),
+            redirect_uri: config.redirect_url(),
+            clock,
         })
+    }
+
+    /// Its routes under `/test-idp`, carrying the provider as their state: ready to be
+    /// merged into the gateway's router.
+    pub fn routes(self) -> Router {
+        Router::new()
+            .route("/test-idp/.well-known/openid-configuration", get(discovery))
+            .route("/test-idp/authorize", get(authorize))
+            .route("/test-idp/token", post(token))
+            .route("/test-idp/jwks", get(jwks))
+            .with_state(Arc::new(self))
     }
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/test-idp/.well-known/openid-configuration", get(discovery))
-        .route("/test-idp/authorize", get(authorize))
-        .route("/test-idp/token", post(token))
-        .route("/test-idp/jwks", get(jwks))
-}
-
-fn issuer(state: &AppState) -> String {
-    state.config().oidc.issuer.clone()
-}
-
-fn idp(state: &AppState) -> ApiResult<&TestIdp> {
-    state.test_idp().ok_or_else(ApiError::not_found)
-}
-
-async fn discovery(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
-    idp(&state)?;
-    let issuer = issuer(&state);
-    Ok(Json(json!({
+async fn discovery(State(idp): State<Arc<TestIdp>>) -> Json<serde_json::Value> {
+    let issuer = &idp.issuer;
+    Json(json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
@@ -217,12 +245,11 @@ async fn discovery(State(state): State<AppState>) -> ApiResult<Json<serde_json::
         "grant_types_supported": ["authorization_code"],
         "acr_values_supported": [LOW, LOA2, LOA3],
         "claims_supported": ["sub", "name", "acr", "personal_identity_code"],
-    })))
+    }))
 }
 
-async fn jwks(State(state): State<AppState>) -> ApiResult<Json<omadata_consent::Jwks>> {
-    let idp = idp(&state)?;
-    Ok(Json(omadata_consent::Jwks::of(&[idp.key.public()])))
+async fn jwks(State(idp): State<Arc<TestIdp>>) -> Json<omadata_consent::Jwks> {
+    Json(omadata_consent::Jwks::of(&[idp.key.public()]))
 }
 
 #[derive(Debug, Deserialize)]
@@ -248,10 +275,9 @@ fn html_escape(text: &str) -> String {
 }
 
 async fn authorize(
-    State(state): State<AppState>,
+    State(idp): State<Arc<TestIdp>>,
     Query(query): Query<AuthorizeQuery>,
 ) -> ApiResult<Response> {
-    let idp = idp(&state)?;
     let bad = |why: &str| ApiError::bad_request("invalid_authorization_request", why.to_owned());
     if query.response_type.as_deref() != Some("code") {
         return Err(bad("response_type must be code"));
@@ -281,15 +307,15 @@ async fn authorize(
         .clone()
         .ok_or_else(|| bad("code_challenge is required"))?;
     // Only the gateway's own client and callback: the test provider is no open redirector.
-    if client_id != state.config().oidc.client_id || redirect_uri != state.config().redirect_url() {
+    if client_id != idp.client_id || redirect_uri != idp.redirect_uri {
         return Err(bad("unknown client or redirect_uri"));
     }
     let Some(login) = query.login_hint.as_deref().filter(|l| !l.is_empty()) else {
         return Ok(chooser(&query).into_response());
     };
     let person = signed(login).ok_or_else(|| bad("unknown test person"))?;
-    let code = crate::sessions::random_token().ok_or_else(ApiError::internal)?;
-    let now = state.now();
+    let code = random_token().ok_or_else(ApiError::internal)?;
+    let now = idp.clock.now();
     {
         let mut codes = idp.codes.lock();
         codes.retain(|_, c| c.expires_at > now);
@@ -400,13 +426,10 @@ fn basic_client_id(headers: &HeaderMap) -> Option<String> {
 }
 
 async fn token(
-    State(state): State<AppState>,
+    State(idp): State<Arc<TestIdp>>,
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    let Ok(idp) = idp(&state) else {
-        return ApiError::not_found().into_response();
-    };
     if form.grant_type.as_deref() != Some("authorization_code") {
         return token_error("unsupported_grant_type");
     }
@@ -417,7 +440,7 @@ async fn token(
     else {
         return token_error("invalid_grant");
     };
-    let now = state.now();
+    let now = idp.clock.now();
     let client_id = form.client_id.clone().or_else(|| basic_client_id(&headers));
     let verifier_ok = form.code_verifier.as_deref().is_some_and(|v| {
         URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, v.as_bytes()))
@@ -432,7 +455,7 @@ async fn token(
     }
     let person = issued.person;
     let claims = IdTokenClaims {
-        iss: issuer(&state),
+        iss: idp.issuer.clone(),
         sub: &person.subject,
         aud: issued.client_id,
         exp: (now + Duration::minutes(5)).timestamp(),
@@ -449,7 +472,7 @@ async fn token(
     let Ok(id_token) = jsonwebtoken::encode(&header, &claims, &key) else {
         return ApiError::internal().into_response();
     };
-    let access_token = crate::sessions::random_token().unwrap_or_default();
+    let access_token = random_token().unwrap_or_default();
     Json(json!({
         "access_token": access_token,
         "token_type": "Bearer",
@@ -457,4 +480,70 @@ async fn token(
         "id_token": id_token,
     }))
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use omadata_clock::{ManualClock, SystemClock};
+    use tower::ServiceExt;
+
+    fn provider() -> TestIdp {
+        let public_url = Url::parse("http://127.0.0.1:8080/").unwrap();
+        let config = GatewayConfig::new(public_url.clone(), oidc_settings(&public_url));
+        TestIdp::new(&config, Arc::new(ManualClock::new(SystemClock.now()))).unwrap()
+    }
+
+    #[tokio::test]
+    async fn its_routes_carry_their_own_state_and_name_the_gateways_issuer() {
+        let response = provider()
+            .routes()
+            .oneshot(
+                Request::get("/test-idp/.well-known/openid-configuration")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let discovery: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(discovery["issuer"], "http://127.0.0.1:8080/test-idp");
+        assert_eq!(
+            discovery["token_endpoint"],
+            "http://127.0.0.1:8080/test-idp/token"
+        );
+    }
+
+    #[tokio::test]
+    async fn it_redirects_only_to_the_gateways_callback() {
+        let authorize = |redirect: &str| {
+            format!(
+                "/test-idp/authorize?response_type=code&scope=openid&client_id={CLIENT_ID}&redirect_uri={redirect}&code_challenge=x&code_challenge_method=S256&login_hint=client1"
+            )
+        };
+        let router = provider().routes();
+        for (redirect, expected) in [
+            (
+                "http%3A%2F%2F127.0.0.1%3A8080%2Fauth%2Fcallback",
+                StatusCode::SEE_OTHER,
+            ),
+            ("https%3A%2F%2Fevil.example%2Fcb", StatusCode::BAD_REQUEST),
+        ] {
+            let response = router
+                .clone()
+                .oneshot(
+                    Request::get(authorize(redirect))
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(response.status(), expected, "{redirect}");
+        }
+    }
 }
