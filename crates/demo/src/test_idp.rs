@@ -24,7 +24,7 @@ use omadata_clock::Clock;
 use omadata_consent::ServiceKey;
 use omadata_gateway::config::{GatewayConfig, OidcSettings};
 use omadata_gateway::error::{ApiError, ApiResult};
-use omadata_gateway::sessions::random_token;
+use omadata_gateway::random_token;
 use parking_lot::Mutex;
 use ring::digest;
 use serde::{Deserialize, Serialize};

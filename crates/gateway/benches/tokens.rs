@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use omadata_app::Role;
 use omadata_consent::ServiceKey;
-use omadata_gateway::tokens::BearerKeys;
+use omadata_gateway::BearerKeys;
 use std::hint::black_box;
 
 fn tokens(c: &mut Criterion) {

@@ -18,7 +18,11 @@ fn changes_state(method: &Method) -> bool {
 }
 
 /// Middleware (`from_fn_with_state(limit, deadline)`).
-pub async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+pub(crate) async fn deadline(
+    State(limit): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
     if !changes_state(request.method()) {
         return match tokio::time::timeout(limit, next.run(request)).await {
             Ok(response) => response,

@@ -1,5 +1,7 @@
-//! OmaData gateway: where people meet OmaData. Domain logic stays in the vault and
-//! consent crates; this crate is HTTP.
+//! OmaData gateway: where people meet OmaData. The use cases live in `omadata-app` and
+//! the rules in the domain crates; this crate is HTTP. Its public face is small: [`state`]
+//! and [`app`]/[`run`], the settings ([`config`]) and the error type ([`error`]); every
+//! module else is the crate's own.
 //!
 //! Map of the crate:
 //! - [`app`] builds the router from an [`AppState`] (plus routes the caller adds, such as
@@ -20,23 +22,31 @@
 //! - [`pages`]: the web app (HTML shell, script, stylesheet), built into the binary.
 //! - [`openapi`]: the OpenAPI document generated from the handlers.
 
+// Crate-private by default: whatever another crate needs is re-exported here on purpose.
+#![warn(unreachable_pub)]
+
 pub mod config;
-pub mod deadline;
+mod deadline;
 pub mod error;
-pub mod extract;
-pub mod limits;
-pub mod oidc;
-pub mod openapi;
-pub mod pages;
-pub mod paging;
-pub mod routes;
-pub mod sessions;
-pub mod state;
-pub mod tokens;
+mod extract;
+mod limits;
+mod oidc;
+mod openapi;
+mod pages;
+mod paging;
+mod routes;
+mod sessions;
+mod state;
+mod tokens;
+
+pub use sessions::random_token;
+pub use state::AppState;
+/// For the token benchmark.
+pub use tokens::BearerKeys;
 
 use crate::config::GatewayConfig;
 use crate::error::ApiError;
-use crate::state::{AppState, Metrics, Services};
+use crate::state::{Metrics, Services};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, header};

@@ -46,18 +46,18 @@ impl Modify for Security {
         (name = "admin", description = "An organisation's staff"),
     )
 )]
-pub struct ApiDoc;
+pub(crate) struct ApiDoc;
 
 /// The whole document: [`ApiDoc`]'s title, security schemes and tags, and the paths and
 /// schemas of the routes in `routes::documented`.
-pub fn document() -> utoipa::openapi::OpenApi {
+pub(crate) fn document() -> utoipa::openapi::OpenApi {
     utoipa_axum::router::OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::routes::documented())
         .into_openapi()
 }
 
 /// The document as pretty JSON with a final newline, as committed in `specs/`.
-pub fn openapi_json() -> String {
+pub(crate) fn openapi_json() -> String {
     let mut text = document().to_pretty_json().unwrap_or_default();
     text.push('\n');
     text

@@ -10,11 +10,11 @@ const SHELL: &str = include_str!("../assets/app.html");
 const SCRIPT: &str = include_str!("../assets/app.js");
 const STYLESHEET: &str = include_str!("../assets/app.css");
 
-pub async fn app_shell() -> Html<&'static str> {
+pub(crate) async fn app_shell() -> Html<&'static str> {
     Html(SHELL)
 }
 
-pub async fn script() -> Response {
+pub(crate) async fn script() -> Response {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
         SCRIPT,
@@ -22,7 +22,7 @@ pub async fn script() -> Response {
         .into_response()
 }
 
-pub async fn stylesheet() -> Response {
+pub(crate) async fn stylesheet() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
         STYLESHEET,

@@ -11,14 +11,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
 /// Items per page when the caller names no `limit`.
-pub const DEFAULT_LIMIT: usize = 100;
+pub(crate) const DEFAULT_LIMIT: usize = 100;
 /// The most items one page holds.
-pub const MAX_LIMIT: usize = 1000;
+pub(crate) const MAX_LIMIT: usize = 1000;
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct PageQuery {
+pub(crate) struct PageQuery {
     /// Items per page: 1 to 1000, 100 when absent.
     limit: Option<usize>,
     /// Where to continue: the `cursor` of the previous page's `Link: rel="next"` header.
@@ -26,12 +26,12 @@ pub struct PageQuery {
 }
 
 impl PageQuery {
-    pub fn limit(&self) -> usize {
+    pub(crate) fn limit(&self) -> usize {
         self.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
     }
 
     /// The id the previous page ended at, if a cursor was given.
-    pub fn after(&self) -> ApiResult<Option<[u8; 16]>> {
+    pub(crate) fn after(&self) -> ApiResult<Option<[u8; 16]>> {
         self.cursor
             .as_deref()
             .map(|cursor| {
@@ -46,7 +46,7 @@ impl PageQuery {
 }
 
 /// `body` as JSON, with a `Link: rel="next"` to `path` continuing after `next`.
-pub fn page_response(
+pub(crate) fn page_response(
     body: impl serde::Serialize,
     path: &str,
     limit: usize,

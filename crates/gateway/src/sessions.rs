@@ -18,11 +18,11 @@ use ring::rand::{SecureRandom, SystemRandom};
 use std::collections::{HashMap, VecDeque};
 use zeroize::Zeroizing;
 
-pub const SESSION_COOKIE: &str = "omadata_session";
-pub const LOGIN_COOKIE: &str = "omadata_login";
+pub(crate) const SESSION_COOKIE: &str = "omadata_session";
+pub(crate) const LOGIN_COOKIE: &str = "omadata_login";
 
 /// Pending logins kept at most; beyond it the oldest is dropped.
-pub const PENDING_LOGIN_LIMIT: usize = 10_000;
+pub(crate) const PENDING_LOGIN_LIMIT: usize = 10_000;
 
 /// How often expired sessions are swept.
 const SWEEP_INTERVAL_SECONDS: i64 = 60;
@@ -58,7 +58,7 @@ pub fn random_token() -> Option<String> {
 }
 
 /// The session id named in tokens, from the cookie value (one-way).
-pub fn sid_of(cookie_value: &str) -> String {
+pub(crate) fn sid_of(cookie_value: &str) -> String {
     let mut context = ring::digest::Context::new(&ring::digest::SHA256);
     context.update(b"omadata-sid\0");
     context.update(cookie_value.as_bytes());

@@ -9,7 +9,7 @@ use omadata_app::Role;
 use omadata_consent::ServiceKey;
 use serde::{Deserialize, Serialize};
 
-pub const AUDIENCE: &str = "omadata-api";
+pub(crate) const AUDIENCE: &str = "omadata-api";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct BearerClaims {

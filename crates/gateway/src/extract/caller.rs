@@ -14,11 +14,11 @@ use omadata_app::{Principal, Role};
 use omadata_vault::ClientId;
 
 /// Compares two secrets in time independent of where they differ.
-pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -31,7 +31,7 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// The signed-in caller.
 #[derive(Debug, Clone)]
-pub struct Caller {
+pub(crate) struct Caller {
     pub principal: Principal,
     /// The browser session's cookie value, when the caller came with a cookie (not with
     /// a bearer token).
@@ -42,14 +42,14 @@ pub struct Caller {
 }
 
 impl Caller {
-    pub fn client_id(&self) -> Result<ClientId, ApiError> {
+    pub(crate) fn client_id(&self) -> Result<ClientId, ApiError> {
         match &self.principal {
             Principal::Client { id, .. } => Ok(*id),
             Principal::Staff { .. } => Err(ApiError::forbidden()),
         }
     }
 
-    pub fn staff(&self, role: Role) -> Result<&omadata_consent::Staff, ApiError> {
+    pub(crate) fn staff(&self, role: Role) -> Result<&omadata_consent::Staff, ApiError> {
         match &self.principal {
             Principal::Staff { staff, role: r } if *r == role => Ok(staff),
             _ => Err(ApiError::forbidden()),
@@ -139,7 +139,7 @@ impl FromRequestParts<AppState> for Caller {
 /// `X-Forwarded-For` address that is not itself a trusted proxy. From any other peer the
 /// header is ignored, since anyone can write it.
 #[derive(Debug, Clone, Copy)]
-pub struct ClientAddress(pub Option<std::net::IpAddr>);
+pub(crate) struct ClientAddress(pub Option<std::net::IpAddr>);
 
 impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;

@@ -1,8 +1,8 @@
 //! Extractors, one module a job: [`body`] for what the request carries (JSON, query,
 //! path), [`caller`] for who sends it.
 
-pub mod body;
-pub mod caller;
+pub(crate) mod body;
+pub(crate) mod caller;
 
-pub use body::{AppJson, AppPath, AppQuery, OptionalJson};
-pub use caller::{Caller, ClientAddress, cookie, same_secret};
+pub(crate) use body::{AppJson, AppPath, AppQuery, OptionalJson};
+pub(crate) use caller::{Caller, ClientAddress, cookie, same_secret};

@@ -16,7 +16,7 @@ use omadata_consent::{NewStaff, Organisation, Staff};
 use omadata_vault::ProfessionalId;
 
 #[utoipa::path(get, path = "/api/v1/admin/organisation", tag = "admin", responses((status = 200, body = omadata_consent::Organisation), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn organisation(
+pub(crate) async fn organisation(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Organisation>> {
@@ -25,7 +25,7 @@ pub async fn organisation(
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/professionals", tag = "admin", params(crate::paging::PageQuery), responses((status = 200, body = [omadata_consent::Staff]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn staff(
+pub(crate) async fn staff(
     State(state): State<AppState>,
     caller: Caller,
     crate::extract::AppQuery(page): crate::extract::AppQuery<crate::paging::PageQuery>,
@@ -46,7 +46,7 @@ pub async fn staff(
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/professionals", tag = "admin", request_body = omadata_consent::NewStaff, responses((status = 201, body = omadata_consent::Staff), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn register_staff(
+pub(crate) async fn register_staff(
     State(state): State<AppState>,
     caller: Caller,
     AppJson(body): AppJson<NewStaff>,
@@ -61,7 +61,7 @@ pub async fn register_staff(
 /// and their sessions and tokens end at once. Another organisation's member, or no such
 /// member, answers 403 alike.
 #[utoipa::path(post, path = "/api/v1/admin/professionals/{id}/deactivate", tag = "admin", params(("id" = String, Path, description = "staff id")), responses((status = 200, body = omadata_consent::Staff), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn deactivate_staff(
+pub(crate) async fn deactivate_staff(
     State(state): State<AppState>,
     caller: Caller,
     AppPath(id): AppPath<String>,

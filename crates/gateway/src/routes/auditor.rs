@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct EventQuery {
+pub(crate) struct EventQuery {
     client: Option<ClientId>,
     professional: Option<ProfessionalId>,
     organisation: Option<OrganisationId>,
@@ -30,14 +30,14 @@ pub struct EventQuery {
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct EventPage {
+pub(crate) struct EventPage {
     events: Vec<AuditEntry>,
     /// Pass as `before` for the next (older) page.
     next_before: Option<u64>,
 }
 
 #[utoipa::path(get, path = "/api/v1/audit/events", tag = "auditor", params(EventQuery), responses((status = 200, body = EventPage), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn events(
+pub(crate) async fn events(
     State(state): State<AppState>,
     caller: Caller,
     crate::extract::AppQuery(query): crate::extract::AppQuery<EventQuery>,
@@ -62,7 +62,7 @@ pub async fn events(
 /// The newest signed checkpoint. Checkpoints are signed on a schedule (and by
 /// `POST`), never by this GET.
 #[utoipa::path(get, path = "/api/v1/audit/checkpoint", tag = "auditor", responses((status = 200, body = omadata_consent::audit::Checkpoint), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn checkpoint(
+pub(crate) async fn checkpoint(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Checkpoint>> {
@@ -75,7 +75,7 @@ pub async fn checkpoint(
 /// Signs a checkpoint over the whole log now, if it has grown since the newest one
 /// (otherwise answers with the newest). A state change, so it needs the CSRF token.
 #[utoipa::path(post, path = "/api/v1/audit/checkpoint", tag = "auditor", responses((status = 200, body = omadata_consent::audit::Checkpoint), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn sign_checkpoint(
+pub(crate) async fn sign_checkpoint(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Checkpoint>> {
@@ -88,13 +88,13 @@ pub async fn sign_checkpoint(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct InclusionQuery {
+pub(crate) struct InclusionQuery {
     seq: u64,
     size: u64,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Proof {
+pub(crate) struct Proof {
     /// Hashes, base64.
     proof: Vec<String>,
 }
@@ -109,7 +109,7 @@ fn encode(hashes: Vec<[u8; 32]>) -> Proof {
 }
 
 #[utoipa::path(get, path = "/api/v1/audit/proofs/inclusion", tag = "auditor", params(InclusionQuery), responses((status = 200, body = Proof), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn inclusion_proof(
+pub(crate) async fn inclusion_proof(
     State(state): State<AppState>,
     caller: Caller,
     crate::extract::AppQuery(query): crate::extract::AppQuery<InclusionQuery>,
@@ -122,13 +122,13 @@ pub async fn inclusion_proof(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct ConsistencyQuery {
+pub(crate) struct ConsistencyQuery {
     from: u64,
     to: u64,
 }
 
 #[utoipa::path(get, path = "/api/v1/audit/proofs/consistency", tag = "auditor", params(ConsistencyQuery), responses((status = 200, body = Proof), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn consistency_proof(
+pub(crate) async fn consistency_proof(
     State(state): State<AppState>,
     caller: Caller,
     crate::extract::AppQuery(query): crate::extract::AppQuery<ConsistencyQuery>,
@@ -142,7 +142,7 @@ pub async fn consistency_proof(
 /// bounded memory on the blocking pool. One at a time across the gateway: a second call
 /// meanwhile gets 429 `verification_running`.
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "auditor", responses((status = 200, body = omadata_consent::audit::LogReport), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn verify(
+pub(crate) async fn verify(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<omadata_consent::audit::LogReport>> {

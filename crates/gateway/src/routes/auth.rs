@@ -47,7 +47,7 @@ fn refusal(status: StatusCode, title_fi: &str, text_fi: &str, text_en: &str) -> 
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct LoginQuery {
+pub(crate) struct LoginQuery {
     role: Option<String>,
     login_hint: Option<String>,
     /// `login`: ask the provider for a fresh authentication (before erasure).
@@ -57,7 +57,7 @@ pub struct LoginQuery {
 }
 
 #[utoipa::path(get, path = "/auth/login", tag = "session", params(LoginQuery), responses((status = 303, description = "to the identity provider"), (status = 400, description = "unknown role (HTML page)"), (status = 429, description = "too many sign-in starts from this address (HTML page)"), (status = 502, description = "provider unreachable (HTML page)")))]
-pub async fn login(
+pub(crate) async fn login(
     State(state): State<AppState>,
     crate::extract::ClientAddress(address): crate::extract::ClientAddress,
     crate::extract::AppQuery(query): crate::extract::AppQuery<LoginQuery>,
@@ -159,7 +159,7 @@ pub async fn login(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct CallbackQuery {
+pub(crate) struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
@@ -167,7 +167,7 @@ pub struct CallbackQuery {
 
 /// Audits one summary entry per closed window of sign-in refusals (the count is in the
 /// reason, `rate_limited_total=N`; the address only in the log line).
-pub async fn audit_rate_limit_summaries(
+pub(crate) async fn audit_rate_limit_summaries(
     state: AppState,
     closed: Vec<(std::net::IpAddr, crate::limits::RefusalSummary)>,
 ) {
@@ -195,7 +195,7 @@ async fn audit_refusal(state: &AppState, reason: &str, professional: Option<Prof
 }
 
 #[utoipa::path(get, path = "/auth/callback", tag = "session", params(CallbackQuery), responses((status = 303, description = "signed in; session cookie set"), (status = 400, description = "interrupted or expired login (HTML page)"), (status = 401, description = "ID token did not verify (HTML page)"), (status = 403, description = "weak acr or not registered for the role (HTML page)")))]
-pub async fn callback(
+pub(crate) async fn callback(
     State(state): State<AppState>,
     headers: HeaderMap,
     crate::extract::AppQuery(query): crate::extract::AppQuery<CallbackQuery>,
@@ -326,7 +326,7 @@ pub async fn callback(
 /// with a bearer token, it ends the session that token came from (the whole sign-in, not
 /// only the token).
 #[utoipa::path(post, path = "/auth/logout", tag = "session", responses((status = 204, description = "signed out; the session and its tokens ended"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+pub(crate) async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let services = state.services();
     services.sessions.remove_sid(&caller.session.sid);
     sign_in::audit_sign_out(state.app(), &caller.principal, state.now()).await?;
@@ -339,7 +339,7 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct TokenResponse {
+pub(crate) struct TokenResponse {
     access_token: String,
     token_type: &'static str,
     expires_in: i64,
@@ -349,7 +349,7 @@ pub struct TokenResponse {
 /// browser session: a bearer token cannot mint its successor (403 `session_required`).
 /// The token lives no longer than the session and ends with it.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "session", responses((status = 200, body = TokenResponse), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, description = "called with a bearer token (`session_required`), or CSRF token missing", body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = [])))]
-pub async fn issue_token(
+pub(crate) async fn issue_token(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<TokenResponse>> {

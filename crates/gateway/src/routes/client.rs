@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Me {
+pub(crate) struct Me {
     id: String,
     role: Role,
     display_name: String,
@@ -32,7 +32,7 @@ pub struct Me {
 }
 
 #[utoipa::path(get, path = "/api/v1/me", tag = "session", responses((status = 200, body = Me), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn me(caller: Caller) -> Json<Me> {
+pub(crate) async fn me(caller: Caller) -> Json<Me> {
     let (id, organisation) = match &caller.principal {
         Principal::Client { id, .. } => (id.to_string(), None),
         Principal::Staff { staff, .. } => {
@@ -49,7 +49,7 @@ pub async fn me(caller: Caller) -> Json<Me> {
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RecordView {
+pub(crate) struct RecordView {
     path: String,
     version: u64,
     // Served as the JSON text the vault sealed (no parse and re-escape per read).
@@ -60,14 +60,14 @@ pub struct RecordView {
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AuthorView {
+pub(crate) struct AuthorView {
     kind: &'static str,
     id: String,
     name: Option<String>,
     title: Option<String>,
 }
 
-pub fn record_view(authored: AuthoredRecord) -> RecordView {
+pub(crate) fn record_view(authored: AuthoredRecord) -> RecordView {
     let AuthoredRecord {
         record,
         professional,
@@ -96,7 +96,7 @@ pub fn record_view(authored: AuthoredRecord) -> RecordView {
 }
 
 #[utoipa::path(get, path = "/api/v1/me/record", tag = "client", responses((status = 200, body = [RecordView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn my_record(
+pub(crate) async fn my_record(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Vec<RecordView>>> {
@@ -107,12 +107,12 @@ pub async fn my_record(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[derive(utoipa::ToSchema)]
-pub struct WriteBody {
+pub(crate) struct WriteBody {
     pub value: serde_json::Value,
 }
 
 #[utoipa::path(put, path = "/api/v1/me/record/{path}", tag = "client", params(("path" = String, Path, description = "field path from the catalogue")), request_body = WriteBody, responses((status = 200, body = RecordView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn write_my_field(
+pub(crate) async fn write_my_field(
     State(state): State<AppState>,
     caller: Caller,
     crate::extract::AppPath(path): crate::extract::AppPath<String>,
@@ -124,7 +124,10 @@ pub async fn write_my_field(
 }
 
 #[utoipa::path(post, path = "/api/v1/me/pairing-codes", tag = "client", responses((status = 201, body = PairingCodeView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn pairing_code(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+pub(crate) async fn pairing_code(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Response> {
     let code = client::issue_pairing_code(state.app(), caller.client_id()?, state.now()).await?;
     let qr_svg = qrcode::QrCode::new(code.code.as_bytes())
         .map(|qr| {
@@ -146,7 +149,7 @@ pub async fn pairing_code(State(state): State<AppState>, caller: Caller) -> ApiR
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PairingCodeView {
+pub(crate) struct PairingCodeView {
     code: String,
     expires_at: DateTime<Utc>,
     /// The code as a QR code (SVG), for the professional's camera.
@@ -154,7 +157,7 @@ pub struct PairingCodeView {
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ProfessionalEntry {
+pub(crate) struct ProfessionalEntry {
     id: ProfessionalId,
     name: String,
     title: String,
@@ -164,7 +167,7 @@ pub struct ProfessionalEntry {
 
 /// Registered professionals, so a client can grant to the one in front of them.
 #[utoipa::path(get, path = "/api/v1/directory/professionals", tag = "client", params(crate::paging::PageQuery), responses((status = 200, body = [ProfessionalEntry]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn professionals(
+pub(crate) async fn professionals(
     State(state): State<AppState>,
     caller: Caller,
     crate::extract::AppQuery(page): crate::extract::AppQuery<PageQuery>,
@@ -194,14 +197,14 @@ pub async fn professionals(
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RequestView {
+pub(crate) struct RequestView {
     #[serde(flatten)]
     request: AccessRequest,
     current_status: RequestStatus,
 }
 
 #[utoipa::path(get, path = "/api/v1/me/access-requests", tag = "client", params(crate::paging::PageQuery), responses((status = 200, body = [RequestView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn my_requests(
+pub(crate) async fn my_requests(
     State(state): State<AppState>,
     caller: Caller,
     crate::extract::AppQuery(page): crate::extract::AppQuery<PageQuery>,
@@ -230,13 +233,13 @@ pub async fn my_requests(
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct GrantView {
+pub(crate) struct GrantView {
     #[serde(flatten)]
     grant: Grant,
     state: GrantState,
 }
 
-pub fn grant_view(grant: Grant, now: DateTime<Utc>) -> GrantView {
+pub(crate) fn grant_view(grant: Grant, now: DateTime<Utc>) -> GrantView {
     GrantView {
         state: grant.state(now),
         grant,
@@ -244,7 +247,7 @@ pub fn grant_view(grant: Grant, now: DateTime<Utc>) -> GrantView {
 }
 
 #[utoipa::path(post, path = "/api/v1/me/access-requests/{id}/approve", tag = "client", params(("id" = String, Path)), request_body = Option<omadata_consent::Narrowing>, responses((status = 200, body = GrantView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn approve(
+pub(crate) async fn approve(
     State(state): State<AppState>,
     caller: Caller,
     crate::extract::AppPath(id): crate::extract::AppPath<String>,
@@ -257,7 +260,7 @@ pub async fn approve(
 }
 
 #[utoipa::path(post, path = "/api/v1/me/access-requests/{id}/deny", tag = "client", params(("id" = String, Path)), responses((status = 200, body = omadata_consent::AccessRequest), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn deny(
+pub(crate) async fn deny(
     State(state): State<AppState>,
     caller: Caller,
     crate::extract::AppPath(id): crate::extract::AppPath<String>,
@@ -267,7 +270,7 @@ pub async fn deny(
 }
 
 #[utoipa::path(get, path = "/api/v1/me/grants", tag = "client", params(crate::paging::PageQuery), responses((status = 200, body = [GrantView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn my_grants(
+pub(crate) async fn my_grants(
     State(state): State<AppState>,
     caller: Caller,
     crate::extract::AppQuery(page): crate::extract::AppQuery<PageQuery>,
@@ -292,7 +295,7 @@ pub async fn my_grants(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[derive(utoipa::ToSchema)]
-pub struct NewGrant {
+pub(crate) struct NewGrant {
     professional: ProfessionalId,
     fields: Vec<FieldSelector>,
     actions: BTreeSet<Action>,
@@ -301,7 +304,7 @@ pub struct NewGrant {
 }
 
 #[utoipa::path(post, path = "/api/v1/me/grants", tag = "client", request_body = NewGrant, responses((status = 201, body = GrantView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn create_grant(
+pub(crate) async fn create_grant(
     State(state): State<AppState>,
     caller: Caller,
     AppJson(body): AppJson<NewGrant>,
@@ -319,7 +322,7 @@ pub async fn create_grant(
 }
 
 #[utoipa::path(delete, path = "/api/v1/me/grants/{id}", tag = "client", params(("id" = String, Path)), responses((status = 200, body = GrantView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn revoke(
+pub(crate) async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     crate::extract::AppPath(id): crate::extract::AppPath<String>,
@@ -332,7 +335,7 @@ pub async fn revoke(
 
 /// The latest receipt of a grant, exactly as signed.
 #[utoipa::path(get, path = "/api/v1/me/grants/{id}/receipt", tag = "client", params(("id" = String, Path)), responses((status = 200, description = "the signed consent receipt, canonical JSON", content_type = "application/json", body = Object), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn receipt(
+pub(crate) async fn receipt(
     State(state): State<AppState>,
     caller: Caller,
     crate::extract::AppPath(id): crate::extract::AppPath<String>,
@@ -347,13 +350,13 @@ pub async fn receipt(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct Page {
+pub(crate) struct Page {
     before: Option<u64>,
     limit: Option<usize>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AccessView {
+pub(crate) struct AccessView {
     seq: u64,
     at: DateTime<Utc>,
     event: AuditEvent,
@@ -386,7 +389,7 @@ fn access_view(described: DescribedEntry) -> AccessView {
 
 /// "Who has seen my data, and when": every access decision about the client.
 #[utoipa::path(get, path = "/api/v1/me/access-log", tag = "client", params(Page), responses((status = 200, body = [AccessView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn access_log(
+pub(crate) async fn access_log(
     State(state): State<AppState>,
     caller: Caller,
     crate::extract::AppQuery(page): crate::extract::AppQuery<Page>,
@@ -398,7 +401,7 @@ pub async fn access_log(
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Export {
+pub(crate) struct Export {
     client: String,
     exported_at: DateTime<Utc>,
     records: Vec<RecordView>,
@@ -409,7 +412,7 @@ pub struct Export {
 
 /// Everything held about the client, machine-readable (GDPR Art. 15 and 20).
 #[utoipa::path(get, path = "/api/v1/me/export", tag = "client", responses((status = 200, body = Export), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn export(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+pub(crate) async fn export(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let client = caller.client_id()?;
     let now = state.now();
     let held = client::export(state.app(), client)?;
@@ -440,7 +443,10 @@ pub async fn export(State(state): State<AppState>, caller: Caller) -> ApiResult<
 /// sign-in: older than `reauthentication_max_age` (5 minutes) it answers 403
 /// `reauthentication_required`; sign in again with `/auth/login?role=client&prompt=login`.
 #[utoipa::path(delete, path = "/api/v1/me", tag = "client", responses((status = 204, description = "everything erased"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, description = "not a client, or the sign-in is not recent (`reauthentication_required`)", body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn erase_me(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
+pub(crate) async fn erase_me(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<StatusCode> {
     let client = caller.client_id()?;
     client::erase(
         state.app(),

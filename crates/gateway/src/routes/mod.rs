@@ -1,12 +1,12 @@
 //! HTTP routes, one module a role; [`documented`] is the table of the routes the OpenAPI
 //! document describes, from which both the router and the document's paths are built.
 
-pub mod admin;
-pub mod auditor;
-pub mod auth;
-pub mod client;
-pub mod professional;
-pub mod public;
+pub(crate) mod admin;
+pub(crate) mod auditor;
+pub(crate) mod auth;
+pub(crate) mod client;
+pub(crate) mod professional;
+pub(crate) mod public;
 
 use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 /// Every route in the OpenAPI document, each with its handler's `#[utoipa::path]`: the
 /// path and method come from there, so the router and the document cannot disagree.
 /// Handlers sharing a path are listed in one `routes!`.
-pub fn documented() -> OpenApiRouter<AppState> {
+pub(crate) fn documented() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .routes(routes!(public::healthz))
         .routes(routes!(public::readyz))

@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[derive(utoipa::ToSchema)]
-pub struct NewRequest {
+pub(crate) struct NewRequest {
     pairing_code: String,
     fields: Vec<FieldSelector>,
     actions: BTreeSet<Action>,
@@ -29,7 +29,7 @@ pub struct NewRequest {
 }
 
 #[utoipa::path(post, path = "/api/v1/access-requests", tag = "professional", request_body = NewRequest, responses((status = 201, body = omadata_consent::AccessRequest), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn request_access(
+pub(crate) async fn request_access(
     State(state): State<AppState>,
     caller: Caller,
     AppJson(body): AppJson<NewRequest>,
@@ -48,7 +48,7 @@ pub async fn request_access(
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct GrantSummary {
+pub(crate) struct GrantSummary {
     id: GrantId,
     fields: BTreeSet<String>,
     actions: BTreeSet<Action>,
@@ -57,14 +57,14 @@ pub struct GrantSummary {
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ClientView {
+pub(crate) struct ClientView {
     client: ClientId,
     grants: Vec<GrantSummary>,
 }
 
 /// Clients with at least one active grant to the caller.
 #[utoipa::path(get, path = "/api/v1/clients", tag = "professional", params(crate::paging::PageQuery), responses((status = 200, body = [ClientView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn my_clients(
+pub(crate) async fn my_clients(
     State(state): State<AppState>,
     caller: Caller,
     crate::extract::AppQuery(page): crate::extract::AppQuery<PageQuery>,
@@ -103,21 +103,21 @@ pub async fn my_clients(
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PermittedField {
+pub(crate) struct PermittedField {
     #[serde(flatten)]
     record: RecordView,
     grant: GrantId,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ClientRecord {
+pub(crate) struct ClientRecord {
     client: ClientId,
     /// Exactly the fields an active grant permits and that hold a value.
     fields: Vec<PermittedField>,
 }
 
 #[utoipa::path(get, path = "/api/v1/clients/{id}/record", tag = "professional", params(("id" = String, Path)), responses((status = 200, body = ClientRecord), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn client_record(
+pub(crate) async fn client_record(
     State(state): State<AppState>,
     caller: Caller,
     crate::extract::AppPath(client): crate::extract::AppPath<String>,
@@ -136,7 +136,7 @@ pub async fn client_record(
 }
 
 #[utoipa::path(put, path = "/api/v1/clients/{id}/record/{path}", tag = "professional", params(("id" = String, Path), ("path" = String, Path)), request_body = crate::routes::client::WriteBody, responses((status = 200, body = crate::routes::client::RecordView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
-pub async fn write_client_field(
+pub(crate) async fn write_client_field(
     State(state): State<AppState>,
     caller: Caller,
     AppPath((client, path)): AppPath<(String, String)>,

@@ -12,13 +12,13 @@ use serde::Serialize;
 use std::sync::atomic::Ordering;
 
 #[utoipa::path(get, path = "/healthz", tag = "public", responses((status = 200, description = "alive", body = String)))]
-pub async fn healthz() -> &'static str {
+pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
 /// Ready when the store answers.
 #[utoipa::path(get, path = "/readyz", tag = "public", responses((status = 200, description = "ready", body = String), (status = 503, description = "storage unavailable", body = String)))]
-pub async fn readyz(State(state): State<AppState>) -> Response {
+pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     match state.app().ready() {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
         Err(error) => {
@@ -31,7 +31,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 /// Prometheus metrics, only for a scraper that sends the configured metrics token as
 /// `Authorization: Bearer`; without a configured token, and to anyone else, `/metrics`
 /// does not exist (404). Not in the public API document.
-pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(crate) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let Some(expected) = &state.config().network.metrics_token else {
         return ApiError::not_found().into_response();
     };
@@ -68,12 +68,12 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
 }
 
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "public", responses((status = 200, description = "keys that verify receipts and checkpoints", body = omadata_consent::Jwks)))]
-pub async fn jwks(State(state): State<AppState>) -> Json<omadata_consent::Jwks> {
+pub(crate) async fn jwks(State(state): State<AppState>) -> Json<omadata_consent::Jwks> {
     Json(state.app().published_keys())
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct FieldView {
+pub(crate) struct FieldView {
     path: String,
     category: String,
     sensitivity: Sensitivity,
@@ -84,7 +84,7 @@ pub struct FieldView {
 }
 
 #[utoipa::path(get, path = "/api/v1/fields", tag = "public", responses((status = 200, body = [FieldView])))]
-pub async fn fields(State(state): State<AppState>) -> ApiResult<Json<Vec<FieldView>>> {
+pub(crate) async fn fields(State(state): State<AppState>) -> ApiResult<Json<Vec<FieldView>>> {
     Ok(Json(
         state
             .app()
