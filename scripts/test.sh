@@ -38,6 +38,8 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The production build without the demo crate (test identity provider, demo data).
+cargo clippy -p omadata --no-default-features --all-targets --locked -- -D warnings
 echo "== cargo deny check bans licenses sources"
 cargo deny --log-level error check bans licenses sources
 echo "== tests"
