@@ -19,7 +19,8 @@
 //!   the table of the documented routes, from which both the router and the OpenAPI
 //!   paths are built.
 //! - [`paging`]: cursor paging (`limit`, `cursor`, `Link: rel="next"`) for lists.
-//! - [`pages`]: the web app (HTML shell, script, stylesheet), built into the binary.
+//! - [`pages`]: the web app (HTML shell, script, stylesheet), built into the binary;
+//!   [`web`]: server-rendered pages (templates, Fluent messages, the person's language).
 //! - [`openapi`]: the OpenAPI document generated from the handlers.
 
 // Crate-private by default: whatever another crate needs is re-exported here on purpose.
@@ -38,6 +39,7 @@ mod routes;
 mod sessions;
 mod state;
 mod tokens;
+mod web;
 
 pub use sessions::random_token;
 pub use state::AppState;
@@ -147,6 +149,7 @@ pub fn app(state: AppState, extra: Router) -> Router {
         .route("/app", get(pages::app_shell))
         .route("/assets/app.js", get(pages::script))
         .route("/assets/app.css", get(pages::stylesheet))
+        .route("/language", get(web::choose_language))
         .route("/metrics", get(public::metrics))
         .route("/api/v1/openapi.json", get(openapi_document))
         .with_state(state.clone())

@@ -4,10 +4,11 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Caller, cookie, same_secret};
 use crate::sessions::{LOGIN_COOKIE, PendingLogin, SESSION_COOKIE};
 use crate::state::{AppState, Metrics};
+use crate::web;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use chrono::Duration;
 use omadata_app::Role;
 use omadata_app::sign_in::{self, LoginIdentity, Resolved};
@@ -37,14 +38,6 @@ fn set_cookie(state: &AppState, name: &str, value: &str, path: &str, max_age: i6
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// A plain page that says why a login did not go through.
-fn refusal(status: StatusCode, title_fi: &str, text_fi: &str, text_en: &str) -> Response {
-    let page = format!(
-        "<!doctype html><html lang=\"fi\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title_fi}</title><link rel=\"stylesheet\" href=\"/assets/app.css\"></head><body><main><h1>{title_fi}</h1><p>{text_fi}</p><p lang=\"en\">{text_en}</p><p><a href=\"/\">Etusivulle / Home</a></p></main></body></html>"
-    );
-    (status, Html(page)).into_response()
-}
-
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct LoginQuery {
@@ -59,6 +52,7 @@ pub(crate) struct LoginQuery {
 #[utoipa::path(get, path = "/auth/login", tag = "session", params(LoginQuery), responses((status = 303, description = "to the identity provider"), (status = 400, description = "unknown role (HTML page)"), (status = 429, description = "too many sign-in starts from this address (HTML page)"), (status = 502, description = "provider unreachable (HTML page)")))]
 pub(crate) async fn login(
     State(state): State<AppState>,
+    headers: HeaderMap,
     crate::extract::ClientAddress(address): crate::extract::ClientAddress,
     crate::extract::AppQuery(query): crate::extract::AppQuery<LoginQuery>,
 ) -> Response {
@@ -75,11 +69,10 @@ pub(crate) async fn login(
         } else {
             Metrics::add(&state.services().metrics.logins_refused, 1);
         }
-        let mut response = refusal(
+        let mut response = web::refusal(
+            &headers,
             StatusCode::TOO_MANY_REQUESTS,
-            "Liian monta yritystä",
-            "Kirjautumisia on yritetty liian monta kertaa. Odota hetki ja yritä uudelleen.",
-            "Too many sign-in attempts. Wait a moment and try again.",
+            "login-rate-limited",
         );
         response
             .headers_mut()
@@ -91,12 +84,7 @@ pub(crate) async fn login(
         Some(text) => match Role::parse(text) {
             Some(role) => Some(role),
             None => {
-                return refusal(
-                    StatusCode::BAD_REQUEST,
-                    "Tuntematon rooli",
-                    "Roolin pitää olla client, professional, auditor tai admin.",
-                    "The role must be client, professional, auditor or admin.",
-                );
+                return web::refusal(&headers, StatusCode::BAD_REQUEST, "login-unknown-role");
             }
         },
     };
@@ -104,12 +92,7 @@ pub(crate) async fn login(
         None | Some("") => false,
         Some("login") => true,
         Some(_) => {
-            return refusal(
-                StatusCode::BAD_REQUEST,
-                "Tuntematon kehote",
-                "Kehotteen pitää olla login.",
-                "The prompt must be login.",
-            );
+            return web::refusal(&headers, StatusCode::BAD_REQUEST, "login-unknown-prompt");
         }
     };
     // Only a page name: the callback's redirect stays on this site.
@@ -129,11 +112,10 @@ pub(crate) async fn login(
         Ok(start) => start,
         Err(error) => {
             tracing::error!(%error, "login could not start");
-            return refusal(
+            return web::refusal(
+                &headers,
                 StatusCode::BAD_GATEWAY,
-                "Tunnistus ei ole nyt käytettävissä",
-                "Tunnistuspalveluun ei saatu yhteyttä. Yritä hetken päästä uudelleen.",
-                "The identification service could not be reached. Try again shortly.",
+                "login-provider-unreachable",
             );
         }
     };
@@ -202,14 +184,7 @@ pub(crate) async fn callback(
 ) -> Response {
     let services = state.services();
     let now = state.now();
-    let generic_failure = || {
-        refusal(
-            StatusCode::BAD_REQUEST,
-            "Kirjautuminen ei onnistunut",
-            "Kirjautuminen keskeytyi tai vanheni. Aloita alusta.",
-            "The login was interrupted or expired. Start again.",
-        )
-    };
+    let generic_failure = || web::refusal(&headers, StatusCode::BAD_REQUEST, "login-interrupted");
     if query.error.is_some() {
         return generic_failure();
     }
@@ -238,12 +213,7 @@ pub(crate) async fn callback(
         Err(error) => {
             tracing::warn!(%error, "login failed");
             audit_refusal(&state, "id_token_rejected", None).await;
-            return refusal(
-                StatusCode::UNAUTHORIZED,
-                "Kirjautuminen ei onnistunut",
-                "Tunnistuksen tulosta ei voitu varmistaa.",
-                "The identification result could not be verified.",
-            );
+            return web::refusal(&headers, StatusCode::UNAUTHORIZED, "login-not-verified");
         }
     };
     let acr_ok = identity
@@ -252,12 +222,7 @@ pub(crate) async fn callback(
         .is_some_and(|acr| state.config().accepted_acr.iter().any(|a| a == acr));
     if !acr_ok {
         audit_refusal(&state, "weak_acr", None).await;
-        return refusal(
-            StatusCode::FORBIDDEN,
-            "Tunnistus ei ollut riittävän vahva",
-            "OmaData vaatii vahvan tunnistautumisen, esimerkiksi pankkitunnukset tai mobiilivarmenteen. Kirjaudu uudelleen vahvalla tunnistustavalla.",
-            "OmaData needs strong authentication (substantial or high level of assurance), such as online banking codes or a mobile certificate. Sign in again with a strong method.",
-        );
+        return web::refusal(&headers, StatusCode::FORBIDDEN, "login-weak-acr");
     }
     let wished = pending.role.as_deref().and_then(Role::parse);
     let login = LoginIdentity {
@@ -273,21 +238,11 @@ pub(crate) async fn callback(
         Ok(Resolved::Principal(principal)) => principal,
         Ok(Resolved::StaffNotActive(staff)) => {
             audit_refusal(&state, "staff_not_active", Some(staff.id)).await;
-            return refusal(
-                StatusCode::FORBIDDEN,
-                "Et voi kirjautua tähän rooliin",
-                "Rekisteröintisi odottaa ylläpidon vahvistusta tai se on poistettu käytöstä.",
-                "Your registration awaits the operator's confirmation or has been deactivated.",
-            );
+            return web::refusal(&headers, StatusCode::FORBIDDEN, "login-staff-not-active");
         }
         Ok(Resolved::NotRegistered) => {
             audit_refusal(&state, "not_registered", None).await;
-            return refusal(
-                StatusCode::FORBIDDEN,
-                "Et ole rekisteröitynyt tähän rooliin",
-                "Ammattilaisen, auditoijan ja ylläpitäjän pitää olla organisaationsa rekisteröimä ennen kirjautumista.",
-                "Professionals, auditors and admins must be registered by their organisation before they sign in.",
-            );
+            return web::refusal(&headers, StatusCode::FORBIDDEN, "login-not-registered");
         }
         Err(error) => return error.into_response(),
     };

@@ -1,0 +1,213 @@
+//! The person's language and the texts in it: Fluent message files for Finnish, Swedish
+//! and English, compiled into the binary (`locales/*.ftl`).
+
+use axum::http::{HeaderMap, header};
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource};
+use std::sync::LazyLock;
+
+/// The cookie that remembers a language chosen from the menu (a preference, not a
+/// secret: the web app's script reads it too).
+pub(crate) const LANGUAGE_COOKIE: &str = "lang";
+
+/// A language the pages speak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lang {
+    Fi,
+    Sv,
+    En,
+}
+
+impl Lang {
+    pub(crate) const ALL: [Lang; 3] = [Lang::Fi, Lang::Sv, Lang::En];
+
+    /// The BCP 47 tag, as in `<html lang>`.
+    pub(crate) fn tag(self) -> &'static str {
+        match self {
+            Lang::Fi => "fi",
+            Lang::Sv => "sv",
+            Lang::En => "en",
+        }
+    }
+
+    /// The language's name in itself, as the language menu shows it.
+    pub(crate) fn menu_name(self) -> &'static str {
+        match self {
+            Lang::Fi => "Suomeksi",
+            Lang::Sv => "På svenska",
+            Lang::En => "In English",
+        }
+    }
+
+    /// The language of a tag such as `sv-FI` or `en-GB` (by its primary subtag).
+    pub(crate) fn parse(tag: &str) -> Option<Self> {
+        let primary = tag.split(['-', '_']).next()?.trim().to_ascii_lowercase();
+        match primary.as_str() {
+            "fi" => Some(Lang::Fi),
+            "sv" => Some(Lang::Sv),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The language to answer in: the one chosen from the menu (remembered in a cookie),
+    /// else the first the browser asks for that the pages speak, else Finnish.
+    pub(crate) fn of_request(headers: &HeaderMap) -> Self {
+        if let Some(chosen) = crate::extract::cookie(headers, LANGUAGE_COOKIE).and_then(Lang::parse)
+        {
+            return chosen;
+        }
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|accepted| {
+                accept_language::parse(accepted)
+                    .iter()
+                    .find_map(|tag| Lang::parse(tag))
+            })
+            .unwrap_or(Lang::Fi)
+    }
+
+    /// The message `id` in this language (`id.attribute` for an attribute), with `args`.
+    /// A missing message shows its id (a test makes sure none is missing).
+    pub(crate) fn text(self, id: &str, args: Option<&FluentArgs<'_>>) -> String {
+        let Ok(bundles) = &*BUNDLES else {
+            return id.to_owned();
+        };
+        let bundle = &bundles[self as usize];
+        let (message, attribute) = match id.split_once('.') {
+            Some((message, attribute)) => (message, Some(attribute)),
+            None => (id, None),
+        };
+        let pattern = bundle.get_message(message).and_then(|m| match attribute {
+            Some(attribute) => m.get_attribute(attribute).map(|a| a.value()),
+            None => m.value(),
+        });
+        let Some(pattern) = pattern else {
+            tracing::warn!(id, lang = self.tag(), "message missing");
+            return id.to_owned();
+        };
+        let mut errors = Vec::new();
+        let text = bundle
+            .format_pattern(pattern, args, &mut errors)
+            .into_owned();
+        if !errors.is_empty() {
+            tracing::warn!(id, lang = self.tag(), ?errors, "message did not format");
+        }
+        text
+    }
+}
+
+const SOURCES: [(Lang, &str); 3] = [
+    (Lang::Fi, include_str!("../../locales/fi.ftl")),
+    (Lang::Sv, include_str!("../../locales/sv.ftl")),
+    (Lang::En, include_str!("../../locales/en.ftl")),
+];
+
+/// One bundle a language, in the order of [`Lang`].
+type Bundles = Vec<FluentBundle<FluentResource>>;
+
+static BUNDLES: LazyLock<Result<Bundles, String>> = LazyLock::new(load);
+
+fn load() -> Result<Bundles, String> {
+    SOURCES
+        .iter()
+        .map(|(lang, source)| {
+            let resource = FluentResource::try_new((*source).to_owned())
+                .map_err(|(_, errors)| format!("{}.ftl: {errors:?}", lang.tag()))?;
+            let id = lang
+                .tag()
+                .parse()
+                .map_err(|e| format!("{}: {e}", lang.tag()))?;
+            let mut bundle = FluentBundle::new_concurrent(vec![id]);
+            // Isolation marks would show as stray characters in some screen readers.
+            bundle.set_use_isolating(false);
+            bundle
+                .add_resource(resource)
+                .map_err(|errors| format!("{}.ftl: {errors:?}", lang.tag()))?;
+            Ok(bundle)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+    use std::collections::BTreeSet;
+
+    /// Every message and attribute id of a language's file (`id = …` at the start of a
+    /// line, `.attribute = …` indented under it).
+    fn ids(source: &str) -> BTreeSet<String> {
+        let mut ids = BTreeSet::new();
+        let mut message = String::new();
+        for line in source.lines() {
+            let Some((name, _)) = line.split_once(" =") else {
+                continue;
+            };
+            if let Some(attribute) = name.trim_start().strip_prefix('.') {
+                ids.insert(format!("{message}.{attribute}"));
+            } else if !line.starts_with([' ', '#']) {
+                message = name.to_owned();
+                ids.insert(message.clone());
+            }
+        }
+        ids
+    }
+
+    #[test]
+    fn every_language_has_every_message_and_they_load() {
+        assert!(BUNDLES.is_ok(), "{:?}", BUNDLES.as_ref().err());
+        let finnish = ids(SOURCES[0].1);
+        assert!(finnish.len() > 10);
+        for (lang, source) in &SOURCES[1..] {
+            assert_eq!(ids(source), finnish, "{} differs from fi", lang.tag());
+        }
+        for lang in Lang::ALL {
+            for id in &finnish {
+                let text = lang.text(id, None);
+                assert!(!text.is_empty() && text != *id, "{id} in {}", lang.tag());
+            }
+        }
+    }
+
+    #[test]
+    fn arguments_are_filled_in() {
+        let mut args = FluentArgs::new();
+        args.set("name", "Aino");
+        args.set("role", "asiakas");
+        assert_eq!(
+            Lang::Fi.text("signed-in-as", Some(&args)),
+            "Kirjautunut: Aino (asiakas)"
+        );
+    }
+
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(name.clone(), HeaderValue::from_str(value).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn the_chosen_language_wins_then_the_browsers_then_finnish() {
+        assert_eq!(Lang::of_request(&headers(&[])), Lang::Fi);
+        let swedish_browser = (header::ACCEPT_LANGUAGE, "sv-FI,sv;q=0.9,en;q=0.5");
+        assert_eq!(
+            Lang::of_request(&headers(std::slice::from_ref(&swedish_browser))),
+            Lang::Sv
+        );
+        let british = (header::ACCEPT_LANGUAGE, "de-DE, en-GB;q=0.8");
+        assert_eq!(Lang::of_request(&headers(&[british])), Lang::En);
+        let unknown = (header::ACCEPT_LANGUAGE, "de, fr;q=0.5");
+        assert_eq!(Lang::of_request(&headers(&[unknown])), Lang::Fi);
+        let chosen = (header::COOKIE, "other=1; lang=en");
+        assert_eq!(
+            Lang::of_request(&headers(&[swedish_browser, chosen])),
+            Lang::En
+        );
+        let nonsense = (header::COOKIE, "lang=xx");
+        assert_eq!(Lang::of_request(&headers(&[nonsense])), Lang::Fi);
+    }
+}
