@@ -40,7 +40,7 @@ fn set_cookie(state: &AppState, name: &str, value: &str, path: &str, max_age: i6
 /// A plain page that says why a login did not go through.
 fn refusal(status: StatusCode, title_fi: &str, text_fi: &str, text_en: &str) -> Response {
     let page = format!(
-        "<!doctype html><html lang=\"fi\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title_fi}</title><link rel=\"stylesheet\" href=\"/assets/app.css\"></head><body><main><h1>{title_fi}</h1><p>{text_fi}</p><p lang=\"en\">{text_en}</p><p><a href=\"/\">Etusivulle / Home</a></p></main></body></html>"
+        "<!doctype html><html lang=\"fi\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title_fi}</title><link rel=\"stylesheet\" href=\"/assets/tokens.css\"><link rel=\"stylesheet\" href=\"/assets/app.css\"></head><body><main><h1>{title_fi}</h1><p>{text_fi}</p><p lang=\"en\">{text_en}</p><p><a href=\"/\">Etusivulle / Home</a></p></main></body></html>"
     );
     (status, Html(page)).into_response()
 }
