@@ -62,10 +62,10 @@ function customProperties(values) {
   const families = new Set(Object.values(values.typography).map((style) => style.fontFamily));
   if (families.size !== 1) throw new Error(`the text styles use ${families.size} font families; the script expects one`);
   property('font-family', [...families][0]);
+  // One line a text style, its size, line height and weight side by side.
   for (const [name, style] of Object.entries(values.typography)) {
-    property(`text-${kebab(name)}-font-size`, typeSize(style.fontSize));
-    property(`text-${kebab(name)}-line-height`, typeSize(style.lineHeight));
-    property(`text-${kebab(name)}-font-weight`, style.fontWeight);
+    const prefix = `--fi-text-${kebab(name)}`;
+    lines.push(`  ${prefix}-font-size: ${typeSize(style.fontSize)}; ${prefix}-line-height: ${typeSize(style.lineHeight)}; ${prefix}-font-weight: ${style.fontWeight};`);
   }
 
   section('spacing');
@@ -97,16 +97,10 @@ function fontFaces() {
   for (const weight of WEIGHTS) {
     for (const subset of SUBSETS) {
       if (!ranges[subset]) throw new Error(`@fontsource/source-sans-3 has no ${subset} subset`);
+      // One line a face: six blocks alike but for two values say less than six lines.
       rules.push(
-        '',
-        '@font-face {',
-        "  font-family: 'Source Sans 3';",
-        '  font-style: normal;',
-        `  font-weight: ${weight};`,
-        '  font-display: swap;',
-        `  src: url(${FONTS_URL}${fontFile(subset, weight)}) format('woff2');`,
-        `  unicode-range: ${ranges[subset]};`,
-        '}',
+        `@font-face { font-family: 'Source Sans 3'; font-style: normal; font-weight: ${weight}; font-display: swap; ` +
+          `src: url(${FONTS_URL}${fontFile(subset, weight)}) format('woff2'); unicode-range: ${ranges[subset]}; }`,
       );
     }
   }
@@ -133,7 +127,7 @@ function tokensCss() {
     ...tokensLicence(),
     '*/',
   ];
-  const lines = [...header, ...fontFaces(), '', ':root {', ...customProperties(tokens()).slice(1), '}', ''];
+  const lines = [...header, '', ...fontFaces(), '', ':root {', ...customProperties(tokens()).slice(1), '}', ''];
   return Buffer.from(lines.join('\n'));
 }
 
