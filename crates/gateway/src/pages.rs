@@ -105,4 +105,25 @@ mod tests {
         served.sort();
         assert_eq!(committed, served);
     }
+
+    /// A font is served as woff2 under its own name only; any other name is the usual 404
+    /// problem, so the route reads no file the table does not list.
+    #[tokio::test]
+    async fn a_font_is_served_by_its_name_and_nothing_else_is() {
+        let regular = font(AppPath("source-sans-3-latin-400-normal.woff2".to_owned())).await;
+        assert_eq!(regular.status(), axum::http::StatusCode::OK);
+        assert_eq!(regular.headers()[header::CONTENT_TYPE], "font/woff2");
+        for other in [
+            "OFL.txt",
+            "../app.css",
+            "source-sans-3-latin-300-normal.woff2",
+        ] {
+            let response = font(AppPath(other.to_owned())).await;
+            assert_eq!(
+                response.status(),
+                axum::http::StatusCode::NOT_FOUND,
+                "{other}"
+            );
+        }
+    }
 }
