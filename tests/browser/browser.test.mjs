@@ -2,7 +2,9 @@
 // desktop viewport: a client answers a request, a professional sees exactly the granted
 // fields, the client revokes and the professional's next view is refused, the client
 // sees the access in the timeline, and an auditor finds both events. axe-core runs on
-// every page (WCAG 2.1 A and AA rules) and any Content-Security-Policy violation fails.
+// every page (WCAG 2.1 A and AA rules), and on an error in the status bar; any
+// Content-Security-Policy violation fails. The Suomi.fi tokens and the Source Sans 3
+// font must arrive from the gateway.
 //
 // OMADATA_BIN: the omadata binary (scripts/test.sh builds it).
 // OMADATA_SCREENSHOTS=dir: also save screenshots there (docs/screenshots in the repo).
@@ -78,6 +80,25 @@ async function accessible(page, name, size) {
   if (SHOTS) await page.screenshot({ path: join(SHOTS, `${name}-${size}.png`), fullPage: true });
 }
 
+// The Suomi.fi look arrived: the tokens stylesheet is served and applied, and the page's
+// text is set in Source Sans 3 from the gateway (regular for text, semibold for headings).
+async function suomiFiLook(page) {
+  const tokens = await page.evaluate(async () => {
+    const response = await fetch('/assets/tokens.css');
+    return { status: response.status, type: response.headers.get('content-type') };
+  });
+  assert.deepEqual(tokens, { status: 200, type: 'text/css; charset=utf-8' });
+  const brand = await page.evaluate(() => getComputedStyle(document.documentElement).getPropertyValue('--fi-color-brand-base').trim());
+  assert.equal(brand, 'hsl(214, 100%, 24%)', 'the tokens stylesheet is not applied');
+  const loaded = await page.evaluate(async () => {
+    await document.fonts.ready;
+    return [...document.fonts].filter((face) => face.status === 'loaded').map((face) => `${face.family.replace(/"/g, '')} ${face.weight}`);
+  });
+  assert.ok(loaded.includes('Source Sans 3 400'), `regular Source Sans 3 did not load: ${loaded}`);
+  assert.ok(loaded.includes('Source Sans 3 600'), `semibold Source Sans 3 did not load: ${loaded}`);
+  assert.match(await page.evaluate(() => getComputedStyle(document.body).fontFamily), /^"Source Sans 3"/);
+}
+
 async function visit(page, hash) {
   await page.evaluate((h) => { location.hash = h; }, hash);
   await page.waitForFunction(() => !document.querySelector('main').textContent.includes('Ladataan'));
@@ -99,6 +120,7 @@ for (const size of Object.keys(VIEWPORTS)) {
       await anonymous.waitForSelector('main h1');
       assert.match(await anonymous.textContent('main h1'), /Omat tietosi/);
       await accessible(anonymous, 'sign-in', size);
+      await suomiFiLook(anonymous);
 
       // The client sees their data and answers the pending request, sharing less.
       const client = await person(browser, demo.base, 'client2', size);
@@ -126,6 +148,11 @@ for (const size of Object.keys(VIEWPORTS)) {
       const recordUrl = pro.url();
       await visit(pro, '#/ask');
       await accessible(pro, 'pro-ask', size);
+      // An error in the status bar is readable too (it was dark red on near-black).
+      await pro.fill('#ask-code', 'AAAAA-AAAAA');
+      await pro.getByRole('button', { name: 'Lähetä pyyntö' }).click();
+      await pro.waitForSelector('#status p.error');
+      await accessible(pro, 'pro-ask-error', size);
 
       // The client shares a code (and its QR), then stops the grant at once.
       await visit(client, '#/share');

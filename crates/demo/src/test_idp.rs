@@ -374,7 +374,7 @@ fn chooser(query: &AuthorizeQuery) -> Html<String> {
         ));
     }
     Html(format!(
-        "<!doctype html><html lang=\"fi\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Testitunnistus</title><link rel=\"stylesheet\" href=\"/assets/app.css\"></head><body><main><h1>Testitunnistus (test identification)</h1><p>This provider exists only for the demo and tests. Choose a test person.</p><ul>{items}</ul></main></body></html>"
+        "<!doctype html><html lang=\"fi\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Testitunnistus</title><link rel=\"stylesheet\" href=\"/assets/tokens.css\"><link rel=\"stylesheet\" href=\"/assets/app.css\"></head><body><main><h1>Testitunnistus (test identification)</h1><p>This provider exists only for the demo and tests. Choose a test person.</p><ul>{items}</ul></main></body></html>"
     ))
 }
 
