@@ -19,12 +19,9 @@
 //!   the table of the documented routes, from which both the router and the OpenAPI
 //!   paths are built.
 //! - [`paging`]: cursor paging (`limit`, `cursor`, `Link: rel="next"`) for lists.
-<<<<<<< HEAD
-//! - [`pages`]: the web app (HTML shell, script, stylesheet), built into the binary;
-//!   [`web`]: server-rendered pages (templates, Fluent messages, the person's language).
-=======
-//! - [`pages`]: the web app (HTML shell, script, stylesheets, fonts), built into the binary.
->>>>>>> pages-c
+//! - [`pages`]: the web app (HTML shell, script, stylesheets, fonts), built into the
+//!   binary; [`web`]: server-rendered pages (templates, Fluent messages, the person's
+//!   language).
 //! - [`openapi`]: the OpenAPI document generated from the handlers.
 
 // Crate-private by default: whatever another crate needs is re-exported here on purpose.
@@ -153,12 +150,9 @@ pub fn app(state: AppState, extra: Router) -> Router {
         .route("/app", get(pages::app_shell))
         .route("/assets/app.js", get(pages::script))
         .route("/assets/app.css", get(pages::stylesheet))
-<<<<<<< HEAD
-        .route("/language", get(web::choose_language))
-=======
         .route("/assets/tokens.css", get(pages::tokens))
         .route("/assets/fonts/{file}", get(pages::font))
->>>>>>> pages-c
+        .route("/language", get(web::choose_language))
         .route("/metrics", get(public::metrics))
         .route("/api/v1/openapi.json", get(openapi_document))
         .with_state(state.clone())
