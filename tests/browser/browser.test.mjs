@@ -113,7 +113,14 @@ for (const size of Object.keys(VIEWPORTS)) {
     });
     try {
       // The sign-in page.
-      const anonymous = await (await browser.newContext({ viewport: { width: VIEWPORTS[size].width, height: VIEWPORTS[size].height } })).newPage();
+      // A browser set to Swedish (sv-FI) is answered in Swedish before anyone chooses.
+      const swedish = await (await browser.newContext({ viewport: { width: VIEWPORTS[size].width, height: VIEWPORTS[size].height }, locale: 'sv-FI' })).newPage();
+      await swedish.goto(demo.base + '/');
+      await swedish.waitForSelector('main h1');
+      assert.match(await swedish.textContent('main h1'), /Dina egna uppgifter/);
+      await swedish.context().close();
+
+      const anonymous = await (await browser.newContext({ viewport: { width: VIEWPORTS[size].width, height: VIEWPORTS[size].height }, locale: 'fi-FI' })).newPage();
       anonymous.cspViolations = [];
       anonymous.on('console', (m) => { if (/Content.Security.Policy/i.test(m.text())) anonymous.cspViolations.push(m.text()); });
       await anonymous.goto(demo.base + '/');

@@ -16,6 +16,7 @@ mod gateway;
 mod gateway_crash;
 mod logs;
 mod network;
+mod pages;
 mod power_cut;
 mod problem_responses;
 mod resource_limits;

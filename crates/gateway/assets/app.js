@@ -672,12 +672,24 @@ async function staffPage() {
 
 // ---- start ---------------------------------------------------------------------------
 
+// The language: the one chosen (here or on a server-rendered page: the `lang` cookie),
+// else the first of the browser's languages the app speaks, else Finnish.
+function initialLanguage() {
+  const cookie = document.cookie.split(';').map((c) => c.trim().split('=')).find(([k]) => k === 'lang');
+  const wished = [cookie && cookie[1], localStorage.getItem('omadata.lang'), ...(navigator.languages || [])];
+  return wished.map((tag) => (tag || '').slice(0, 2).toLowerCase()).find((lang) => T[lang]) || 'fi';
+}
+
+function rememberLanguage(lang) {
+  localStorage.setItem('omadata.lang', lang);
+  document.cookie = `lang=${lang}; Path=/; Max-Age=31536000; SameSite=Lax`;
+}
+
 async function start() {
-  const stored = localStorage.getItem('omadata.lang');
-  app.lang = T[stored] ? stored : 'fi';
+  app.lang = initialLanguage();
   const select = document.getElementById('lang');
   select.value = app.lang;
-  select.addEventListener('change', () => { app.lang = select.value; localStorage.setItem('omadata.lang', app.lang); render(); });
+  select.addEventListener('change', () => { app.lang = select.value; rememberLanguage(app.lang); render(); });
   document.getElementById('logout').addEventListener('click', async () => {
     try { await api('POST', '/auth/logout'); } catch (error) { /* already signed out */ }
     app.me = null;
