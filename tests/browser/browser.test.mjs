@@ -160,7 +160,9 @@ for (const size of Object.keys(VIEWPORTS)) {
       await client.waitForFunction(() => document.documentElement.lang === 'sv');
       assert.match(await client.textContent('main h1'), /Ladda ner eller radera/);
       await accessible(client, 'client-account-sv', size);
-      await visit(client, '#/data');
+      // (visit waits for the Finnish loading text only, so wait for the Swedish page here.)
+      await client.evaluate(() => { location.hash = '#/data'; });
+      await client.waitForFunction(() => document.querySelector('main h1')?.textContent === 'Mina uppgifter');
       assert.match(await client.textContent('main'), /Har du obetalda räkningar eller lån\?/);
       await client.selectOption('#lang', 'fi');
 
