@@ -132,6 +132,10 @@ for (const size of Object.keys(VIEWPORTS)) {
       // The client sees their data and answers the pending request, sharing less.
       const client = await person(browser, demo.base, 'client2', size);
       assert.match(await client.textContent('main'), /Eero Esimerkki/);
+      // Each field says in plain words what it is, under its label.
+      const debtsHelp = await client.$$eval('main .field', (els) => els
+        .filter((e) => e.querySelector('.label').textContent === 'Velat').map((e) => e.querySelector('.help').textContent));
+      assert.deepEqual(debtsHelp, ['Onko sinulla maksamattomia laskuja tai lainoja?']);
       await accessible(client, 'client-data', size);
       await visit(client, '#/requests');
       assert.match(await client.textContent('main'), /Tero Työllisyys/);
@@ -190,6 +194,10 @@ for (const size of Object.keys(VIEWPORTS)) {
       await client.waitForFunction(() => document.documentElement.lang === 'sv');
       assert.match(await client.textContent('main h1'), /Ladda ner eller radera/);
       await accessible(client, 'client-account-sv', size);
+      // (visit waits for the Finnish loading text only, so wait for the Swedish page here.)
+      await client.evaluate(() => { location.hash = '#/data'; });
+      await client.waitForFunction(() => document.querySelector('main h1')?.textContent === 'Mina uppgifter');
+      assert.match(await client.textContent('main'), /Har du obetalda räkningar eller lån\?/);
       await client.selectOption('#lang', 'fi');
 
       // The auditor finds the permit and the deny, and the log is intact.

@@ -586,6 +586,16 @@ async fn admin_registers_staff_and_public_endpoints_answer() {
             .iter()
             .any(|f| f["path"] == "health.status" && f["sensitivity"] == "special")
     );
+    let debts = fields
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "situation.debts")
+        .unwrap();
+    assert_eq!(
+        debts["help"]["sv"], "Har du obetalda räkningar eller lån?",
+        "each field comes with its plain-language explanation"
+    );
     let (status, jwks) = anonymous.get("/.well-known/jwks.json").await.unwrap();
     assert_eq!(
         (status, jwks["keys"][0]["crv"].as_str()),

@@ -17,6 +17,8 @@
 //! - [`checkpoints`]: checkpoints signed on a schedule (one thread).
 //! - [`limits`]: quotas against guessing and against growing storage.
 //! - [`error`]: the one error enum, [`AppError`].
+//! - [`calendar`]: what a date on a page means (a day in Helsinki) and how dates are
+//!   written in Finnish, Swedish and English ([`calendar::Language`]).
 //!
 //! Rules live in the domain crates (the access decision and the audit log in
 //! `omadata-consent`, sealing in `omadata-vault`); a use case only puts them in order,
@@ -24,6 +26,7 @@
 
 pub mod admin;
 pub mod auditor;
+pub mod calendar;
 pub mod checkpoints;
 pub mod client;
 pub mod commit;

@@ -128,6 +128,11 @@ function fieldLabel(path) {
   return field ? field.labels[app.lang] || field.labels.fi : path;
 }
 
+// What the field is, in one plain line in the person's language.
+function fieldHelp(field) {
+  return field.help ? field.help[app.lang] || field.help.fi : '';
+}
+
 function formatValue(value) {
   if (value === null || value === undefined || value === '') return t('noValue');
   if (Array.isArray(value)) return value.join(', ');
@@ -280,6 +285,7 @@ async function myData() {
             holder.textContent = '';
             holder.append(
               h('span', { class: 'label' }, fieldLabel(field.path), field.sensitivity === 'special' ? [' ', h('span', { class: 'badge special' }, t('sensitive'))] : null),
+              h('p', { class: 'help' }, fieldHelp(field)),
               h('div', { class: 'value' }, formatValue(record && record.value)),
               record ? h('p', { class: 'meta' }, authorLine(record)) : null,
               editable ? h('button', { type: 'button', class: 'secondary', 'aria-label': (record ? t('edit') : t('add')) + ': ' + fieldLabel(field.path),

@@ -2,6 +2,8 @@
 //!
 //! A write names a field by its dotted path; the catalogue says whether the path exists,
 //! what type and size its value may have, who may author it, and how sensitive it is.
+//! Each field also carries its label and a one-line plain-language explanation (`help`)
+//! in Finnish, Swedish and English, for the person whose data it is.
 
 use crate::error::VaultError;
 use chrono::NaiveDate;
@@ -43,6 +45,7 @@ impl Authors {
     }
 }
 
+/// One text in each language the pages speak.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -99,6 +102,8 @@ pub struct FieldSpec {
     #[serde(rename = "type")]
     pub value_type: ValueType,
     pub labels: Labels,
+    /// What the field is, in one plain line (at most [`MAX_HELP_CHARS`] characters).
+    pub help: Labels,
 }
 
 #[derive(Deserialize)]
@@ -107,6 +112,15 @@ struct CatalogueFile {
     version: u32,
     categories: Vec<Category>,
     fields: Vec<FieldSpec>,
+}
+
+impl Labels {
+    /// The Finnish, Swedish and English texts.
+    pub fn all(&self) -> impl Iterator<Item = &str> {
+        [&self.fi, &self.sv, &self.en]
+            .into_iter()
+            .map(String::as_str)
+    }
 }
 
 /// The checked, indexed field catalogue.
@@ -121,6 +135,9 @@ pub struct Catalogue {
 /// The longest value accepted in any field, whatever the catalogue says: a guard
 /// against a catalogue typo letting megabytes into one record.
 pub const MAX_FIELD_CHARS: usize = 64 * 1024;
+
+/// The longest explanation of a field: one line on a phone screen.
+pub const MAX_HELP_CHARS: usize = 120;
 
 impl Catalogue {
     /// The catalogue in `specs/fields.json`, compiled in.
@@ -151,11 +168,21 @@ impl Catalogue {
                     field.path, field.category
                 )));
             }
-            if [&field.labels.fi, &field.labels.sv, &field.labels.en]
-                .iter()
-                .any(|l| l.trim().is_empty())
-            {
+            if field.labels.all().any(|l| l.trim().is_empty()) {
                 return Err(bad(format!("`{}` lacks a label", field.path)));
+            }
+            if field.help.all().any(|h| h.trim().is_empty()) {
+                return Err(bad(format!("`{}` lacks an explanation", field.path)));
+            }
+            if field
+                .help
+                .all()
+                .any(|h| h.chars().count() > MAX_HELP_CHARS || h.contains('\n'))
+            {
+                return Err(bad(format!(
+                    "`{}` has an explanation longer than one line of {MAX_HELP_CHARS} characters",
+                    field.path
+                )));
             }
             let limits_ok = match &field.value_type {
                 ValueType::Text { max_chars, .. } => (1..=MAX_FIELD_CHARS).contains(max_chars),
@@ -428,7 +455,7 @@ mod tests {
     fn malformed_catalogues_are_refused() {
         let field = |path: &str, cat: &str| {
             format!(
-                r#"{{"path":"{path}","category":"{cat}","sensitivity":"basic","author":"client","type":{{"kind":"date"}},"labels":{{"fi":"a","sv":"b","en":"c"}}}}"#
+                r#"{{"path":"{path}","category":"{cat}","sensitivity":"basic","author":"client","type":{{"kind":"date"}},"labels":{{"fi":"a","sv":"b","en":"c"}},"help":{{"fi":"d","sv":"e","en":"f"}}}}"#
             )
         };
         let doc = |fields: Vec<String>| {
@@ -443,5 +470,55 @@ mod tests {
         assert!(Catalogue::from_json(&doc(vec![field("ax", "a")])).is_err());
         assert!(Catalogue::from_json(&doc(vec![field("a..x", "a")])).is_err());
         assert!(Catalogue::from_json("{}").is_err());
+    }
+
+    #[test]
+    fn every_field_needs_a_short_explanation_in_each_language() {
+        let with_help = |help: Value| {
+            let mut field = json!({
+                "path": "a.x", "category": "a", "sensitivity": "basic", "author": "client",
+                "type": {"kind": "date"}, "labels": {"fi": "a", "sv": "b", "en": "c"},
+            });
+            if !help.is_null() {
+                field["help"] = help;
+            }
+            let doc = json!({
+                "version": 1,
+                "categories": [{"id": "a", "labels": {"fi": "a", "sv": "b", "en": "c"}}],
+                "fields": [field],
+            });
+            Catalogue::from_json(&doc.to_string())
+        };
+        let longest = "x".repeat(MAX_HELP_CHARS);
+        let loaded = with_help(json!({"fi": "Velat?", "sv": "Skulder?", "en": longest})).unwrap();
+        assert_eq!(loaded.field("a.x").unwrap().help.fi, "Velat?");
+        assert!(with_help(json!({"fi": "ä".repeat(MAX_HELP_CHARS), "sv": "b", "en": "c"})).is_ok());
+        for refused in [
+            Value::Null,
+            json!({"fi": "a", "sv": "b"}),
+            json!({"fi": "a", "sv": " ", "en": "c"}),
+            json!({"fi": "a", "sv": "b", "en": ""}),
+            json!({"fi": "a", "sv": "b", "en": "c", "de": "d"}),
+            json!({"fi": "a", "sv": "b", "en": "x".repeat(MAX_HELP_CHARS + 1)}),
+            json!({"fi": "two\nlines", "sv": "b", "en": "c"}),
+        ] {
+            assert!(with_help(refused.clone()).is_err(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn builtin_fields_are_explained_in_plain_words() {
+        let catalogue = Catalogue::builtin().unwrap();
+        let debts = &catalogue.field("situation.debts").unwrap().help;
+        assert_eq!(debts.fi, "Onko sinulla maksamattomia laskuja tai lainoja?");
+        assert_eq!(debts.sv, "Har du obetalda räkningar eller lån?");
+        assert_eq!(debts.en, "Do you have unpaid bills or loans?");
+        for field in catalogue.fields() {
+            assert!(
+                !field.help.all().any(|h| h.to_lowercase().contains("must")),
+                "{}: no orders",
+                field.path
+            );
+        }
     }
 }

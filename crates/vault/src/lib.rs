@@ -2,7 +2,8 @@
 //!
 //! Map of the crate:
 //! - [`catalogue`]: the field catalogue (`specs/fields.json`): dotted paths, categories,
-//!   sensitivity, who may author, value types and limits, labels in fi/sv/en.
+//!   sensitivity, who may author, value types and limits, labels and plain-language
+//!   explanations in fi/sv/en.
 //! - [`keys`]: the master key (loaded from a file or the environment, never stored) and
 //!   per-client data keys; both zeroized on drop and redacted in `Debug`.
 //! - [`envelope`]: the byte formats of sealed records and wrapped keys (AES-256-GCM, ring),

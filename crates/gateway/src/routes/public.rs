@@ -81,6 +81,8 @@ pub(crate) struct FieldView {
     #[serde(rename = "type")]
     value_type: omadata_vault::catalogue::ValueType,
     labels: omadata_vault::catalogue::Labels,
+    /// What the field is, in one plain line, for the person whose data it is.
+    help: omadata_vault::catalogue::Labels,
 }
 
 #[utoipa::path(get, path = "/api/v1/fields", tag = "public", responses((status = 200, body = [FieldView])))]
@@ -98,6 +100,7 @@ pub(crate) async fn fields(State(state): State<AppState>) -> ApiResult<Json<Vec<
                 author: f.author,
                 value_type: f.value_type.clone(),
                 labels: f.labels.clone(),
+                help: f.help.clone(),
             })
             .collect(),
     ))
