@@ -10,28 +10,35 @@ use std::sync::LazyLock;
 /// secret: the web app's script reads it too).
 pub(crate) const LANGUAGE_COOKIE: &str = "lang";
 
-/// A language the pages speak.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Lang {
-    Fi,
-    Sv,
-    En,
+pub(crate) use omadata_app::calendar::Language as Lang;
+
+/// What the pages need of a language beyond its code: its name in the menu, and the
+/// texts in it.
+pub(crate) trait Speak: Sized {
+    fn menu_name(self) -> &'static str;
+    fn text(self, id: &str, args: Option<&FluentArgs<'_>>) -> String;
 }
 
-impl Lang {
-    pub(crate) const ALL: [Lang; 3] = [Lang::Fi, Lang::Sv, Lang::En];
-
-    /// The BCP 47 tag, as in `<html lang>`.
-    pub(crate) fn tag(self) -> &'static str {
-        match self {
-            Lang::Fi => "fi",
-            Lang::Sv => "sv",
-            Lang::En => "en",
-        }
+/// The language to answer in: the one chosen from the menu (remembered in a cookie),
+/// else the first the browser asks for that the pages speak, else Finnish.
+pub(crate) fn language_of(headers: &HeaderMap) -> Lang {
+    if let Some(chosen) = crate::extract::cookie(headers, LANGUAGE_COOKIE).and_then(Lang::parse) {
+        return chosen;
     }
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|accepted| {
+            accept_language::parse(accepted)
+                .iter()
+                .find_map(|tag| Lang::parse(tag))
+        })
+        .unwrap_or(Lang::Fi)
+}
 
+impl Speak for Lang {
     /// The language's name in itself, as the language menu shows it.
-    pub(crate) fn menu_name(self) -> &'static str {
+    fn menu_name(self) -> &'static str {
         match self {
             Lang::Fi => "Suomeksi",
             Lang::Sv => "På svenska",
@@ -39,42 +46,19 @@ impl Lang {
         }
     }
 
-    /// The language of a tag such as `sv-FI` or `en-GB` (by its primary subtag).
-    pub(crate) fn parse(tag: &str) -> Option<Self> {
-        let primary = tag.split(['-', '_']).next()?.trim().to_ascii_lowercase();
-        match primary.as_str() {
-            "fi" => Some(Lang::Fi),
-            "sv" => Some(Lang::Sv),
-            "en" => Some(Lang::En),
-            _ => None,
-        }
-    }
-
-    /// The language to answer in: the one chosen from the menu (remembered in a cookie),
-    /// else the first the browser asks for that the pages speak, else Finnish.
-    pub(crate) fn of_request(headers: &HeaderMap) -> Self {
-        if let Some(chosen) = crate::extract::cookie(headers, LANGUAGE_COOKIE).and_then(Lang::parse)
-        {
-            return chosen;
-        }
-        headers
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|accepted| {
-                accept_language::parse(accepted)
-                    .iter()
-                    .find_map(|tag| Lang::parse(tag))
-            })
-            .unwrap_or(Lang::Fi)
-    }
-
     /// The message `id` in this language (`id.attribute` for an attribute), with `args`.
     /// A missing message shows its id (a test makes sure none is missing).
-    pub(crate) fn text(self, id: &str, args: Option<&FluentArgs<'_>>) -> String {
+    fn text(self, id: &str, args: Option<&FluentArgs<'_>>) -> String {
         let Ok(bundles) = &*BUNDLES else {
             return id.to_owned();
         };
-        let bundle = &bundles[self as usize];
+        let Some(bundle) = SOURCES
+            .iter()
+            .position(|(lang, _)| *lang == self)
+            .and_then(|i| bundles.get(i))
+        else {
+            return id.to_owned();
+        };
         let (message, attribute) = match id.split_once('.') {
             Some((message, attribute)) => (message, Some(attribute)),
             None => (id, None),
@@ -84,7 +68,7 @@ impl Lang {
             None => m.value(),
         });
         let Some(pattern) = pattern else {
-            tracing::warn!(id, lang = self.tag(), "message missing");
+            tracing::warn!(id, lang = self.code(), "message missing");
             return id.to_owned();
         };
         let mut errors = Vec::new();
@@ -92,7 +76,7 @@ impl Lang {
             .format_pattern(pattern, args, &mut errors)
             .into_owned();
         if !errors.is_empty() {
-            tracing::warn!(id, lang = self.tag(), ?errors, "message did not format");
+            tracing::warn!(id, lang = self.code(), ?errors, "message did not format");
         }
         text
     }
@@ -104,7 +88,7 @@ const SOURCES: [(Lang, &str); 3] = [
     (Lang::En, include_str!("../../locales/en.ftl")),
 ];
 
-/// One bundle a language, in the order of [`Lang`].
+/// One bundle a language, in the order of `SOURCES`.
 type Bundles = Vec<FluentBundle<FluentResource>>;
 
 static BUNDLES: LazyLock<Result<Bundles, String>> = LazyLock::new(load);
@@ -114,17 +98,17 @@ fn load() -> Result<Bundles, String> {
         .iter()
         .map(|(lang, source)| {
             let resource = FluentResource::try_new((*source).to_owned())
-                .map_err(|(_, errors)| format!("{}.ftl: {errors:?}", lang.tag()))?;
+                .map_err(|(_, errors)| format!("{}.ftl: {errors:?}", lang.code()))?;
             let id = lang
-                .tag()
+                .code()
                 .parse()
-                .map_err(|e| format!("{}: {e}", lang.tag()))?;
+                .map_err(|e| format!("{}: {e}", lang.code()))?;
             let mut bundle = FluentBundle::new_concurrent(vec![id]);
             // Isolation marks would show as stray characters in some screen readers.
             bundle.set_use_isolating(false);
             bundle
                 .add_resource(resource)
-                .map_err(|errors| format!("{}.ftl: {errors:?}", lang.tag()))?;
+                .map_err(|errors| format!("{}.ftl: {errors:?}", lang.code()))?;
             Ok(bundle)
         })
         .collect()
@@ -161,12 +145,12 @@ mod tests {
         let finnish = ids(SOURCES[0].1);
         assert!(finnish.len() > 10);
         for (lang, source) in &SOURCES[1..] {
-            assert_eq!(ids(source), finnish, "{} differs from fi", lang.tag());
+            assert_eq!(ids(source), finnish, "{} differs from fi", lang.code());
         }
         for lang in Lang::ALL {
             for id in &finnish {
                 let text = lang.text(id, None);
-                assert!(!text.is_empty() && text != *id, "{id} in {}", lang.tag());
+                assert!(!text.is_empty() && text != *id, "{id} in {}", lang.code());
             }
         }
     }
@@ -192,22 +176,19 @@ mod tests {
 
     #[test]
     fn the_chosen_language_wins_then_the_browsers_then_finnish() {
-        assert_eq!(Lang::of_request(&headers(&[])), Lang::Fi);
+        assert_eq!(language_of(&headers(&[])), Lang::Fi);
         let swedish_browser = (header::ACCEPT_LANGUAGE, "sv-FI,sv;q=0.9,en;q=0.5");
         assert_eq!(
-            Lang::of_request(&headers(std::slice::from_ref(&swedish_browser))),
+            language_of(&headers(std::slice::from_ref(&swedish_browser))),
             Lang::Sv
         );
         let british = (header::ACCEPT_LANGUAGE, "de-DE, en-GB;q=0.8");
-        assert_eq!(Lang::of_request(&headers(&[british])), Lang::En);
+        assert_eq!(language_of(&headers(&[british])), Lang::En);
         let unknown = (header::ACCEPT_LANGUAGE, "de, fr;q=0.5");
-        assert_eq!(Lang::of_request(&headers(&[unknown])), Lang::Fi);
+        assert_eq!(language_of(&headers(&[unknown])), Lang::Fi);
         let chosen = (header::COOKIE, "other=1; lang=en");
-        assert_eq!(
-            Lang::of_request(&headers(&[swedish_browser, chosen])),
-            Lang::En
-        );
+        assert_eq!(language_of(&headers(&[swedish_browser, chosen])), Lang::En);
         let nonsense = (header::COOKIE, "lang=xx");
-        assert_eq!(Lang::of_request(&headers(&[nonsense])), Lang::Fi);
+        assert_eq!(language_of(&headers(&[nonsense])), Lang::Fi);
     }
 }

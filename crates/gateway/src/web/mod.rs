@@ -9,7 +9,7 @@ use crate::error::ApiError;
 use askama::Template;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use i18n::{LANGUAGE_COOKIE, Lang};
+use i18n::{LANGUAGE_COOKIE, Lang, Speak, language_of};
 use serde::Deserialize;
 
 /// What the frame of every page shows, in the person's language.
@@ -31,7 +31,7 @@ pub(crate) struct LanguageChoice {
 impl Chrome {
     pub(crate) fn new(headers: &HeaderMap, back: &str) -> Self {
         Self {
-            lang: Lang::of_request(headers),
+            lang: language_of(headers),
             back: local_path(back).unwrap_or("/").to_owned(),
         }
     }
@@ -45,7 +45,7 @@ impl Chrome {
             .iter()
             .map(|&lang| LanguageChoice {
                 lang,
-                href: format!("/language?to={}&back={}", lang.tag(), encode(&self.back)),
+                href: format!("/language?to={}&back={}", lang.code(), encode(&self.back)),
                 current: lang == self.lang,
             })
             .collect()
@@ -101,7 +101,7 @@ pub(crate) async fn choose_language(
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response();
     let cookie = format!(
         "{LANGUAGE_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
-        lang.tag()
+        lang.code()
     );
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
