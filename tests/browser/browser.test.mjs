@@ -56,7 +56,8 @@ const VIEWPORTS = {
 
 async function person(browser, base, login, size) {
   const { width, height, ...rest } = VIEWPORTS[size];
-  const context = await browser.newContext({ viewport: { width, height }, ...rest, locale: 'fi-FI' });
+  // The browser's clock is elsewhere than Finland: dates must still mean Finnish days.
+  const context = await browser.newContext({ viewport: { width, height }, ...rest, locale: 'fi-FI', timezoneId: 'America/New_York' });
   const page = await context.newPage();
   page.cspViolations = [];
   page.on('console', (message) => {
@@ -159,6 +160,13 @@ for (const size of Object.keys(VIEWPORTS)) {
       const recordUrl = pro.url();
       await visit(pro, '#/ask');
       await accessible(pro, 'pro-ask', size);
+      // A chosen day lasts until its end in Finnish time, in winter and in summer, and an
+      // instant is shown on its Finnish day.
+      assert.equal(await pro.evaluate(() => endOfDay('2027-01-15')), '2027-01-15T21:59:59.000Z');
+      assert.equal(await pro.evaluate(() => endOfDay('2027-07-15')), '2027-07-15T20:59:59.000Z');
+      assert.equal(await pro.evaluate(() => endOfDay('2027-03-28')), '2027-03-28T20:59:59.000Z');
+      assert.equal(await pro.evaluate(() => helsinkiDay('2027-01-15T22:30:00Z')), '2027-01-16');
+      assert.equal(await pro.evaluate(() => fmtDate('2027-01-15T21:59:59Z')), '15.1.2027');
       // An error in the status bar is readable too (it was dark red on near-black).
       await pro.fill('#ask-code', 'AAAAA-AAAAA');
       await pro.getByRole('button', { name: 'Lähetä pyyntö' }).click();

@@ -117,11 +117,34 @@ async function api(method, path, body) {
 
 function fail(error) { say(t('error', { detail: error.message }), true); }
 
-const dateFormat = () => new Intl.DateTimeFormat(app.lang === 'en' ? 'en-GB' : app.lang + '-FI', { dateStyle: 'medium' });
-const timeFormat = () => new Intl.DateTimeFormat(app.lang === 'en' ? 'en-GB' : app.lang + '-FI', { dateStyle: 'medium', timeStyle: 'short' });
+// Dates as people mean them: shown in Finnish time, and a chosen day lasts until its
+// end in Finnish time (Europe/Helsinki), whatever the browser's own time zone.
+const HELSINKI = 'Europe/Helsinki';
+const dateFormat = () => new Intl.DateTimeFormat(app.lang === 'en' ? 'en-GB' : app.lang + '-FI', { dateStyle: 'medium', timeZone: HELSINKI });
+const timeFormat = () => new Intl.DateTimeFormat(app.lang === 'en' ? 'en-GB' : app.lang + '-FI', { dateStyle: 'medium', timeStyle: 'short', timeZone: HELSINKI });
 const fmtDate = (iso) => dateFormat().format(new Date(iso));
 const fmtTime = (iso) => timeFormat().format(new Date(iso));
-const isoDay = (date) => date.toISOString().slice(0, 10);
+const wallClock = new Intl.DateTimeFormat('en-GB', { timeZone: HELSINKI, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+function helsinkiParts(ms) {
+  return Object.fromEntries(wallClock.formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
+}
+// The day (YYYY-MM-DD) an instant falls on in Finnish time.
+function helsinkiDay(iso) {
+  const p = helsinkiParts(Date.parse(iso));
+  return `${p.year}-${p.month}-${p.day}`;
+}
+const isoDay = (date) => helsinkiDay(date.toISOString());
+// The last second (23:59:59) of a day (YYYY-MM-DD) in Finnish time, as an instant.
+function endOfDay(day) {
+  const [y, m, d] = day.split('-').map(Number);
+  const wanted = Date.UTC(y, m - 1, d, 23, 59, 59);
+  let at = wanted - 2 * 3600e3;
+  for (let i = 0; i < 2; i++) {
+    const p = helsinkiParts(at);
+    at += wanted - Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second);
+  }
+  return new Date(at).toISOString();
+}
 
 function fieldLabel(path) {
   const field = app.byPath.get(path);
@@ -336,7 +359,7 @@ function termsForm(prefix) {
       fields: [...form.querySelectorAll('input[name=' + id('field') + ']:checked')].map((c) => ({ path: c.value })),
       actions,
       purpose: text ? { code, text } : { code },
-      valid_until: new Date(until.value + 'T23:59:59Z').toISOString(),
+      valid_until: endOfDay(until.value),
     };
   };
   return { controls, read };
@@ -368,7 +391,7 @@ async function myRequests() {
       try { await api('POST', path, body); say(message); await render(); } catch (error) { fail(error); }
     };
     const less = () => {
-      const until = h('input', { type: 'date', id: 'until-' + r.id, max: r.valid_until.slice(0, 10), value: r.valid_until.slice(0, 10) });
+      const until = h('input', { type: 'date', id: 'until-' + r.id, max: helsinkiDay(r.valid_until), value: helsinkiDay(r.valid_until) });
       const form = h('form', { class: 'card soft' },
         fieldChecklist('f-' + r.id, r.fields, new Set(r.fields)),
         h('div', { class: 'row' }, h('label', { for: 'until-' + r.id, class: 'label' }, t('shorterTime')), until),
@@ -377,7 +400,7 @@ async function myRequests() {
         event.preventDefault();
         const fields = [...form.querySelectorAll('input[type=checkbox]:checked')].map((c) => ({ path: c.value }));
         const body = { fields };
-        if (until.value && until.value < r.valid_until.slice(0, 10)) body.valid_until = new Date(until.value + 'T23:59:59Z').toISOString();
+        if (until.value && until.value < helsinkiDay(r.valid_until)) body.valid_until = endOfDay(until.value);
         answer('/api/v1/me/access-requests/' + r.id + '/approve', body, t('approved'));
       });
       box.append(form);
