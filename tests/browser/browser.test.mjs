@@ -167,6 +167,40 @@ for (const size of Object.keys(VIEWPORTS)) {
       assert.equal(await pro.evaluate(() => endOfDay('2027-03-28')), '2027-03-28T20:59:59.000Z');
       assert.equal(await pro.evaluate(() => helsinkiDay('2027-01-15T22:30:00Z')), '2027-01-16');
       assert.equal(await pro.evaluate(() => fmtDate('2027-01-15T21:59:59Z')), '15.1.2027');
+
+      // A request with the right to change says so, and approving less can take it off
+      // (a second press of "approve less" opens no second form).
+      const code = await client.evaluate(() => api('POST', '/api/v1/me/pairing-codes'));
+      await pro.evaluate((pairing) => api('POST', '/api/v1/access-requests', {
+        pairing_code: pairing, fields: [{ path: 'identity.phone' }], actions: ['read', 'write'],
+        purpose: { code: 'guidance' }, valid_until: new Date(Date.now() + 20 * 86400000).toISOString(),
+      }), code.code);
+      await visit(client, '#/data');
+      await visit(client, '#/requests');
+      assert.match(await client.textContent('main'), /nähdä ja myös muuttaa tietoja/);
+      await accessible(client, 'client-request-change', size);
+      await client.getByRole('button', { name: 'Hyväksy vähemmän' }).click();
+      await client.getByRole('button', { name: 'Hyväksy vähemmän' }).click();
+      assert.equal(await client.locator('main form').count(), 1);
+      await client.getByLabel('Saa myös muuttaa tietoja').uncheck();
+      await client.getByRole('button', { name: 'Hyväksy valitut' }).click();
+      await client.waitForSelector('#status p');
+      const grants = await client.evaluate(() => api('GET', '/api/v1/me/grants'));
+      const phone = grants.filter((g) => g.state === 'active' && g.fields.includes('identity.phone'));
+      assert.deepEqual(phone.map((g) => g.actions), [['read']]);
+      // Ended again, so the rest of the journey sees the one grant it made.
+      await client.evaluate((id) => api('DELETE', '/api/v1/me/grants/' + id), phone[0].id);
+
+      // A professional's change shows as a change in the client's "who has looked".
+      const youth = await person(browser, demo.base, 'pro-youth', size);
+      const aino = await person(browser, demo.base, 'client1', size);
+      const ainoId = (await aino.evaluate(() => api('GET', '/api/v1/me'))).id;
+      await youth.evaluate((id) => api('PUT', '/api/v1/clients/' + id + '/record/plan.agreed_actions', { value: 'Haetaan kesätöitä.' }), ainoId);
+      await visit(aino, '#/seen');
+      assert.match(await aino.textContent('main'), /muutti/);
+      await accessible(aino, 'client-seen-change', size);
+      await youth.context().close();
+      await aino.context().close();
       // An error in the status bar is readable too (it was dark red on near-black).
       await pro.fill('#ask-code', 'AAAAA-AAAAA');
       await pro.getByRole('button', { name: 'Lähetä pyyntö' }).click();

@@ -41,6 +41,9 @@ const T = byLanguage({
   receipt: ['Kuitti luvasta', 'Kvitto på lovet', 'Receipt of permission'],
   seen: ['Kuka on katsonut tietojani', 'Vem har tittat på mina uppgifter', 'Who has looked at my data'], seenIntro: ['Jokainen katselu tallentuu. Tässä näet, kuka katsoi, mitä ja milloin.', 'Varje visning sparas. Här ser du vem som tittade, på vad och när.', 'Every view is recorded. Here you see who looked, at what and when.'], noneSeen: ['Kukaan ei ole vielä katsonut tietojasi.', 'Ingen har tittat på dina uppgifter ännu.', 'Nobody has looked at your data yet.'],
   sawFields: ['katsoi', 'tittade på', 'looked at'], triedFields: ['yritti katsoa ilman lupaa', 'försökte titta utan lov', 'tried to look without permission'],
+  changedFields: ['muutti', 'ändrade', 'changed'], triedChange: ['yritti muuttaa ilman lupaa', 'försökte ändra utan lov', 'tried to change without permission'],
+  may: ['Saa', 'Får', 'May'], maySee: ['nähdä tiedot', 'se uppgifterna', 'see the data'], mayChange: ['nähdä ja myös muuttaa tietoja', 'se och också ändra uppgifterna', 'see and also change the data'],
+  alsoChange: ['Saa myös muuttaa tietoja', 'Får också ändra uppgifterna', 'May also change the data'], cancel: ['Peruuta', 'Avbryt', 'Cancel'],
   account: ['Lataa tai poista tietosi', 'Ladda ner eller radera dina uppgifter', 'Download or delete your data'], download: ['Lataa kaikki tietoni', 'Ladda ner alla mina uppgifter', 'Download all my data'], downloadText: ['Saat kaiken, mitä sinusta on tallennettu, yhtenä tiedostona.', 'Du får allt som sparats om dig i en fil.', 'You get everything stored about you in one file.'],
   deleteAll: ['Poista kaikki tietoni', 'Radera alla mina uppgifter', 'Delete all my data'], deleteText: ['Kaikki tietosi poistetaan lopullisesti. Kaikki luvat loppuvat heti. Tätä ei voi perua. Lokiin jää vain merkintä, että tiedot poistettiin, ilman nimeäsi.', 'Alla dina uppgifter raderas för alltid. Alla lov slutar direkt. Det går inte att ångra. I loggen blir bara en anteckning om att uppgifterna raderades, utan ditt namn.', 'All your data is deleted for good. Every permission ends at once. This cannot be undone. The log keeps only a note that data was deleted, without your name.'],
   deleteConfirm: ['Ymmärrän, että tietoja ei saa takaisin.', 'Jag förstår att uppgifterna inte kan fås tillbaka.', 'I understand the data cannot be brought back.'], deletedBye: ['Tietosi on poistettu. Kiitos, että käytit OmaDataa.', 'Dina uppgifter är raderade. Tack för att du använde OmaData.', 'Your data has been deleted. Thank you for using OmaData.'],
@@ -375,6 +378,13 @@ function fieldChecklist(name, paths, checkedPaths) {
     }));
 }
 
+// What a request or grant lets the professional do, in words: whether they may change
+// the data too is never left out.
+function rightsLine(actions) {
+  const text = actions.includes('write') ? t('mayChange') : t('maySee');
+  return h('p', {}, h('strong', {}, t('may') + ': '), actions.includes('write') ? h('strong', { class: 'badge' }, text) : text);
+}
+
 async function myRequests() {
   const requests = await api('GET', '/api/v1/me/access-requests');
   const pending = requests.filter((r) => r.current_status === 'pending');
@@ -385,24 +395,36 @@ async function myRequests() {
       h('h2', { id: 'req-' + r.id }, who.name + ', ' + who.title),
       h('p', {}, h('strong', {}, t('who') + ': '), who.name + ', ' + who.title + ', ' + who.organisation.name),
       h('div', {}, h('strong', {}, t('which') + ':'), fieldList(r.fields)),
+      rightsLine(r.actions),
       h('p', {}, h('strong', {}, t('why') + ': '), purposeText(r.purpose)),
       h('p', {}, h('strong', {}, t('until') + ': '), fmtDate(r.valid_until)));
     const answer = async (path, body, message) => {
       try { await api('POST', path, body); say(message); await render(); } catch (error) { fail(error); }
     };
+    let lessForm = null;
     const less = () => {
+      // Opened once; a second press goes back to the open form.
+      if (lessForm) { lessForm.querySelector('input').focus(); return; }
       const until = h('input', { type: 'date', id: 'until-' + r.id, max: helsinkiDay(r.valid_until), value: helsinkiDay(r.valid_until) });
+      const write = r.actions.includes('write')
+        ? h('div', { class: 'check' }, h('input', { type: 'checkbox', id: 'write-' + r.id, checked: true }), h('label', { for: 'write-' + r.id }, t('alsoChange')))
+        : null;
       const form = h('form', { class: 'card soft' },
         fieldChecklist('f-' + r.id, r.fields, new Set(r.fields)),
+        write,
         h('div', { class: 'row' }, h('label', { for: 'until-' + r.id, class: 'label' }, t('shorterTime')), until),
-        h('button', { type: 'submit' }, t('approveChosen')));
+        h('div', { class: 'actions' },
+          h('button', { type: 'submit' }, t('approveChosen')),
+          h('button', { type: 'button', class: 'secondary', onclick: () => { form.remove(); lessForm = null; } }, t('cancel'))));
       form.addEventListener('submit', (event) => {
         event.preventDefault();
-        const fields = [...form.querySelectorAll('input[type=checkbox]:checked')].map((c) => ({ path: c.value }));
+        const fields = [...form.querySelectorAll('input[name="f-' + r.id + '"]:checked')].map((c) => ({ path: c.value }));
         const body = { fields };
+        if (write && !form.querySelector('#write-' + r.id).checked) body.actions = r.actions.filter((a) => a !== 'write');
         if (until.value && until.value < helsinkiDay(r.valid_until)) body.valid_until = endOfDay(until.value);
         answer('/api/v1/me/access-requests/' + r.id + '/approve', body, t('approved'));
       });
+      lessForm = form;
       box.append(form);
       form.querySelector('input').focus();
     };
@@ -470,6 +492,7 @@ async function myGrants() {
     h('h2', { id: 'grant-' + g.id }, g.grantee.name + ', ' + g.grantee.title),
     h('p', { class: 'meta' }, g.grantee.organisation.name),
     h('div', {}, h('strong', {}, t('which') + ':'), fieldList(g.fields)),
+    rightsLine(g.actions),
     h('p', {}, h('strong', {}, t('why') + ': '), purposeText(g.purpose)),
     h('p', {}, h('strong', {}, t('until') + ': '), fmtDate(g.valid_until), ' ', h('span', { class: 'badge ok' }, t('state_' + g.state))),
     h('div', { class: 'actions' },
@@ -492,7 +515,7 @@ async function seen() {
     h('p', {}, t('seenIntro')),
     log.length ? h('ol', { class: 'timeline' }, log.map((e) => h('li', { class: e.outcome === 'permit' ? '' : 'denied' },
       h('p', {}, h('strong', {}, fmtTime(e.at))),
-      h('p', {}, (e.professional_name || '?') + (e.organisation_name ? ' (' + e.organisation_name + ')' : '') + ' ' + (e.outcome === 'permit' ? t('sawFields') : t('triedFields')) + ':'),
+      h('p', {}, (e.professional_name || '?') + (e.organisation_name ? ' (' + e.organisation_name + ')' : '') + ' ' + t(e.action === 'write' ? (e.outcome === 'permit' ? 'changedFields' : 'triedChange') : (e.outcome === 'permit' ? 'sawFields' : 'triedFields')) + ':'),
       h('p', {}, e.fields.filter((f) => f !== '*').map(fieldLabel).join(', '))))) : h('p', {}, t('noneSeen')),
     legal('legalLog'));
 }

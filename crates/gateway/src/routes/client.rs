@@ -364,6 +364,8 @@ pub(crate) struct AccessView {
     professional_name: Option<String>,
     organisation_name: Option<String>,
     fields: Vec<String>,
+    /// `read` (looked at) or `write` (changed).
+    action: Option<Action>,
     grant: Option<String>,
     outcome: Option<omadata_consent::audit::Outcome>,
 }
@@ -382,6 +384,7 @@ fn access_view(described: DescribedEntry) -> AccessView {
         professional_name: professional.map(|s| s.name),
         organisation_name: organisation.map(|o| o.name),
         fields: entry.fields,
+        action: entry.action,
         grant: entry.grant.map(|g| g.to_string()),
         outcome: entry.outcome,
     }
