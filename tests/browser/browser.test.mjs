@@ -246,11 +246,22 @@ for (const size of Object.keys(VIEWPORTS)) {
       const auditor = await person(browser, demo.base, 'auditor', size);
       await auditor.waitForSelector('main table tbody tr');
       const events = await auditor.textContent('main table');
-      assert.match(events, /access/);
-      assert.match(events, /permit/);
-      assert.match(events, /deny/);
+      // Codes are shown as words (they were `access`, `permit`, `deny`).
+      assert.match(events, /Tietojen käyttö/);
+      assert.match(events, /sallittu/);
+      assert.match(events, /estetty/);
+      assert.doesNotMatch(events, /\b(access|permit|deny|read|write)\b/);
       assert.match(await auditor.textContent('main'), /Loki on eheä/);
       await accessible(auditor, 'auditor-events', size);
+      // One day is a range too: today, from its start to its end in Finnish time.
+      const today = await auditor.evaluate(() => helsinkiDay(new Date().toISOString()));
+      await auditor.fill('#q-from', today);
+      await auditor.fill('#q-to', today);
+      await auditor.getByRole('button', { name: 'Hae' }).click();
+      await auditor.waitForFunction(() => location.hash.includes('from='));
+      await auditor.waitForSelector('main table tbody tr');
+      assert.equal(await auditor.inputValue('#q-from'), today);
+      assert.equal(await auditor.locator('#status .error').count(), 0);
 
       const admin = await person(browser, demo.base, 'admin', size);
       await admin.waitForSelector('main table');

@@ -56,6 +56,13 @@ const T = byLanguage({
   open: ['Avaa', 'Öppna', 'Open'], client: ['Asiakas', 'Klient', 'Client'], record: ['Asiakkaan tiedot', 'Klientens uppgifter', 'Client\'s data'], noAccess: ['Ei pääsyä: lupaa ei ole, se on päättynyt tai se on peruttu.', 'Ingen åtkomst: lov saknas, har gått ut eller har återkallats.', 'No access: there is no permission, or it has ended or been taken back.'],
   ask: ['Pyydä lupaa', 'Be om lov', 'Ask for access'], askIntro: ['Kysy asiakkaalta koodi. Pyydä vain ne tiedot, joita tehtävä vaatii.', 'Fråga klienten efter koden. Be bara om de uppgifter uppdraget kräver.', 'Ask the client for their code. Ask only for the data the task needs.'], pairingCode: ['Asiakkaan koodi', 'Klientens kod', 'Client\'s code'], send: ['Lähetä pyyntö', 'Skicka förfrågan', 'Send request'], sent: ['Pyyntö lähetetty. Asiakas päättää.', 'Förfrågan skickad. Klienten bestämmer.', 'Request sent. The client decides.'],
   sensitive: ['arkaluonteinen', 'känslig', 'sensitive'],
+  ev_request: ['Pyyntö', 'Begäran', 'Request'], ev_approve: ['Hyväksytty', 'Godkänd', 'Approved'], ev_deny: ['Kielletty', 'Nekad', 'Denied'], ev_request_expire: ['Pyyntö vanheni', 'Begäran gick ut', 'Request expired'],
+  ev_grant: ['Lupa annettu', 'Lov givet', 'Permission given'], ev_narrow: ['Lupaa kavennettu', 'Lovet begränsat', 'Permission narrowed'], ev_revoke: ['Lupa peruttu', 'Lovet återkallat', 'Permission withdrawn'], ev_expire: ['Lupa päättyi', 'Lovet gick ut', 'Permission expired'],
+  ev_access: ['Tietojen käyttö', 'Användning av uppgifter', 'Use of data'], ev_pairing_code: ['Jakokoodi', 'Delningskod', 'Sharing code'], ev_erase: ['Tiedot poistettu', 'Uppgifterna raderade', 'Data erased'],
+  ev_login: ['Kirjautuminen', 'Inloggning', 'Sign-in'], ev_login_refused: ['Kirjautuminen estetty', 'Inloggning nekad', 'Sign-in refused'], ev_logout: ['Uloskirjautuminen', 'Utloggning', 'Sign-out'],
+  ev_admin: ['Ylläpito', 'Administration', 'Administration'], ev_lockout: ['Lukitus', 'Spärr', 'Lockout'],
+  out_permit: ['sallittu', 'tillåten', 'permitted'], out_deny: ['estetty', 'nekad', 'refused'], act_read: ['katsominen', 'visning', 'looking'], act_write: ['muuttaminen', 'ändring', 'changing'], action: ['Mitä', 'Vad', 'What'],
+  exportAll: ['Haetaan kaikki rajatut tapahtumat…', 'Hämtar alla valda händelser…', 'Fetching every filtered event…'],
   events: ['Tapahtumat', 'Händelser', 'Events'], eventsIntro: ['Lupien ja katselujen historia. Lokissa ei ole tietojen sisältöä.', 'Historik över lov och visningar. Loggen innehåller inga uppgifter.', 'History of permissions and views. The log holds no data contents.'], filter: ['Hae', 'Sök', 'Search'], clientId: ['Asiakkaan tunnus', 'Klientens id', 'Client id'], professionalId: ['Ammattilaisen tunnus', 'Yrkespersonens id', 'Professional id'],
   from: ['Alkaen', 'Från', 'From'], to: ['Päättyen', 'Till', 'To'], more: ['Näytä lisää', 'Visa fler', 'Show more'], exportCsv: ['Lataa CSV', 'Ladda ner CSV', 'Download CSV'], exportJson: ['Lataa JSON', 'Ladda ner JSON', 'Download JSON'], when: ['Milloin', 'När', 'When'], event: ['Tapahtuma', 'Händelse', 'Event'], outcome: ['Tulos', 'Resultat', 'Outcome'],
   verify: ['Lokin eheys', 'Loggens integritet', 'Log integrity'], verifyOk: ['Loki on eheä: {n} merkintää, {c} allekirjoitettua tarkistuspistettä.', 'Loggen är hel: {n} poster, {c} signerade kontrollpunkter.', 'The log is intact: {n} entries, {c} signed checkpoints.'], verifyBad: ['Loki EI ole eheä: {why}', 'Loggen är INTE hel: {why}', 'The log is NOT intact: {why}'],
@@ -137,6 +144,16 @@ function helsinkiDay(iso) {
   return `${p.year}-${p.month}-${p.day}`;
 }
 const isoDay = (date) => helsinkiDay(date.toISOString());
+// The first moment of a day (YYYY-MM-DD) in Finnish time: a second after the day before
+// ended (a day is 23 or 25 hours long when the clocks change).
+function startOfDay(day) {
+  const [y, m, d] = day.split('-').map(Number);
+  const before = new Date(Date.UTC(y, m - 1, d - 1)).toISOString().slice(0, 10);
+  return new Date(Date.parse(endOfDay(before)) + 1000).toISOString();
+}
+// An id in the auditor's table: its first eight characters, the whole id on hover, and
+// a link that filters the events by it.
+const idLink = (kind, id) => (id ? h('a', { href: '#/events?' + kind + '=' + encodeURIComponent(id), title: id }, String(id).slice(0, 8)) : '');
 // The last second (23:59:59) of a day (YYYY-MM-DD) in Finnish time, as an instant.
 function endOfDay(day) {
   const [y, m, d] = day.split('-').map(Number);
@@ -637,35 +654,58 @@ async function auditEvents() {
   // everything up to now.
   const checkpoint = await api('POST', '/api/v1/audit/checkpoint');
   const verify = await api('GET', '/api/v1/audit/verify').then((r) => ({ ok: true, r })).catch((e) => ({ ok: false, e }));
-  const events = [];
   let before = null;
   const tbody = h('tbody');
   const more = h('button', { type: 'button', class: 'secondary' }, t('more'));
-  const load = async () => {
+  const filterQuery = () => {
     const query = new URLSearchParams();
     for (const key of ['client', 'professional', 'from', 'to']) if (params.get(key)) query.set(key, params.get(key));
+    return query;
+  };
+  const load = async () => {
+    const query = filterQuery();
     if (before !== null) query.set('before', before);
     query.set('limit', '50');
     const page = await api('GET', '/api/v1/audit/events?' + query);
-    events.push(...page.events);
     before = page.next_before;
     more.hidden = before === null || before === undefined;
     for (const e of page.events) {
-      tbody.append(h('tr', {}, h('td', {}, fmtTime(e.at)), h('td', {}, e.event), h('td', {}, e.client || ''), h('td', {}, e.professional || ''),
-        h('td', {}, e.fields.join(', ')), h('td', {}, e.outcome || ''), h('td', {}, e.reason || '')));
+      tbody.append(h('tr', {}, h('td', {}, fmtTime(e.at)), h('td', {}, t('ev_' + e.event)), h('td', {}, idLink('client', e.client)), h('td', {}, idLink('professional', e.professional)),
+        h('td', {}, e.fields.filter((f) => f !== '*').map(fieldLabel).join(', ')), h('td', {}, e.action ? t('act_' + e.action) : ''),
+        h('td', {}, e.outcome ? t('out_' + e.outcome) : ''), h('td', {}, e.reason || '')));
     }
+  };
+  // The export holds every event the filters select, not only the rows loaded so far.
+  const everything = async () => {
+    say(t('exportAll'));
+    const all = [];
+    let from = null;
+    do {
+      const query = filterQuery();
+      if (from !== null) query.set('before', from);
+      query.set('limit', '1000');
+      const page = await api('GET', '/api/v1/audit/events?' + query);
+      all.push(...page.events);
+      from = page.next_before ?? null;
+    } while (from !== null && all.length < 100000);
+    return all;
   };
   more.addEventListener('click', () => load().catch(fail));
   await load();
   const input = (name, label, type) => h('div', { class: 'row' }, h('label', { for: 'q-' + name, class: 'label' }, label),
-    h('input', { type: type || 'text', id: 'q-' + name, name, value: params.get(name) ? (type === 'date' ? params.get(name).slice(0, 10) : params.get(name)) : '' }));
+    h('input', { type: type || 'text', id: 'q-' + name, name, value: params.get(name) ? (type === 'date' ? helsinkiDay(params.get(name)) : params.get(name)) : '' }));
   const filters = h('form', { class: 'card soft' }, input('client', t('clientId')), input('professional', t('professionalId')),
     input('from', t('from'), 'date'), input('to', t('to'), 'date'), h('button', { type: 'submit' }, t('filter')));
   filters.addEventListener('submit', (event) => {
     event.preventDefault();
     const q = new URLSearchParams();
     for (const name of ['client', 'professional']) { const v = filters.querySelector('#q-' + name).value.trim(); if (v) q.set(name, v); }
-    for (const name of ['from', 'to']) { const v = filters.querySelector('#q-' + name).value; if (v) q.set(name, new Date(v + 'T00:00:00Z').toISOString()); }
+    // Whole Finnish days: from the start of the first to the end of the last (one day is
+    // a range too).
+    const from = filters.querySelector('#q-from').value;
+    const to = filters.querySelector('#q-to').value;
+    if (from) q.set('from', startOfDay(from));
+    if (to) q.set('to', new Date(Date.parse(endOfDay(to)) + 999).toISOString());
     location.hash = '#/events?' + q;
   });
   return h('div', {},
@@ -679,11 +719,11 @@ async function auditEvents() {
         h('dt', {}, t('signedAt')), h('dd', {}, fmtTime(checkpoint.timestamp)))),
     filters,
     h('div', { class: 'actions' },
-      h('button', { type: 'button', class: 'secondary', onclick: () => download('omadata-audit.csv', 'text/csv', toCsv(events)) }, t('exportCsv')),
-      h('button', { type: 'button', class: 'secondary', onclick: () => download('omadata-audit.json', 'application/json', JSON.stringify(events, null, 2)) }, t('exportJson'))),
+      h('button', { type: 'button', class: 'secondary', onclick: () => everything().then((all) => download('omadata-audit.csv', 'text/csv', toCsv(all))).catch(fail) }, t('exportCsv')),
+      h('button', { type: 'button', class: 'secondary', onclick: () => everything().then((all) => download('omadata-audit.json', 'application/json', JSON.stringify(all, null, 2))).catch(fail) }, t('exportJson'))),
     h('div', { class: 'table-wrap' }, h('table', {},
       h('caption', { class: 'visually-hidden' }, t('events')),
-      h('thead', {}, h('tr', {}, [t('when'), t('event'), t('client'), t('professional'), t('fields'), t('outcome'), '—'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('thead', {}, h('tr', {}, [t('when'), t('event'), t('client'), t('professional'), t('fields'), t('action'), t('outcome'), '—'].map((c) => h('th', { scope: 'col' }, c)))),
       tbody)),
     more);
 }
