@@ -190,6 +190,14 @@ for (const size of Object.keys(VIEWPORTS)) {
       assert.deepEqual(phone.map((g) => g.actions), [['read']]);
       // Ended again, so the rest of the journey sees the one grant it made.
       await client.evaluate((id) => api('DELETE', '/api/v1/me/grants/' + id), phone[0].id);
+      // The professional sees what became of the requests they sent, and is offered only
+      // the fields the policy lets them be shared (no health data for employment services).
+      await visit(pro, '#/sent');
+      assert.match(await pro.textContent('main'), /hyväksytty/i);
+      await accessible(pro, 'pro-sent', size);
+      await visit(pro, '#/ask');
+      assert.ok(await pro.locator('input[name=ask-field][value="identity.name"]').count() === 1);
+      assert.equal(await pro.locator('input[name=ask-field][value^="health."]').count(), 0);
 
       // A professional's change shows as a change in the client's "who has looked".
       const youth = await person(browser, demo.base, 'pro-youth', size);

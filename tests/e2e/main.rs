@@ -19,6 +19,7 @@ mod network;
 mod pages;
 mod power_cut;
 mod problem_responses;
+mod professional_views;
 mod resource_limits;
 mod sealed_consent_text;
 mod sessions_and_staff;

@@ -7,7 +7,8 @@ use crate::{AppError, AppResult, Services};
 use chrono::{DateTime, Utc};
 use omadata_consent::audit::{AuditEntry, AuditEvent};
 use omadata_consent::{
-    AccessAsk, AccessRequest, Action, ConsentError, Decision, Grant, GrantId, GrantState, Staff,
+    AccessAsk, AccessRequest, Action, ConsentError, Decision, Grant, GrantId, GrantState,
+    RequestId, Staff,
 };
 use omadata_vault::{Author, ClientId};
 use std::sync::Arc;
@@ -45,6 +46,23 @@ pub async fn request_access(
         }
         other => Ok(other?),
     }
+}
+
+/// The fields the policy lets `staff` be shared: all a request form should offer them.
+pub fn shareable_fields(services: &Services, staff: &Staff) -> Vec<String> {
+    services.consent.shareable_fields(staff.profession)
+}
+
+/// One page of the requests `staff` has sent, and where the next page starts.
+pub fn sent_requests(
+    services: &Services,
+    staff: &Staff,
+    after: Option<RequestId>,
+    limit: usize,
+) -> AppResult<(Vec<AccessRequest>, Option<RequestId>)> {
+    Ok(services
+        .consent
+        .requests_by_professional_page(staff.id, after, limit)?)
 }
 
 /// One page of the clients with at least one active grant to `staff`, each with those

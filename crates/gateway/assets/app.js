@@ -20,7 +20,8 @@ const T = byLanguage({
   signInAuditor: ['Auditoija', 'Granskare', 'Auditor'], signInAuditorText: ['Tarkista lupien ja katselujen historia.', 'Granska historiken över lov och visningar.', 'Check the history of permissions and views.'],
   signInAdmin: ['Ylläpitäjä', 'Administratör', 'Admin'], signInAdminText: ['Organisaation ammattilaiset.', 'Organisationens yrkespersoner.', 'Your organisation\'s professionals.'],
   navData: ['Omat tiedot', 'Mina uppgifter', 'My data'], navRequests: ['Pyynnöt', 'Förfrågningar', 'Requests'], navShare: ['Jaa', 'Dela', 'Share'], navGrants: ['Kuka näkee', 'Vem ser', 'Who can see'], navSeen: ['Kuka on katsonut', 'Vem har tittat', 'Who has looked'], navAccount: ['Lataa tai poista', 'Ladda ner eller radera', 'Download or delete'],
-  navClients: ['Asiakkaat', 'Klienter', 'Clients'], navAsk: ['Pyydä lupaa', 'Be om lov', 'Ask for access'], navEvents: ['Tapahtumat', 'Händelser', 'Events'], navStaff: ['Henkilöstö', 'Personal', 'Staff'],
+  navClients: ['Asiakkaat', 'Klienter', 'Clients'], navAsk: ['Pyydä lupaa', 'Be om lov', 'Ask for access'], navSent: ['Lähetetyt pyynnöt', 'Skickade begäranden', 'Sent requests'],
+  sentIntro: ['Pyynnöt, jotka olet lähettänyt, ja mitä asiakas vastasi.', 'Begäranden du har skickat, och vad klienten svarade.', 'The requests you have sent, and what the client answered.'], noSent: ['Et ole vielä lähettänyt pyyntöjä.', 'Du har inte skickat några begäranden ännu.', 'You have not sent any requests yet.'], sentOn: ['Lähetetty', 'Skickad', 'Sent'], navEvents: ['Tapahtumat', 'Händelser', 'Events'], navStaff: ['Henkilöstö', 'Personal', 'Staff'],
   myData: ['Omat tiedot', 'Mina uppgifter', 'My data'], myDataIntro: ['Tässä ovat tietosi. Voit muuttaa tietoja, jotka olet kirjoittanut itse.', 'Här är dina uppgifter. Du kan ändra det du själv har skrivit.', 'Here is your data. You can change what you wrote yourself.'],
   noValue: ['Ei tietoa vielä', 'Inga uppgifter ännu', 'Nothing yet'], edit: ['Muokkaa', 'Ändra', 'Edit'], add: ['Lisää', 'Lägg till', 'Add'], save: ['Tallenna', 'Spara', 'Save'], cancel: ['Peruuta', 'Avbryt', 'Cancel'], saved: ['Tallennettu.', 'Sparat.', 'Saved.'],
   writtenBy: ['Kirjoittanut {name}, {title}, {date}', 'Skrivet av {name}, {title}, {date}', 'Written by {name}, {title}, {date}'], writtenByYou: ['Sinä, {date}', 'Du, {date}', 'You, {date}'],
@@ -190,7 +191,7 @@ function legal(...keys) {
 
 const NAV = {
   client: [['data', 'navData'], ['requests', 'navRequests'], ['share', 'navShare'], ['grants', 'navGrants'], ['seen', 'navSeen'], ['account', 'navAccount']],
-  professional: [['clients', 'navClients'], ['ask', 'navAsk']],
+  professional: [['clients', 'navClients'], ['ask', 'navAsk'], ['sent', 'navSent']],
   auditor: [['events', 'navEvents']],
   admin: [['staff', 'navStaff']],
 };
@@ -224,7 +225,7 @@ async function render() {
   main.append(h('p', {}, t('loading')));
   const views = {
     client: { data: myData, requests: myRequests, share: share, grants: myGrants, seen: seen, account: account },
-    professional: { clients: myClients, client: clientRecord, ask: askAccess },
+    professional: { clients: myClients, client: clientRecord, ask: askAccess, sent: sentRequests },
     auditor: { events: auditEvents },
     admin: { staff: staffPage },
   };
@@ -609,11 +610,14 @@ async function clientRecord(id) {
 
 async function askAccess() {
   const terms = termsForm('ask');
-  const categories = [...new Set(app.fields.map((f) => f.category))];
+  // Only the fields the sensitivity policy lets this professional be shared.
+  const shareable = new Set(await api('GET', '/api/v1/access-requests/fields'));
+  const offered = app.fields.filter((f) => shareable.has(f.path));
+  const categories = [...new Set(offered.map((f) => f.category))];
   const form = h('form', {},
     h('div', { class: 'row' }, h('label', { for: 'ask-code', class: 'label' }, t('pairingCode')), h('input', { type: 'text', id: 'ask-code', required: true, autocomplete: 'off' })),
     categories.map((category) => h('fieldset', {}, h('legend', {}, t('cat_' + category)),
-      app.fields.filter((f) => f.category === category).map((f, i) => {
+      offered.filter((f) => f.category === category).map((f, i) => {
         const id = 'ask-' + category + '-' + i;
         return h('div', { class: 'check' }, h('input', { type: 'checkbox', id, name: 'ask-field', value: f.path }),
           h('label', { for: id }, fieldLabel(f.path), f.sensitivity !== 'basic' ? [' ', h('span', { class: 'badge special' }, t('sensitive'))] : null));
@@ -629,6 +633,20 @@ async function askAccess() {
     } catch (error) { fail(error); }
   });
   return h('div', {}, h('h1', {}, t('ask')), h('p', {}, t('askIntro')), form);
+}
+
+async function sentRequests() {
+  const requests = await api('GET', '/api/v1/access-requests');
+  requests.sort((a, b) => b.created_at.localeCompare(a.created_at));
+  const card = (r) => h('article', { class: 'card', 'aria-labelledby': 'sent-' + r.id },
+    h('h2', { id: 'sent-' + r.id }, t('sentOn') + ' ' + fmtTime(r.created_at)),
+    h('p', {}, h('span', { class: 'badge' + (r.current_status === 'approved' ? ' ok' : '') }, t('status_' + r.current_status))),
+    h('div', {}, h('strong', {}, t('which') + ':'), fieldList(r.fields)),
+    rightsLine(r.actions),
+    h('p', {}, h('strong', {}, t('why') + ': '), purposeText(r.purpose)),
+    h('p', {}, h('strong', {}, t('until') + ': '), fmtDate(r.valid_until)));
+  return h('div', {}, h('h1', {}, t('navSent')), h('p', {}, t('sentIntro')),
+    requests.length ? requests.map(card) : h('p', {}, t('noSent')));
 }
 
 // ---- auditor -------------------------------------------------------------------------

@@ -183,6 +183,20 @@ impl Consent {
         &self.config
     }
 
+    /// The fields the sensitivity policy lets a professional of `profession` be shared, in
+    /// catalogue order: what a request form may offer them.
+    pub fn shareable_fields(&self, profession: crate::model::Profession) -> Vec<String> {
+        self.catalogue
+            .fields()
+            .iter()
+            .filter(|field| {
+                let one = std::iter::once(field.path.clone()).collect();
+                self.policy.check(&self.catalogue, profession, &one).is_ok()
+            })
+            .map(|field| field.path.clone())
+            .collect()
+    }
+
     /// The published keys that verify receipts and checkpoints.
     pub fn jwks(&self) -> Jwks {
         Jwks::of(&[self.key.public()])

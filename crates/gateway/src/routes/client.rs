@@ -203,6 +203,13 @@ pub(crate) struct RequestView {
     current_status: RequestStatus,
 }
 
+pub(crate) fn request_view(request: AccessRequest, now: DateTime<Utc>) -> RequestView {
+    RequestView {
+        current_status: request.status_at(now),
+        request,
+    }
+}
+
 #[utoipa::path(get, path = "/api/v1/me/access-requests", tag = "client", params(crate::paging::PageQuery), responses((status = 200, body = [RequestView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub(crate) async fn my_requests(
     State(state): State<AppState>,
@@ -219,10 +226,7 @@ pub(crate) async fn my_requests(
     )?;
     let views: Vec<RequestView> = requests
         .into_iter()
-        .map(|request| RequestView {
-            current_status: request.status_at(now),
-            request,
-        })
+        .map(|request| request_view(request, now))
         .collect();
     Ok(page_response(
         views,

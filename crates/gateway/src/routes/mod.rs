@@ -38,7 +38,11 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(client::access_log))
         .routes(routes!(client::professionals))
         .routes(routes!(client::export))
-        .routes(routes!(professional::request_access))
+        .routes(routes!(
+            professional::request_access,
+            professional::sent_requests
+        ))
+        .routes(routes!(professional::shareable_fields))
         .routes(routes!(professional::my_clients))
         .routes(routes!(professional::client_record))
         .routes(routes!(professional::write_client_field))

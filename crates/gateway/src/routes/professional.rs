@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use omadata_app::{Role, professional};
-use omadata_consent::{AccessAsk, Action, FieldSelector, GrantId, Purpose};
+use omadata_consent::{AccessAsk, Action, FieldSelector, GrantId, Purpose, RequestId};
 use omadata_vault::ClientId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -45,6 +45,44 @@ pub(crate) async fn request_access(
         professional::request_access(state.app(), staff, body.pairing_code, ask, state.now())
             .await?;
     Ok((StatusCode::CREATED, Json(request)).into_response())
+}
+
+/// The requests the caller has sent, newest state first as of now, a page at a time.
+#[utoipa::path(get, path = "/api/v1/access-requests", tag = "professional", params(crate::paging::PageQuery), responses((status = 200, body = [crate::routes::client::RequestView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+pub(crate) async fn sent_requests(
+    State(state): State<AppState>,
+    caller: Caller,
+    crate::extract::AppQuery(page): crate::extract::AppQuery<PageQuery>,
+) -> ApiResult<Response> {
+    let staff = caller.staff(Role::Professional)?;
+    let now = state.now();
+    let (requests, next) = professional::sent_requests(
+        state.app(),
+        staff,
+        page.after()?.map(RequestId::from_bytes),
+        page.limit(),
+    )?;
+    let views: Vec<_> = requests
+        .into_iter()
+        .map(|request| crate::routes::client::request_view(request, now))
+        .collect();
+    Ok(page_response(
+        views,
+        "/api/v1/access-requests",
+        page.limit(),
+        next.map(|r| *r.as_bytes()),
+    ))
+}
+
+/// The fields the sensitivity policy lets the caller be shared (their profession decides):
+/// what a request form offers.
+#[utoipa::path(get, path = "/api/v1/access-requests/fields", tag = "professional", responses((status = 200, body = [String]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+pub(crate) async fn shareable_fields(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<String>>> {
+    let staff = caller.staff(Role::Professional)?;
+    Ok(Json(professional::shareable_fields(state.app(), staff)))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
