@@ -100,6 +100,35 @@ async function suomiFiLook(page) {
   assert.match(await page.evaluate(() => getComputedStyle(document.body).fontFamily), /^"Source Sans 3"/);
 }
 
+// What a person reads holds no machine text: no absent value (null, undefined, NaN), no
+// id, no ISO date or timestamp, no message key (snake_case or camelCase: the app shows a
+// key when its text is missing), and none of the code words the API uses for roles,
+// choices, purposes and states.
+const CODE_WORDS = ['client', 'professional', 'auditor', 'admin', 'work', 'study', 'other', 'read', 'write', 'permit', 'deny',
+  'pending', 'approved', 'denied', 'active', 'revoked', 'expired', 'guidance', 'basic', 'special', 'confidential'];
+const RAW = [
+  // (No boundary after: a button's text follows the value without a space.)
+  ['an absent value', /(?<![A-Za-zÅÄÖåäö])(null|undefined|NaN)/],
+  ['an id', /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i],
+  ['an ISO date', /\b\d{4}-\d{2}-\d{2}/],
+  ['a message key', /\b[a-z]+_[a-z_]+\b|\b[a-z]+[A-Z][A-Za-z]*\b/],
+  ['a code word', new RegExp('\\b(' + CODE_WORDS.join('|') + ')\\b')],
+];
+async function noRawValues(page, name) {
+  // (Closed <details> are read too, then closed again.)
+  const text = await page.evaluate(() => {
+    const closed = [...document.querySelectorAll('details:not([open])')];
+    closed.forEach((d) => { d.open = true; });
+    const shown = document.body.innerText;
+    closed.forEach((d) => { d.open = false; });
+    return shown;
+  });
+  for (const [what, pattern] of RAW) {
+    const found = text.match(pattern);
+    assert.equal(found, null, `${name} shows ${what}: "${found && text.slice(Math.max(0, found.index - 40), found.index + 40)}"`);
+  }
+}
+
 async function visit(page, hash) {
   await page.evaluate((h) => { location.hash = h; }, hash);
   await page.waitForFunction(() => !document.querySelector('main').textContent.includes('Ladataan'));
@@ -127,6 +156,10 @@ for (const size of Object.keys(VIEWPORTS)) {
       await anonymous.goto(demo.base + '/');
       await anonymous.waitForSelector('main h1');
       assert.match(await anonymous.textContent('main h1'), /Omat tietosi/);
+      // Nobody is signed in: no sign-out, no name.
+      assert.equal(await anonymous.isVisible('#logout'), false, 'sign-out shows when nobody is signed in');
+      assert.equal(await anonymous.isVisible('#who'), false);
+      await noRawValues(anonymous, 'sign-in');
       await accessible(anonymous, 'sign-in', size);
       await suomiFiLook(anonymous);
 
@@ -137,15 +170,34 @@ for (const size of Object.keys(VIEWPORTS)) {
       const debtsHelp = await client.$$eval('main .field', (els) => els
         .filter((e) => e.querySelector('.label').textContent === 'Velat').map((e) => e.querySelector('.help').textContent));
       assert.deepEqual(debtsHelp, ['Onko sinulla maksamattomia laskuja tai lainoja?']);
+      // Who is signed in, and their role as a word, are in the header with sign-out.
+      assert.equal(await client.textContent('#who'), 'Kirjautuneena: Eero Esimerkki, asiakas');
+      assert.equal(await client.isVisible('#logout'), true);
+      // A date the client writes reads as a Finnish date.
+      await client.getByRole('button', { name: 'Lisää: Seuraava tapaaminen' }).click();
+      await client.fill('#edit-plan-next_meeting', '2027-01-15');
+      await client.getByRole('button', { name: 'Tallenna' }).click();
+      await client.waitForFunction(() => document.querySelector('#status').textContent.includes('Tallennettu'));
+      await client.waitForFunction(() => document.querySelector('main').textContent.includes('15.1.2027'));
+      // Every choice in the catalogue reads as a word in each language, never as its code
+      // (in English the word may be the code itself).
+      const choices = await client.evaluate(() => LANGUAGES.flatMap((lang) => app.fields.filter((f) => f.type.kind === 'choice')
+        .flatMap((f) => f.type.options.map((o) => { app.lang = lang; const shown = formatValue(o, f); app.lang = 'fi'; return [lang, o, shown]; }))));
+      assert.ok(choices.length > 0);
+      for (const [lang, code, shown] of choices) assert.ok(!shown.startsWith('choice_') && (lang === 'en' || shown !== code), `${code} in ${lang} reads "${shown}"`);
+      assert.equal(await client.evaluate(() => formatValue('study', app.byPath.get('encounters.service_end_reason'))), 'opiskelu');
+      await noRawValues(client, 'client-data');
       await accessible(client, 'client-data', size);
       await visit(client, '#/requests');
       assert.match(await client.textContent('main'), /Tero Työllisyys/);
+      await noRawValues(client, 'client-requests');
       await accessible(client, 'client-requests', size);
       await client.getByRole('button', { name: 'Hyväksy vähemmän' }).click();
       await client.getByLabel('Osaaminen ja taidot').uncheck();
       await client.getByRole('button', { name: 'Hyväksy valitut' }).click();
       await client.waitForSelector('#status p');
       assert.match(await client.textContent('#status'), /Hyväksytty/);
+      await noRawValues(client, 'client-requests (answered)');
 
       // The professional sees exactly the granted field.
       const pro = await person(browser, demo.base, 'pro-employment', size);
@@ -220,11 +272,14 @@ for (const size of Object.keys(VIEWPORTS)) {
       await client.getByRole('button', { name: 'Näytä koodi' }).click();
       await client.waitForSelector('.code');
       assert.match(await client.textContent('.code'), /^[0-9A-Z]{5}-[0-9A-Z]{5}$/);
+      await noRawValues(client, 'client-share');
       await accessible(client, 'client-share', size);
       await visit(client, '#/grants');
+      await noRawValues(client, 'client-grants');
       await accessible(client, 'client-grants', size);
       await client.getByRole('button', { name: 'Lopeta heti: Tero Työllisyys' }).click();
       await client.waitForFunction(() => document.querySelector('#status').textContent.includes('Lupa lopetettu'));
+      await noRawValues(client, 'client-grants (ended)');
 
       // The professional's next view is refused.
       await pro.goto(recordUrl);
@@ -236,8 +291,10 @@ for (const size of Object.keys(VIEWPORTS)) {
       const timeline = await client.textContent('main');
       assert.match(timeline, /Tero Työllisyys/);
       assert.match(timeline, /katsoi/);
+      await noRawValues(client, 'client-seen');
       await accessible(client, 'client-seen', size);
       await visit(client, '#/account');
+      await noRawValues(client, 'client-account');
       await accessible(client, 'client-account', size);
       // Swedish and English are one choice away.
       await client.selectOption('#lang', 'sv');

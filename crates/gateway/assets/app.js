@@ -70,6 +70,9 @@ const T = byLanguage({
   checkpoint: ['Viimeisin tarkistuspiste', 'Senaste kontrollpunkt', 'Latest checkpoint'], treeSize: ['Merkintöjä', 'Poster', 'Entries'], rootHash: ['Juurisumma', 'Rotsumma', 'Root hash'], signedAt: ['Allekirjoitettu', 'Signerad', 'Signed'],
   staff: ['Organisaation henkilöstö', 'Organisationens personal', 'Organisation staff'], register: ['Rekisteröi henkilö', 'Registrera person', 'Register a person'], name: ['Nimi', 'Namn', 'Name'], title: ['Tehtävänimike', 'Titel', 'Title'], profession: ['Ammatti', 'Yrke', 'Profession'], role: ['Rooli', 'Roll', 'Role'], loginSubject: ['Tunnistuksen tunniste', 'Identifieringens id', 'Login identifier'], registered: ['Rekisteröity.', 'Registrerad.', 'Registered.'],
   status: ['Tila', 'Status', 'Status'], status_active: ['Käytössä', 'Aktiv', 'Active'], status_pending_confirmation: ['Odottaa ylläpidon vahvistusta', 'Väntar på operatörens bekräftelse', 'Awaits the operator\'s confirmation'], status_deactivated: ['Poistettu käytöstä', 'Inaktiverad', 'Deactivated'], deactivate: ['Poista käytöstä', 'Inaktivera', 'Deactivate'], deactivated: ['Poistettu käytöstä: istunnot päättyivät.', 'Inaktiverad: sessionerna avslutades.', 'Deactivated: their sessions ended.'],
+  signedInAs: ['Kirjautuneena: {name}, {role}', 'Inloggad: {name}, {role}', 'Signed in: {name}, {role}'],
+  role_client: ['asiakas', 'klient', 'client'], role_professional: ['ammattilainen', 'yrkesperson', 'professional'], role_auditor: ['auditoija', 'granskare', 'auditor'], role_admin: ['ylläpitäjä', 'administratör', 'admin'],
+  choice_work: ['työ', 'arbete', 'work'], choice_study: ['opiskelu', 'studier', 'study'], choice_other: ['muu syy', 'annat skäl', 'other reason'],
   error: ['Jokin meni vikaan: {detail}', 'Något gick fel: {detail}', 'Something went wrong: {detail}'], signedOut: ['Olet kirjautunut ulos.', 'Du har loggat ut.', 'You have signed out.'],
   cat_identity: ['Henkilö- ja yhteystiedot', 'Person- och kontaktuppgifter', 'Identity and contact'], cat_background: ['Tausta', 'Bakgrund', 'Background'], cat_situation: ['Nykytilanne', 'Nuvarande situation', 'Current situation'], cat_needs: ['Tarpeet', 'Behov', 'Needs'], cat_plan: ['Yhteinen suunnitelma', 'Gemensam plan', 'Shared plan'],
   cat_encounters: ['Asiointi', 'Kontakter', 'Encounters'], cat_self_assessment: ['Itsearviot', 'Självskattningar', 'Self-assessments'], cat_health: ['Terveys ja toimintakyky', 'Hälsa och funktionsförmåga', 'Health and functional capacity'], cat_social_welfare: ['Sosiaalihuolto', 'Socialvård', 'Social welfare'], cat_employment_services: ['Työllisyyspalvelut', 'Arbetskraftstjänster', 'Employment services'],
@@ -177,9 +180,12 @@ function fieldHelp(field) {
   return field.help ? field.help[app.lang] || field.help.fi : '';
 }
 
-function formatValue(value) {
+// A value as words: a choice's code and a date never appear raw.
+function formatValue(value, field) {
   if (value === null || value === undefined || value === '') return t('noValue');
   if (Array.isArray(value)) return value.join(', ');
+  if (field && field.type.kind === 'choice') return t('choice_' + value);
+  if (field && field.type.kind === 'date') return fmtDate(value);
   return String(value);
 }
 
@@ -209,6 +215,10 @@ function renderFrame() {
   const logout = document.getElementById('logout');
   logout.textContent = t('logout');
   logout.hidden = !app.me;
+  // Who is signed in, on a shared computer too.
+  const who = document.getElementById('who');
+  who.textContent = app.me ? t('signedInAs', { name: app.me.display_name, role: t('role_' + app.me.role) }) : '';
+  who.hidden = !app.me;
   const nav = document.getElementById('nav');
   nav.setAttribute('aria-label', t('menu'));
   nav.textContent = '';
@@ -268,7 +278,7 @@ function valueEditor(field, value, id) {
   if (type.kind === 'date') return h('input', { type: 'date', id, value: value || '' });
   if (type.kind === 'choice') {
     return h('select', { id }, h('option', { value: '' }, '—'),
-      type.options.map((o) => h('option', { value: o, selected: o === value }, o)));
+      type.options.map((o) => h('option', { value: o, selected: o === value }, t('choice_' + o))));
   }
   if (type.kind === 'text_list') return h('textarea', { id, 'aria-describedby': id + '-hint' }, (value || []).join('\n'));
   if (type.max_chars > 200) return h('textarea', { id, maxlength: type.max_chars }, value || '');
@@ -327,17 +337,18 @@ async function myData() {
           const holder = h('div', { class: 'field' });
           const show = () => {
             holder.textContent = '';
-            holder.append(
+            // (DOM append would write an absent part as the text "null".)
+            holder.append(...[
               h('span', { class: 'label' }, fieldLabel(field.path), field.sensitivity === 'special' ? [' ', h('span', { class: 'badge special' }, t('sensitive'))] : null),
               h('p', { class: 'help' }, fieldHelp(field)),
-              h('div', { class: 'value' }, formatValue(record && record.value)),
+              h('div', { class: 'value' }, formatValue(record && record.value, field)),
               record ? h('p', { class: 'meta' }, authorLine(record)) : null,
               editable ? h('button', { type: 'button', class: 'secondary', 'aria-label': (record ? t('edit') : t('add')) + ': ' + fieldLabel(field.path),
                 onclick: () => {
                   holder.textContent = '';
                   holder.append(editForm(field, record && record.value, (value) => api('PUT', '/api/v1/me/record/' + field.path, { value })));
                   holder.querySelector('input, textarea, select').focus();
-                } }, record ? t('edit') : t('add')) : null);
+                } }, record ? t('edit') : t('add')) : null].filter((part) => part));
           };
           show();
           return holder;
@@ -599,7 +610,7 @@ async function clientRecord(id) {
     h('h1', {}, t('record')),
     h('p', { class: 'meta' }, t('client') + ' ' + id),
     h('section', { class: 'card' }, record.fields.map((f) => h('div', { class: 'field' },
-      h('span', { class: 'label' }, fieldLabel(f.path)), h('div', { class: 'value' }, formatValue(f.value)), h('p', { class: 'meta' }, authorLine(f))))),
+      h('span', { class: 'label' }, fieldLabel(f.path)), h('div', { class: 'value' }, formatValue(f.value, app.byPath.get(f.path))), h('p', { class: 'meta' }, authorLine(f))))),
     [...writable].map((path) => {
       const field = app.byPath.get(path);
       const current = record.fields.find((f) => f.path === path);
@@ -756,7 +767,7 @@ async function staffPage() {
     row('name', t('name'), h('input', { type: 'text', id: 'st-name', required: true })),
     row('title', t('title'), h('input', { type: 'text', id: 'st-title', required: true })),
     row('profession', t('profession'), h('select', { id: 'st-profession' }, PROFESSIONS.map((p) => h('option', { value: p }, t('prof_' + p))))),
-    row('role', t('role'), h('select', { id: 'st-role' }, ['professional', 'auditor', 'admin'].map((r) => h('option', { value: r }, r)))),
+    row('role', t('role'), h('select', { id: 'st-role' }, ['professional', 'auditor', 'admin'].map((r) => h('option', { value: r }, t('role_' + r))))),
     row('login', t('loginSubject'), h('input', { type: 'text', id: 'st-login', required: true })),
     h('button', { type: 'submit' }, t('register')));
   form.addEventListener('submit', async (event) => {
@@ -773,7 +784,7 @@ async function staffPage() {
     h('p', {}, organisation.name + ' (' + organisation.business_id + ')'),
     h('div', { class: 'table-wrap' }, h('table', {},
       h('thead', {}, h('tr', {}, [t('name'), t('title'), t('profession'), t('role'), t('status'), '—'].map((c) => h('th', { scope: 'col' }, c)))),
-      h('tbody', {}, staff.map((s) => h('tr', {}, h('td', {}, s.name), h('td', {}, s.title), h('td', {}, t('prof_' + s.profession)), h('td', {}, s.roles.join(', ')),
+      h('tbody', {}, staff.map((s) => h('tr', {}, h('td', {}, s.name), h('td', {}, s.title), h('td', {}, t('prof_' + s.profession)), h('td', {}, s.roles.map((r) => t('role_' + r)).join(', ')),
         h('td', {}, t('status_' + (s.status || 'active'))),
         h('td', {}, (s.status || 'active') === 'deactivated' || s.id === app.me.id ? '' : h('button', { type: 'button', class: 'danger',
           onclick: async () => { try { await api('POST', '/api/v1/admin/professionals/' + s.id + '/deactivate'); say(t('deactivated')); await render(); } catch (error) { fail(error); } } }, t('deactivate')))))))),
