@@ -148,6 +148,7 @@ pub fn app(state: AppState, extra: Router) -> Router {
     let mut router = Router::from(routes::documented())
         .route("/", get(pages::app_shell))
         .route("/app", get(pages::app_shell))
+        .route("/assets/texts.js", get(pages::texts))
         .route("/assets/app.js", get(pages::script))
         .route("/assets/app.css", get(pages::stylesheet))
         .route("/assets/tokens.css", get(pages::tokens))

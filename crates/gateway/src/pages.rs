@@ -15,6 +15,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 const SHELL: &str = include_str!("../assets/app.html");
 const SCRIPT: &str = include_str!("../assets/app.js");
+const TEXTS: &str = include_str!("../assets/texts.js");
 const STYLESHEET: &str = include_str!("../assets/app.css");
 const TOKENS: &str = include_str!("../assets/tokens.css");
 
@@ -41,9 +42,18 @@ pub(crate) async fn app_shell() -> Html<&'static str> {
 }
 
 pub(crate) async fn script() -> Response {
+    javascript(SCRIPT)
+}
+
+/// The web app's texts in three languages (loaded before the script).
+pub(crate) async fn texts() -> Response {
+    javascript(TEXTS)
+}
+
+fn javascript(text: &'static str) -> Response {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        SCRIPT,
+        text,
     )
         .into_response()
 }
