@@ -66,8 +66,8 @@ impl DecisionCounters {
 pub struct Services {
     /// Declared first so it is dropped first: its flusher stops before the stores close.
     pub committer: commit::AuditCommitter,
-    /// Also stopped before the stores close.
-    checkpointer: Option<checkpoints::Checkpointer>,
+    /// Held for its drop, which stops the signer before the stores close.
+    _checkpointer: Option<checkpoints::Checkpointer>,
     pub vault: Arc<Vault>,
     pub consent: Consent,
     pub directory: Directory,
@@ -91,18 +91,13 @@ impl Services {
             .transpose()?;
         Ok(Arc::new(Self {
             committer,
-            checkpointer,
+            _checkpointer: checkpointer,
             vault,
             consent,
             directory,
             quotas: limits::Quotas::default(),
             decisions: DecisionCounters::default(),
         }))
-    }
-
-    /// Whether a scheduled checkpoint signer runs.
-    pub fn signs_checkpoints(&self) -> bool {
-        self.checkpointer.is_some()
     }
 
     /// Appends an audit entry that changes nothing else and returns once it is on disk,
