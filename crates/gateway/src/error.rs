@@ -137,7 +137,16 @@ impl ApiError {
         )
     }
 
-    fn body_too_large() -> Self {
+    /// A page's form sent as something other than a form.
+    pub fn unsupported_form() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the form as application/x-www-form-urlencoded",
+        )
+    }
+
+    pub(crate) fn body_too_large() -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",

@@ -15,6 +15,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 const SHELL: &str = include_str!("../assets/app.html");
 const SCRIPT: &str = include_str!("../assets/app.js");
+const PAGE_SCRIPT: &str = include_str!("../assets/pages.js");
 const TEXTS: &str = include_str!("../assets/texts.js");
 const STYLESHEET: &str = include_str!("../assets/app.css");
 const TOKENS: &str = include_str!("../assets/tokens.css");
@@ -43,6 +44,11 @@ pub(crate) async fn app_shell() -> Html<&'static str> {
 
 pub(crate) async fn script() -> Response {
     javascript(SCRIPT)
+}
+
+/// The server-rendered pages' small enhancements (they work without it).
+pub(crate) async fn page_script() -> Response {
+    javascript(PAGE_SCRIPT)
 }
 
 /// The web app's texts in three languages (loaded before the script).

@@ -176,7 +176,7 @@ async fn audit_refusal(state: &AppState, reason: &str, professional: Option<Prof
     }
 }
 
-#[utoipa::path(get, path = "/auth/callback", tag = "session", params(CallbackQuery), responses((status = 303, description = "signed in; session cookie set"), (status = 400, description = "interrupted or expired login (HTML page)"), (status = 401, description = "ID token did not verify (HTML page)"), (status = 403, description = "weak acr or not registered for the role (HTML page)")))]
+#[utoipa::path(get, path = "/auth/callback", tag = "session", params(CallbackQuery), responses((status = 200, description = "signed in; session cookie set; the page moves on to the client's pages or the web app"), (status = 400, description = "interrupted or expired login (HTML page)"), (status = 401, description = "ID token did not verify (HTML page)"), (status = 403, description = "weak acr or not registered for the role (HTML page)")))]
 pub(crate) async fn callback(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -251,6 +251,7 @@ pub(crate) async fn callback(
     }
     Metrics::add(&services.metrics.logins, 1);
     let ttl = state.config().session_ttl;
+    let is_client = principal.role() == Role::Client;
     // The provider's word on when the person authenticated, never later than now.
     let authenticated_at = identity.auth_time.map_or(now, |at| at.min(now));
     let Some((session_id, _)) =
@@ -260,11 +261,13 @@ pub(crate) async fn callback(
     else {
         return ApiError::internal().into_response();
     };
-    let location = pending
-        .next
-        .as_deref()
-        .map_or_else(|| "/".to_owned(), |page| format!("/#/{page}"));
-    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
+    let location = match pending.next.as_deref() {
+        Some(page) if is_client && web::is_client_page(page) => format!("/my/{page}"),
+        _ if is_client => "/my/data".to_owned(),
+        Some(page) => format!("/#/{page}"),
+        None => "/".to_owned(),
+    };
+    let mut response = web::landing(&headers, &location);
     let headers = response.headers_mut();
     headers.append(
         header::SET_COOKIE,
@@ -291,6 +294,43 @@ pub(crate) async fn logout(State(state): State<AppState>, caller: Caller) -> Api
         set_cookie(&state, SESSION_COOKIE, "", "/", 0),
     );
     Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SignOutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Signs out from a page's form (the CSRF token in a hidden field): ends the session like
+/// `/auth/logout`, then shows that it is done. Without a live session it only shows that.
+pub(crate) async fn sign_out_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::RawForm(body): axum::extract::RawForm,
+) -> Response {
+    let form: SignOutForm = serde_html_form::from_bytes(&body).unwrap_or(SignOutForm {
+        csrf: String::new(),
+    });
+    let services = state.services();
+    let now = state.now();
+    if let Some(session) =
+        cookie(&headers, SESSION_COOKIE).and_then(|id| services.sessions.get(id, now))
+    {
+        if !same_secret(form.csrf.as_bytes(), session.csrf_token.as_bytes()) {
+            return web::refusal(&headers, StatusCode::FORBIDDEN, "form-expired");
+        }
+        services.sessions.remove_sid(&session.sid);
+        if let Err(error) = sign_in::audit_sign_out(state.app(), &session.principal, now).await {
+            return ApiError::from(error).into_response();
+        }
+    }
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, "/signed-out")]).into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(&state, SESSION_COOKIE, "", "/", 0),
+    );
+    response
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

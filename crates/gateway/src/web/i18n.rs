@@ -1,5 +1,5 @@
 //! The person's language and the texts in it: Fluent message files for Finnish, Swedish
-//! and English, compiled into the binary (`locales/*.ftl`).
+//! and English, compiled into the binary (`locales/{fi,sv,en}/*.ftl`, one file a group of pages).
 
 use axum::http::{HeaderMap, header};
 use fluent_bundle::concurrent::FluentBundle;
@@ -82,10 +82,28 @@ impl Speak for Lang {
     }
 }
 
-const SOURCES: [(Lang, &str); 3] = [
-    (Lang::Fi, include_str!("../../locales/fi.ftl")),
-    (Lang::Sv, include_str!("../../locales/sv.ftl")),
-    (Lang::En, include_str!("../../locales/en.ftl")),
+/// The message files of one language: one file a group of pages, so that work on one
+/// group of pages touches only its own file.
+macro_rules! messages {
+    ($lang:literal) => {
+        [
+            include_str!(concat!("../../locales/", $lang, "/common.ftl")),
+            include_str!(concat!("../../locales/", $lang, "/data.ftl")),
+            include_str!(concat!("../../locales/", $lang, "/requests.ftl")),
+            include_str!(concat!("../../locales/", $lang, "/grants.ftl")),
+            include_str!(concat!("../../locales/", $lang, "/history.ftl")),
+            include_str!(concat!("../../locales/", $lang, "/account.ftl")),
+        ]
+    };
+}
+
+/// How many message files each language has.
+const FILES: usize = 6;
+
+const SOURCES: [(Lang, [&str; FILES]); 3] = [
+    (Lang::Fi, messages!("fi")),
+    (Lang::Sv, messages!("sv")),
+    (Lang::En, messages!("en")),
 ];
 
 /// One bundle a language, in the order of `SOURCES`.
@@ -96,9 +114,7 @@ static BUNDLES: LazyLock<Result<Bundles, String>> = LazyLock::new(load);
 fn load() -> Result<Bundles, String> {
     SOURCES
         .iter()
-        .map(|(lang, source)| {
-            let resource = FluentResource::try_new((*source).to_owned())
-                .map_err(|(_, errors)| format!("{}.ftl: {errors:?}", lang.code()))?;
+        .map(|(lang, sources)| {
             let id = lang
                 .code()
                 .parse()
@@ -106,9 +122,14 @@ fn load() -> Result<Bundles, String> {
             let mut bundle = FluentBundle::new_concurrent(vec![id]);
             // Isolation marks would show as stray characters in some screen readers.
             bundle.set_use_isolating(false);
-            bundle
-                .add_resource(resource)
-                .map_err(|errors| format!("{}.ftl: {errors:?}", lang.code()))?;
+            for (file, source) in sources.iter().enumerate() {
+                let resource = FluentResource::try_new((*source).to_owned())
+                    .map_err(|(_, errors)| format!("{} file {file}: {errors:?}", lang.code()))?;
+                // A message defined twice is an error too (`add_resource` refuses it).
+                bundle
+                    .add_resource(resource)
+                    .map_err(|errors| format!("{} file {file}: {errors:?}", lang.code()))?;
+            }
             Ok(bundle)
         })
         .collect()
@@ -142,10 +163,17 @@ mod tests {
     #[test]
     fn every_language_has_every_message_and_they_load() {
         assert!(BUNDLES.is_ok(), "{:?}", BUNDLES.as_ref().err());
-        let finnish = ids(SOURCES[0].1);
+        let finnish: BTreeSet<String> = SOURCES[0].1.iter().flat_map(|s| ids(s)).collect();
         assert!(finnish.len() > 10);
-        for (lang, source) in &SOURCES[1..] {
-            assert_eq!(ids(source), finnish, "{} differs from fi", lang.code());
+        for (lang, sources) in &SOURCES[1..] {
+            for (file, source) in sources.iter().enumerate() {
+                assert_eq!(
+                    ids(source),
+                    ids(SOURCES[0].1[file]),
+                    "{} file {file} differs from fi",
+                    lang.code()
+                );
+            }
         }
         for lang in Lang::ALL {
             for id in &finnish {

@@ -1,9 +1,13 @@
-//! The server-rendered pages' foundation: the person's language ([`i18n`]), the frame
-//! every page shares ([`Chrome`]: the service name, the language menu), the pages built
-//! on it, and the route that remembers a chosen language. Templates live in
-//! `templates/` and are checked at compile time (askama).
+//! The server-rendered pages: the person's language ([`i18n`]), domain values as words
+//! ([`words`]), the frame every page shares ([`Chrome`]: the service name, the language
+//! menu, and for a signed-in person their name, role, menu and sign-out), the client's
+//! pages ([`client`]), the sign-in refusal pages, and the routes that remember a chosen
+//! language and sign out from a page. Templates live in `templates/` and are checked at
+//! compile time (askama).
 
+mod client;
 pub(crate) mod i18n;
+pub(crate) mod words;
 
 use crate::error::ApiError;
 use askama::Template;
@@ -18,6 +22,59 @@ pub(crate) struct Chrome {
     pub(crate) lang: Lang,
     /// Where the language menu returns to (a path on this site).
     back: String,
+    /// Who is signed in, when someone is: only then are the menu and sign-out shown.
+    pub(crate) signed_in: Option<SignedIn>,
+}
+
+/// The signed-in person as the frame shows them.
+#[derive(Debug)]
+pub(crate) struct SignedIn {
+    /// "Kirjautunut: Aino (asiakas)": on a shared computer it must be plain who it is.
+    pub(crate) who: String,
+    /// For the sign-out form.
+    pub(crate) csrf: String,
+    pub(crate) menu: Vec<MenuItem>,
+}
+
+/// One entry of a signed-in person's menu.
+#[derive(Debug)]
+pub(crate) struct MenuItem {
+    pub(crate) href: String,
+    pub(crate) label: String,
+    pub(crate) current: bool,
+}
+
+impl SignedIn {
+    /// `menu`: (path, label, whether it is the current page).
+    pub(crate) fn new(
+        lang: Lang,
+        name: &str,
+        role: omadata_app::Role,
+        csrf: &str,
+        menu: Vec<(String, String, bool)>,
+    ) -> Self {
+        let mut args = fluent_bundle::FluentArgs::new();
+        args.set("name", name.to_owned());
+        args.set("role", words::role(role, lang));
+        Self {
+            who: lang.text("signed-in-as", Some(&args)),
+            csrf: csrf.to_owned(),
+            menu: menu
+                .into_iter()
+                .map(|(href, label, current)| MenuItem {
+                    href,
+                    label,
+                    current,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A short message at the top of a page after a change went through.
+#[derive(Debug)]
+pub(crate) struct Notice {
+    pub(crate) text: String,
 }
 
 /// One entry of the language menu.
@@ -33,6 +90,7 @@ impl Chrome {
         Self {
             lang: language_of(headers),
             back: local_path(back).unwrap_or("/").to_owned(),
+            signed_in: None,
         }
     }
 
@@ -52,28 +110,20 @@ impl Chrome {
     }
 }
 
-/// A page that says why signing in did not go through.
-#[derive(Template)]
-#[template(path = "refusal.html")]
-struct RefusalPage<'a> {
-    chrome: &'a Chrome,
-    title: String,
-    text: String,
-}
-
-/// The refusal page for `message` (a Fluent id whose value is the title and whose `text`
-/// attribute says what to do), in the person's language.
+/// A page that says why signing in (or a form) did not go through: `message` is a Fluent
+/// id whose value is the title and whose `text` attribute says what to do.
 pub(crate) fn refusal(headers: &HeaderMap, status: StatusCode, message: &str) -> Response {
     let chrome = Chrome::new(headers, "/");
-    let page = RefusalPage {
+    let page = MessagePage {
         chrome: &chrome,
         title: chrome.text(message),
         text: chrome.text(&format!("{message}.text")),
+        link: None,
     };
     render(status, &page)
 }
 
-fn render(status: StatusCode, page: &impl Template) -> Response {
+pub(crate) fn render(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(error) => {
@@ -83,6 +133,67 @@ fn render(status: StatusCode, page: &impl Template) -> Response {
     }
 }
 
+/// The pages' routes: the client's pages, the language menu's and sign-out's.
+pub(crate) fn routes() -> axum::Router<crate::state::AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/language", get(choose_language))
+        .route("/sign-out", post(crate::routes::auth::sign_out_form))
+        .route("/signed-out", get(signed_out))
+        .merge(client::routes())
+}
+
+/// Whether a sign-in may return to the client's page `page`.
+pub(crate) fn is_client_page(page: &str) -> bool {
+    client::is_page(page)
+}
+
+/// A page with a title and one paragraph (a refusal, a farewell).
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    chrome: &'a Chrome,
+    title: String,
+    text: String,
+    link: Option<(&'a str, String)>,
+}
+
+/// Shown after signing out from a page.
+async fn signed_out(headers: HeaderMap) -> Response {
+    let chrome = Chrome::new(&headers, "/signed-out");
+    let page = MessagePage {
+        chrome: &chrome,
+        title: chrome.text("signed-out"),
+        text: chrome.text("signed-out.text"),
+        link: Some(("/auth/login?role=client", chrome.text("sign-in-again"))),
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// The page a sign-in ends on: the session cookie is set here, and the browser moves on
+/// to `to` from this page. A redirect straight from the callback would not do: the
+/// sign-in began on the provider's site, so the browser would hold back the
+/// `SameSite=Strict` cookie on that redirect, and a page rendered on the server would
+/// not know who is signed in.
+#[derive(Template)]
+#[template(path = "landing.html")]
+struct LandingPage<'a> {
+    chrome: &'a Chrome,
+    to: &'a str,
+}
+
+pub(crate) fn landing(headers: &HeaderMap, to: &str) -> Response {
+    let chrome = Chrome::new(headers, to);
+    let to = local_path(to).unwrap_or("/");
+    render(
+        StatusCode::OK,
+        &LandingPage {
+            chrome: &chrome,
+            to,
+        },
+    )
+}
+
 #[derive(Debug, Deserialize)]
 pub(crate) struct LanguageQuery {
     to: String,
@@ -90,7 +201,7 @@ pub(crate) struct LanguageQuery {
 }
 
 /// Remembers the language chosen from the menu for a year and returns to the page.
-pub(crate) async fn choose_language(
+async fn choose_language(
     crate::extract::AppQuery(query): crate::extract::AppQuery<LanguageQuery>,
 ) -> Response {
     let Some(lang) = Lang::parse(&query.to) else {

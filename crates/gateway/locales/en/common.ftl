@@ -1,0 +1,97 @@
+# In English. Plain language: short sentences, speaking to the reader.
+
+service-name = OmaData
+skip-to-content = Skip to content
+language-menu = Language
+signed-in-as = Signed in: { $name } ({ $role })
+sign-out = Sign out
+to-front-page = To the front page
+role-client = client
+role-professional = professional
+role-auditor = auditor
+role-admin = admin
+
+login-rate-limited = Too many attempts
+    .text = Signing in has been tried too many times. Wait a moment and try again.
+login-unknown-role = Unknown role
+    .text = Choose a role on the front page and try again.
+login-unknown-prompt = Signing in could not start
+    .text = The sign-in address was not valid. Start signing in from the front page.
+login-provider-unreachable = Identification is not available now
+    .text = The identification service could not be reached. Try again shortly.
+login-interrupted = Signing in did not work
+    .text = Signing in was interrupted or expired. Start again.
+login-not-verified = Signing in did not work
+    .text = The identification result could not be verified. Start again.
+login-weak-acr = The identification was not strong enough
+    .text = OmaData needs strong identification, such as online banking codes or a mobile certificate. Sign in again with a strong method.
+login-staff-not-active = You cannot sign in in this role
+    .text = Your registration is waiting for the operator's confirmation, or it has been deactivated.
+login-not-registered = You are not registered in this role
+    .text = Professionals, auditors and admins must be registered by their organisation before they sign in.
+
+main-menu = Main menu
+signed-in = You are signed in
+continue = Continue
+signed-out = You have signed out
+    .text = You can close the browser. If you use a shared computer, close all the browser's windows.
+sign-in-again = Sign in again
+session-ended = Your sign-in has ended
+    .text = The change was not saved. Sign in again, then make the change again.
+form-expired = The form has expired
+    .text = Reload the page, then try again.
+go-back = Back
+choose = Choose
+save = Save
+cancel = Cancel
+edit = Change
+add = Add
+more-information = More information (law)
+unknown-field = information that no longer exists
+sensitivity-special = sensitive
+sensitivity-confidential = confidential
+
+nav-data = My data
+nav-requests = Requests
+nav-share = Share data
+nav-grants = Who sees it
+nav-seen = Who has looked
+nav-account = My settings
+
+choice-work = work
+choice-study = studies
+choice-other = other reason
+
+purpose-guidance = Guidance
+purpose-service_need_assessment = Service-need assessment
+purpose-service_decision = Service decision
+purpose-employer_cooperation = Employer cooperation
+purpose-shared_plan = Shared plan
+
+problem-title = This did not work
+problem-other = Something went wrong. Try again in a moment.
+problem-unauthenticated = Sign in first.
+problem-forbidden = You are not allowed to do this.
+problem-not_found = What you are looking for was not found. It may have been removed already.
+problem-csrf_token_invalid = The form has expired. Reload the page, then try again.
+problem-unknown_field = There is no such information.
+problem-invalid_value = Check this information: it is not in the right form or it is too long.
+problem-not_an_author = Only a professional can write this information.
+problem-write_conflict = Someone changed this information just now. Reload the page and check it.
+problem-policy_forbids = This information cannot be shared with this professional.
+problem-widening = You can only reduce what was asked for, not add to it.
+problem-pairing_code_invalid = The code is not valid. Ask for a new code.
+problem-too_many_pairing_codes = You already have many valid codes. Wait until they expire.
+problem-request_not_pending = This request has already been answered or has expired.
+problem-grant_not_active = This permission is no longer valid.
+problem-too_many_grants = You have already given many permissions today. Try again tomorrow.
+problem-unknown_professional = Choose a professional from the list.
+problem-reauthentication_required = Sign in again before you go on.
+problem-storage_unavailable = Your data cannot be saved right now. Try again in a moment.
+problem-storage_unconfirmed = We are not sure whether the change was saved. Reload the page and check before you try again.
+problem-outcome_pending = The change is still being made. Reload the page in a moment and check whether it went through.
+problem-body_too_large = The text you sent is too long.
+problem-unsupported_media_type = The form could not be read. Reload the page.
+problem-invalid_form = The form could not be read. Reload the page.
+problem-request_timeout = This took too long. Try again.
+problem-too_many_attempts = Too many attempts. Wait a moment and try again.

@@ -1,0 +1,97 @@
+# Suomeksi. Selkeää yleiskieltä: sinuttelu, lyhyet lauseet.
+
+service-name = OmaData
+skip-to-content = Siirry sisältöön
+language-menu = Kieli
+signed-in-as = Kirjautunut: { $name } ({ $role })
+sign-out = Kirjaudu ulos
+to-front-page = Etusivulle
+role-client = asiakas
+role-professional = ammattilainen
+role-auditor = auditoija
+role-admin = ylläpitäjä
+
+login-rate-limited = Liian monta yritystä
+    .text = Kirjautumista on yritetty liian monta kertaa. Odota hetki ja yritä uudelleen.
+login-unknown-role = Tuntematon rooli
+    .text = Valitse rooli etusivulta ja yritä uudelleen.
+login-unknown-prompt = Kirjautumista ei voitu aloittaa
+    .text = Kirjautumisen osoite oli virheellinen. Aloita kirjautuminen etusivulta.
+login-provider-unreachable = Tunnistus ei ole nyt käytettävissä
+    .text = Tunnistuspalveluun ei saatu yhteyttä. Yritä hetken päästä uudelleen.
+login-interrupted = Kirjautuminen ei onnistunut
+    .text = Kirjautuminen keskeytyi tai vanheni. Aloita alusta.
+login-not-verified = Kirjautuminen ei onnistunut
+    .text = Tunnistuksen tulosta ei voitu varmistaa. Aloita alusta.
+login-weak-acr = Tunnistus ei ollut riittävän vahva
+    .text = OmaData vaatii vahvan tunnistautumisen, esimerkiksi pankkitunnukset tai mobiilivarmenteen. Kirjaudu uudelleen vahvalla tunnistustavalla.
+login-staff-not-active = Et voi kirjautua tähän rooliin
+    .text = Rekisteröintisi odottaa ylläpidon vahvistusta tai se on poistettu käytöstä.
+login-not-registered = Et ole rekisteröitynyt tähän rooliin
+    .text = Ammattilaisen, auditoijan ja ylläpitäjän pitää olla organisaationsa rekisteröimä ennen kirjautumista.
+
+main-menu = Päävalikko
+signed-in = Olet kirjautunut
+continue = Jatka
+signed-out = Olet kirjautunut ulos
+    .text = Voit sulkea selaimen. Jos käytät yhteistä tietokonetta, sulje kaikki selaimen ikkunat.
+sign-in-again = Kirjaudu uudelleen
+session-ended = Kirjautumisesi on päättynyt
+    .text = Muutosta ei tallennettu. Kirjaudu uudelleen ja tee muutos sitten uudestaan.
+form-expired = Lomake on vanhentunut
+    .text = Lataa sivu uudelleen ja yritä sitten uudestaan.
+go-back = Takaisin
+choose = Valitse
+save = Tallenna
+cancel = Peruuta
+edit = Muokkaa
+add = Lisää
+more-information = Lisätietoa (laki)
+unknown-field = tieto, jota ei enää ole
+sensitivity-special = arkaluonteinen
+sensitivity-confidential = salassa pidettävä
+
+nav-data = Omat tiedot
+nav-requests = Pyynnöt
+nav-share = Jaa tietoja
+nav-grants = Kuka näkee
+nav-seen = Kuka on katsonut
+nav-account = Omat asetukset
+
+choice-work = työ
+choice-study = opiskelu
+choice-other = muu syy
+
+purpose-guidance = Ohjaus
+purpose-service_need_assessment = Palvelutarpeen arviointi
+purpose-service_decision = Palvelupäätös
+purpose-employer_cooperation = Yhteistyö työnantajan kanssa
+purpose-shared_plan = Yhteinen suunnitelma
+
+problem-title = Tämä ei onnistunut
+problem-other = Jokin meni vikaan. Yritä hetken päästä uudelleen.
+problem-unauthenticated = Kirjaudu ensin sisään.
+problem-forbidden = Sinulla ei ole oikeutta tähän.
+problem-not_found = Etsimääsi asiaa ei löytynyt. Se on ehkä jo poistettu.
+problem-csrf_token_invalid = Lomake on vanhentunut. Lataa sivu uudelleen ja yritä sitten uudestaan.
+problem-unknown_field = Tätä tietoa ei ole.
+problem-invalid_value = Tarkista tämä tieto: se ei ole oikeassa muodossa tai se on liian pitkä.
+problem-not_an_author = Tätä tietoa voi kirjoittaa vain ammattilainen.
+problem-write_conflict = Joku muutti tätä tietoa juuri. Lataa sivu uudelleen ja tarkista tieto.
+problem-policy_forbids = Tätä tietoa ei voi jakaa tämän ammattilaisen kanssa.
+problem-widening = Voit vain vähentää pyydettyä, et lisätä.
+problem-pairing_code_invalid = Koodi ei kelpaa. Pyydä uusi koodi.
+problem-too_many_pairing_codes = Sinulla on jo monta voimassa olevaa koodia. Odota, että ne vanhenevat.
+problem-request_not_pending = Tähän pyyntöön on jo vastattu tai se on vanhentunut.
+problem-grant_not_active = Tämä lupa ei ole enää voimassa.
+problem-too_many_grants = Olet antanut tänään jo monta lupaa. Yritä huomenna uudelleen.
+problem-unknown_professional = Valitse ammattilainen listasta.
+problem-reauthentication_required = Kirjaudu uudelleen ennen kuin jatkat.
+problem-storage_unavailable = Tietoja ei juuri nyt voi tallentaa. Yritä hetken päästä uudelleen.
+problem-storage_unconfirmed = Emme ole varmoja, tallentuiko muutos. Lataa sivu ja tarkista ennen kuin yrität uudelleen.
+problem-outcome_pending = Muutos on vielä kesken. Lataa sivu hetken päästä ja tarkista, onnistuiko se.
+problem-body_too_large = Lähettämäsi teksti on liian pitkä.
+problem-unsupported_media_type = Lomaketta ei voitu lukea. Lataa sivu uudelleen.
+problem-invalid_form = Lomaketta ei voitu lukea. Lataa sivu uudelleen.
+problem-request_timeout = Tämä kesti liian kauan. Yritä uudelleen.
+problem-too_many_attempts = Liian monta yritystä. Odota hetki ja yritä uudelleen.

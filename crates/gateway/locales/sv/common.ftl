@@ -1,0 +1,97 @@
+# På svenska. Klart språk: du-tilltal, korta meningar.
+
+service-name = OmaData
+skip-to-content = Gå till innehållet
+language-menu = Språk
+signed-in-as = Inloggad: { $name } ({ $role })
+sign-out = Logga ut
+to-front-page = Till startsidan
+role-client = klient
+role-professional = yrkesperson
+role-auditor = granskare
+role-admin = administratör
+
+login-rate-limited = För många försök
+    .text = Inloggning har försökts för många gånger. Vänta en stund och försök igen.
+login-unknown-role = Okänd roll
+    .text = Välj en roll på startsidan och försök igen.
+login-unknown-prompt = Inloggningen kunde inte börja
+    .text = Inloggningsadressen var felaktig. Börja inloggningen från startsidan.
+login-provider-unreachable = Identifieringen är inte tillgänglig just nu
+    .text = Identifieringstjänsten kunde inte nås. Försök igen om en stund.
+login-interrupted = Inloggningen lyckades inte
+    .text = Inloggningen avbröts eller gick ut. Börja om från början.
+login-not-verified = Inloggningen lyckades inte
+    .text = Resultatet av identifieringen kunde inte bekräftas. Börja om från början.
+login-weak-acr = Identifieringen var inte tillräckligt stark
+    .text = OmaData kräver stark autentisering, till exempel bankkoder eller mobilcertifikat. Logga in igen med ett starkt sätt.
+login-staff-not-active = Du kan inte logga in i den här rollen
+    .text = Din registrering väntar på att administratören bekräftar den, eller så har den tagits ur bruk.
+login-not-registered = Du är inte registrerad i den här rollen
+    .text = Yrkespersoner, granskare och administratörer ska vara registrerade av sin organisation innan de loggar in.
+
+main-menu = Huvudmeny
+signed-in = Du är inloggad
+continue = Fortsätt
+signed-out = Du har loggat ut
+    .text = Du kan stänga webbläsaren. Om du använder en gemensam dator, stäng alla webbläsarens fönster.
+sign-in-again = Logga in igen
+session-ended = Din inloggning har gått ut
+    .text = Ändringen sparades inte. Logga in igen och gör sedan ändringen på nytt.
+form-expired = Formuläret har gått ut
+    .text = Ladda om sidan och försök sedan igen.
+go-back = Tillbaka
+choose = Välj
+save = Spara
+cancel = Avbryt
+edit = Ändra
+add = Lägg till
+more-information = Mer information (lag)
+unknown-field = en uppgift som inte längre finns
+sensitivity-special = känslig
+sensitivity-confidential = sekretessbelagd
+
+nav-data = Mina uppgifter
+nav-requests = Förfrågningar
+nav-share = Dela uppgifter
+nav-grants = Vem ser
+nav-seen = Vem har tittat
+nav-account = Mina inställningar
+
+choice-work = arbete
+choice-study = studier
+choice-other = annat skäl
+
+purpose-guidance = Vägledning
+purpose-service_need_assessment = Bedömning av servicebehov
+purpose-service_decision = Servicebeslut
+purpose-employer_cooperation = Samarbete med arbetsgivare
+purpose-shared_plan = Gemensam plan
+
+problem-title = Det här lyckades inte
+problem-other = Något gick fel. Försök igen om en stund.
+problem-unauthenticated = Logga in först.
+problem-forbidden = Du har inte rätt till det här.
+problem-not_found = Det du söker finns inte. Det har kanske redan tagits bort.
+problem-csrf_token_invalid = Formuläret har gått ut. Ladda om sidan och försök sedan igen.
+problem-unknown_field = Den här uppgiften finns inte.
+problem-invalid_value = Kontrollera den här uppgiften: den har fel form eller är för lång.
+problem-not_an_author = Den här uppgiften kan bara en yrkesperson skriva.
+problem-write_conflict = Någon ändrade just den här uppgiften. Ladda om sidan och kontrollera uppgiften.
+problem-policy_forbids = Den här uppgiften kan inte delas med den här yrkespersonen.
+problem-widening = Du kan bara minska det som begärs, inte lägga till.
+problem-pairing_code_invalid = Koden gäller inte. Be om en ny kod.
+problem-too_many_pairing_codes = Du har redan många giltiga koder. Vänta tills de går ut.
+problem-request_not_pending = Den här förfrågan är redan besvarad eller har gått ut.
+problem-grant_not_active = Det här tillståndet gäller inte längre.
+problem-too_many_grants = Du har redan gett många tillstånd i dag. Försök igen i morgon.
+problem-unknown_professional = Välj en yrkesperson i listan.
+problem-reauthentication_required = Logga in igen innan du fortsätter.
+problem-storage_unavailable = Uppgifterna kan inte sparas just nu. Försök igen om en stund.
+problem-storage_unconfirmed = Vi vet inte säkert om ändringen sparades. Ladda om sidan och kontrollera innan du försöker igen.
+problem-outcome_pending = Ändringen pågår fortfarande. Ladda om sidan om en stund och kontrollera om den lyckades.
+problem-body_too_large = Texten du skickade är för lång.
+problem-unsupported_media_type = Formuläret kunde inte läsas. Ladda om sidan.
+problem-invalid_form = Formuläret kunde inte läsas. Ladda om sidan.
+problem-request_timeout = Det här tog för lång tid. Försök igen.
+problem-too_many_attempts = För många försök. Vänta en stund och försök igen.
