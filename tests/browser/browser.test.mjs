@@ -10,137 +10,17 @@
 // OMADATA_SCREENSHOTS=dir: also save screenshots there (docs/screenshots in the repo).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
-
-const require = createRequire(import.meta.url);
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const BIN = process.env.OMADATA_BIN || new URL('../../target/debug/omadata', import.meta.url).pathname;
-const SHOTS = process.env.OMADATA_SCREENSHOTS;
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-
-async function startDemo() {
-  const data = mkdtempSync(join(tmpdir(), 'omadata-browser-'));
-  const child = spawn(BIN, ['demo', '--listen', '127.0.0.1:0', '--data', join(data, 'data')], { stdio: ['ignore', 'pipe', 'ignore'] });
-  const base = await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('the gateway did not start: ' + out)), 30000);
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      const match = out.match(/listening on (http:\/\/\S+)/);
-      if (match) { clearTimeout(timer); resolve(match[1]); }
-    });
-    child.on('exit', (code) => reject(new Error('the gateway exited with ' + code)));
-  });
-  // The gateway saves its audit chain heads as it stops, so the directory is removed only
-  // once it has exited (SIGKILL if it has not within 10 s).
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const stop = async () => {
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
-    await exited;
-    clearTimeout(timer);
-    rmSync(data, { recursive: true, force: true });
-  };
-  return { base, stop };
-}
-
-const VIEWPORTS = {
-  phone: { width: 360, height: 740, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
-  desktop: { width: 1280, height: 800 },
-};
-
-async function person(browser, base, login, size) {
-  const { width, height, ...rest } = VIEWPORTS[size];
-  // The browser's clock is elsewhere than Finland: dates must still mean Finnish days.
-  const context = await browser.newContext({ viewport: { width, height }, ...rest, locale: 'fi-FI', timezoneId: 'America/New_York' });
-  const page = await context.newPage();
-  page.cspViolations = [];
-  page.on('console', (message) => {
-    if (/Content.Security.Policy/i.test(message.text())) page.cspViolations.push(message.text());
-  });
-  page.on('pageerror', (error) => page.cspViolations.push('page error: ' + error.message));
-  const response = await page.goto(base + '/auth/login?login_hint=' + login);
-  assert.equal(response.status(), 200, login + ' could not sign in');
-  await page.waitForSelector('main h1');
-  return page;
-}
-
-// Runs axe on the page as it is now; fails on any violation. Evaluated through the
-// DevTools protocol, so the page's own CSP stays in force.
-async function accessible(page, name, size) {
-  await page.evaluate(AXE);
-  const result = await page.evaluate(() => window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }));
-  const problems = result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join('; ')})`);
-  assert.deepEqual(problems, [], `${name} (${size}) has accessibility violations`);
-  assert.deepEqual(page.cspViolations, [], `${name} (${size}) broke the Content-Security-Policy`);
-  if (SHOTS) await page.screenshot({ path: join(SHOTS, `${name}-${size}.png`), fullPage: true });
-}
-
-// The Suomi.fi look arrived: the tokens stylesheet is served and applied, and the page's
-// text is set in Source Sans 3 from the gateway (regular for text, semibold for headings).
-async function suomiFiLook(page) {
-  const tokens = await page.evaluate(async () => {
-    const response = await fetch('/assets/tokens.css');
-    return { status: response.status, type: response.headers.get('content-type') };
-  });
-  assert.deepEqual(tokens, { status: 200, type: 'text/css; charset=utf-8' });
-  const brand = await page.evaluate(() => getComputedStyle(document.documentElement).getPropertyValue('--fi-color-brand-base').trim());
-  assert.equal(brand, 'hsl(214, 100%, 24%)', 'the tokens stylesheet is not applied');
-  const loaded = await page.evaluate(async () => {
-    await document.fonts.ready;
-    return [...document.fonts].filter((face) => face.status === 'loaded').map((face) => `${face.family.replace(/"/g, '')} ${face.weight}`);
-  });
-  assert.ok(loaded.includes('Source Sans 3 400'), `regular Source Sans 3 did not load: ${loaded}`);
-  assert.ok(loaded.includes('Source Sans 3 600'), `semibold Source Sans 3 did not load: ${loaded}`);
-  assert.match(await page.evaluate(() => getComputedStyle(document.body).fontFamily), /^"Source Sans 3"/);
-}
-
-// What a person reads holds no machine text: no absent value (null, undefined, NaN), no
-// id, no ISO date or timestamp, no message key (snake_case or camelCase: the app shows a
-// key when its text is missing), and none of the code words the API uses for roles,
-// choices, purposes and states.
-const CODE_WORDS = ['client', 'professional', 'auditor', 'admin', 'work', 'study', 'other', 'read', 'write', 'permit', 'deny',
-  'pending', 'approved', 'denied', 'active', 'revoked', 'expired', 'guidance', 'basic', 'special', 'confidential'];
-const RAW = [
-  // (No boundary after: a button's text follows the value without a space.)
-  ['an absent value', /(?<![A-Za-zÅÄÖåäö])(null|undefined|NaN)/],
-  ['an id', /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i],
-  ['an ISO date', /\b\d{4}-\d{2}-\d{2}/],
-  ['a message key', /\b[a-z]+_[a-z_]+\b|\b[a-z]+[A-Z][A-Za-z]*\b/],
-  ['a code word', new RegExp('\\b(' + CODE_WORDS.join('|') + ')\\b')],
-];
-async function noRawValues(page, name) {
-  // (Closed <details> are read too, then closed again.)
-  const text = await page.evaluate(() => {
-    const closed = [...document.querySelectorAll('details:not([open])')];
-    closed.forEach((d) => { d.open = true; });
-    const shown = document.body.innerText;
-    closed.forEach((d) => { d.open = false; });
-    return shown;
-  });
-  for (const [what, pattern] of RAW) {
-    const found = text.match(pattern);
-    assert.equal(found, null, `${name} shows ${what}: "${found && text.slice(Math.max(0, found.index - 40), found.index + 40)}"`);
-  }
-}
+import { accessible, launch, noRawValues, person, startDemo, suomiFiLook } from './support.mjs';
 
 async function visit(page, hash) {
   await page.evaluate((h) => { location.hash = h; }, hash);
   await page.waitForFunction(() => !document.querySelector('main').textContent.includes('Ladataan'));
 }
 
-for (const size of Object.keys(VIEWPORTS)) {
+for (const size of ['phone', 'desktop']) {
   test(`consent round trip in the browser (${size})`, async () => {
     const demo = await startDemo();
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-    });
+    const browser = await launch();
     try {
       // The sign-in page.
       // A browser set to Swedish (sv-FI) is answered in Swedish before anyone chooses.
