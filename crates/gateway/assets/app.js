@@ -1,6 +1,6 @@
-// OmaData web app: plain JavaScript, no framework, no inline code (CSP).
-// Finnish by default; Swedish and English. Everyday words first; the legal facts are one
-// tap away under "Lisätietoa".
+// OmaData's web app for staff (professionals, auditors, admins): plain JavaScript, no
+// framework, no inline code (CSP). The client's pages and the sign-in choices are rendered
+// on the server (crates/gateway/src/web). Finnish by default; Swedish and English.
 'use strict';
 
 const app = { lang: 'fi', me: null, fields: [], byPath: new Map() };
@@ -96,10 +96,6 @@ function fieldLabel(path) {
   return field ? field.labels[app.lang] || field.labels.fi : path;
 }
 
-// What the field is, in one plain line in the person's language.
-function fieldHelp(field) {
-  return field.help ? field.help[app.lang] || field.help.fi : '';
-}
 
 // A value as words: a choice's code and a date never appear raw.
 function formatValue(value, field) {
@@ -110,14 +106,10 @@ function formatValue(value, field) {
   return String(value);
 }
 
-function legal(...keys) {
-  return h('details', {}, h('summary', {}, t('legal')), ...keys.map((k) => h('p', {}, t(k))));
-}
 
 // ---- page frame ----------------------------------------------------------------------
 
 const NAV = {
-  client: [['data', 'navData'], ['requests', 'navRequests'], ['share', 'navShare'], ['grants', 'navGrants'], ['seen', 'navSeen'], ['account', 'navAccount']],
   professional: [['clients', 'navClients'], ['ask', 'navAsk'], ['sent', 'navSent']],
   auditor: [['events', 'navEvents']],
   admin: [['staff', 'navStaff']],
@@ -135,15 +127,14 @@ function renderFrame() {
   document.getElementById('lang-label').textContent = t('language');
   const logout = document.getElementById('logout');
   logout.textContent = t('logout');
-  logout.hidden = !app.me;
+  logout.hidden = false;
   // Who is signed in, on a shared computer too.
   const who = document.getElementById('who');
-  who.textContent = app.me ? t('signedInAs', { name: app.me.display_name, role: t('role_' + app.me.role) }) : '';
-  who.hidden = !app.me;
+  who.textContent = t('signedInAs', { name: app.me.display_name, role: t('role_' + app.me.role) });
+  who.hidden = false;
   const nav = document.getElementById('nav');
   nav.setAttribute('aria-label', t('menu'));
   nav.textContent = '';
-  if (!app.me) return;
   const current = route().page || NAV[app.me.role][0][0];
   nav.append(h('ul', {}, NAV[app.me.role].map(([page, key]) =>
     h('li', {}, h('a', { href: '#/' + page, 'aria-current': page === current ? 'page' : false }, t(key))))));
@@ -155,20 +146,16 @@ async function render() {
   main.textContent = '';
   main.append(h('p', {}, t('loading')));
   const views = {
-    client: { data: myData, requests: myRequests, share: share, grants: myGrants, seen: seen, account: account },
     professional: { clients: myClients, client: clientRecord, ask: askAccess, sent: sentRequests },
     auditor: { events: auditEvents },
     admin: { staff: staffPage },
   };
   let content;
   try {
-    if (!app.me) content = signIn();
-    else {
-      const { page, arg } = route();
-      const pages = views[app.me.role];
-      const view = pages[page] || pages[NAV[app.me.role][0][0]];
-      content = await view(arg);
-    }
+    const { page, arg } = route();
+    const pages = views[app.me.role];
+    const view = pages[page] || pages[NAV[app.me.role][0][0]];
+    content = await view(arg);
   } catch (error) {
     content = h('p', { class: 'error' }, t('error', { detail: error.message }));
   }
@@ -178,21 +165,7 @@ async function render() {
   document.title = (heading ? heading.textContent + ' – ' : '') + 'OmaData';
 }
 
-function signIn() {
-  const role = (key, textKey, query) => h('div', { class: 'card' },
-    h('h2', {}, h('a', { href: '/auth/login' + query }, t(key))), h('p', {}, t(textKey)));
-  return h('div', {},
-    h('h1', {}, t('welcome')),
-    h('p', {}, t('intro')),
-    h('div', { class: 'roles' },
-      role('signInClient', 'signInClientText', ''),
-      role('signInPro', 'signInProText', '?role=professional'),
-      role('signInAuditor', 'signInAuditorText', '?role=auditor'),
-      role('signInAdmin', 'signInAdminText', '?role=admin')),
-    legal('legalConsent', 'legalLog'));
-}
-
-// ---- client -------------------------------------------------------------------------
+// ---- editing a field (a professional's writes) ----------------------------------------
 
 function valueEditor(field, value, id) {
   const type = field.type;
@@ -240,43 +213,6 @@ function authorLine(record) {
   return t('writtenByYou', { date: fmtDate(record.written_at) });
 }
 
-async function myData() {
-  const records = await api('GET', '/api/v1/me/record');
-  const byPath = new Map(records.map((r) => [r.path, r]));
-  const categories = [...new Set(app.fields.map((f) => f.category))];
-  return h('div', {},
-    h('h1', {}, t('myData')),
-    h('p', {}, t('myDataIntro')),
-    categories.map((category) => {
-      const fields = app.fields.filter((f) => f.category === category && (byPath.has(f.path) || f.author !== 'professional'));
-      if (!fields.length) return null;
-      return h('section', { class: 'card', 'aria-labelledby': 'cat-' + category },
-        h('h2', { id: 'cat-' + category }, t('cat_' + category)),
-        fields.map((field) => {
-          const record = byPath.get(field.path);
-          const editable = field.author !== 'professional';
-          const holder = h('div', { class: 'field' });
-          const show = () => {
-            holder.textContent = '';
-            // (DOM append would write an absent part as the text "null".)
-            holder.append(...[
-              h('span', { class: 'label' }, fieldLabel(field.path), field.sensitivity === 'special' ? [' ', h('span', { class: 'badge special' }, t('sensitive'))] : null),
-              h('p', { class: 'help' }, fieldHelp(field)),
-              h('div', { class: 'value' }, formatValue(record && record.value, field)),
-              record ? h('p', { class: 'meta' }, authorLine(record)) : null,
-              editable ? h('button', { type: 'button', class: 'secondary', 'aria-label': (record ? t('edit') : t('add')) + ': ' + fieldLabel(field.path),
-                onclick: () => {
-                  holder.textContent = '';
-                  holder.append(editForm(field, record && record.value, (value) => api('PUT', '/api/v1/me/record/' + field.path, { value })));
-                  holder.querySelector('input, textarea, select').focus();
-                } }, record ? t('edit') : t('add')) : null].filter((part) => part));
-          };
-          show();
-          return holder;
-        }));
-    }),
-    legal('legalData'));
-}
 
 function fieldList(paths) {
   return h('ul', {}, [...paths].map((p) => h('li', {}, fieldLabel(p),
@@ -318,15 +254,6 @@ function termsForm(prefix) {
   return { controls, read };
 }
 
-function fieldChecklist(name, paths, checkedPaths) {
-  return h('fieldset', {}, h('legend', {}, t('chooseFields')),
-    [...paths].map((p, i) => {
-      const id = name + '-' + i;
-      return h('div', { class: 'check' },
-        h('input', { type: 'checkbox', id, name, value: p, checked: checkedPaths.has(p) }),
-        h('label', { for: id }, fieldLabel(p)));
-    }));
-}
 
 // What a request or grant lets the professional do, in words: whether they may change
 // the data too is never left out.
@@ -335,171 +262,10 @@ function rightsLine(actions) {
   return h('p', {}, h('strong', {}, t('may') + ': '), actions.includes('write') ? h('strong', { class: 'badge' }, text) : text);
 }
 
-async function myRequests() {
-  const requests = await api('GET', '/api/v1/me/access-requests');
-  const pending = requests.filter((r) => r.current_status === 'pending');
-  const older = requests.filter((r) => r.current_status !== 'pending');
-  const card = (r) => {
-    const who = r.requester;
-    const box = h('article', { class: 'card', 'aria-labelledby': 'req-' + r.id },
-      h('h2', { id: 'req-' + r.id }, who.name + ', ' + who.title),
-      h('p', {}, h('strong', {}, t('who') + ': '), who.name + ', ' + who.title + ', ' + who.organisation.name),
-      h('div', {}, h('strong', {}, t('which') + ':'), fieldList(r.fields)),
-      rightsLine(r.actions),
-      h('p', {}, h('strong', {}, t('why') + ': '), purposeText(r.purpose)),
-      h('p', {}, h('strong', {}, t('until') + ': '), fmtDate(r.valid_until)));
-    const answer = async (path, body, message) => {
-      try { await api('POST', path, body); say(message); await render(); } catch (error) { fail(error); }
-    };
-    let lessForm = null;
-    const less = () => {
-      // Opened once; a second press goes back to the open form.
-      if (lessForm) { lessForm.querySelector('input').focus(); return; }
-      const until = h('input', { type: 'date', id: 'until-' + r.id, max: helsinkiDay(r.valid_until), value: helsinkiDay(r.valid_until) });
-      const write = r.actions.includes('write')
-        ? h('div', { class: 'check' }, h('input', { type: 'checkbox', id: 'write-' + r.id, checked: true }), h('label', { for: 'write-' + r.id }, t('alsoChange')))
-        : null;
-      const form = h('form', { class: 'card soft' },
-        fieldChecklist('f-' + r.id, r.fields, new Set(r.fields)),
-        write,
-        h('div', { class: 'row' }, h('label', { for: 'until-' + r.id, class: 'label' }, t('shorterTime')), until),
-        h('div', { class: 'actions' },
-          h('button', { type: 'submit' }, t('approveChosen')),
-          h('button', { type: 'button', class: 'secondary', onclick: () => { form.remove(); lessForm = null; } }, t('cancel'))));
-      form.addEventListener('submit', (event) => {
-        event.preventDefault();
-        const fields = [...form.querySelectorAll('input[name="f-' + r.id + '"]:checked')].map((c) => ({ path: c.value }));
-        const body = { fields };
-        if (write && !form.querySelector('#write-' + r.id).checked) body.actions = r.actions.filter((a) => a !== 'write');
-        if (until.value && until.value < helsinkiDay(r.valid_until)) body.valid_until = endOfDay(until.value);
-        answer('/api/v1/me/access-requests/' + r.id + '/approve', body, t('approved'));
-      });
-      lessForm = form;
-      box.append(form);
-      form.querySelector('input').focus();
-    };
-    box.append(h('div', { class: 'actions' },
-      h('button', { type: 'button', onclick: () => answer('/api/v1/me/access-requests/' + r.id + '/approve', {}, t('approved')) }, t('approve')),
-      h('button', { type: 'button', class: 'secondary', onclick: less }, t('approveLess')),
-      h('button', { type: 'button', class: 'secondary', onclick: () => answer('/api/v1/me/access-requests/' + r.id + '/deny', undefined, t('denied')) }, t('deny'))));
-    return box;
-  };
-  return h('div', {},
-    h('h1', {}, t('requests')),
-    h('p', {}, t('requestsIntro')),
-    pending.length ? pending.map(card) : h('p', {}, t('noRequests')),
-    older.length ? h('details', {}, h('summary', {}, t('oldRequests')),
-      h('ul', {}, older.map((r) => h('li', {}, r.requester.name + ' – ' + fmtDate(r.created_at) + ' – ' + t('status_' + r.current_status))))) : null,
-    legal('legalConsent'));
-}
 
-async function share() {
-  const codeBox = h('div', { 'aria-live': 'polite' });
-  const showCode = async () => {
-    try {
-      const code = await api('POST', '/api/v1/me/pairing-codes');
-      codeBox.textContent = '';
-      const svg = new DOMParser().parseFromString(code.qr_svg, 'image/svg+xml').documentElement;
-      svg.setAttribute('role', 'img');
-      svg.setAttribute('aria-label', 'QR: ' + code.code);
-      codeBox.append(h('p', { class: 'code' }, code.code), h('div', { class: 'qr' }, document.importNode(svg, true)),
-        h('p', {}, t('codeValid', { time: fmtTime(code.expires_at) })));
-    } catch (error) { fail(error); }
-  };
-  const professionals = await api('GET', '/api/v1/directory/professionals');
-  const basicPaths = app.fields.map((f) => f.path);
-  const terms = termsForm('grant');
-  const form = h('form', {},
-    h('div', { class: 'row' }, h('label', { for: 'grant-pro', class: 'label' }, t('professional')),
-      h('select', { id: 'grant-pro', required: true }, professionals.map((p) => h('option', { value: p.id }, p.name + ', ' + p.title + ' (' + p.organisation + ')')))),
-    fieldChecklist('grant-field', basicPaths, new Set()),
-    h('p', { class: 'meta' }, t('lessIsMore')),
-    terms.controls,
-    h('button', { type: 'submit' }, t('give')));
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    try {
-      await api('POST', '/api/v1/me/grants', { professional: form.querySelector('#grant-pro').value, ...terms.read(form) });
-      say(t('given'));
-      location.hash = '#/grants';
-    } catch (error) { fail(error); }
-  });
-  return h('div', {},
-    h('h1', {}, t('share')),
-    h('p', {}, t('shareIntro')),
-    h('button', { type: 'button', onclick: showCode }, t('showCode')),
-    codeBox,
-    h('h2', {}, t('grantYourself')),
-    form,
-    legal('legalConsent'));
-}
 
-async function myGrants() {
-  const grants = await api('GET', '/api/v1/me/grants');
-  const active = grants.filter((g) => g.state === 'active');
-  const ended = grants.filter((g) => g.state !== 'active');
-  const card = (g) => h('article', { class: 'card', 'aria-labelledby': 'grant-' + g.id },
-    h('h2', { id: 'grant-' + g.id }, g.grantee.name + ', ' + g.grantee.title),
-    h('p', { class: 'meta' }, g.grantee.organisation.name),
-    h('div', {}, h('strong', {}, t('which') + ':'), fieldList(g.fields)),
-    rightsLine(g.actions),
-    h('p', {}, h('strong', {}, t('why') + ': '), purposeText(g.purpose)),
-    h('p', {}, h('strong', {}, t('until') + ': '), fmtDate(g.valid_until), ' ', h('span', { class: 'badge ok' }, t('state_' + g.state))),
-    h('div', { class: 'actions' },
-      h('button', { type: 'button', class: 'danger', 'aria-label': t('stopNow') + ': ' + g.grantee.name,
-        onclick: async () => { try { await api('DELETE', '/api/v1/me/grants/' + g.id); say(t('stopped')); await render(); } catch (error) { fail(error); } } }, t('stopNow')),
-      h('a', { href: '/api/v1/me/grants/' + g.id + '/receipt', download: 'omadata-receipt-' + g.id + '.json', class: 'button secondary' }, t('receipt'))));
-  return h('div', {},
-    h('h1', {}, t('grants')),
-    h('p', {}, t('grantsIntro')),
-    active.length ? active.map(card) : h('p', {}, t('noGrants')),
-    ended.length ? h('details', {}, h('summary', {}, t('pastGrants')),
-      h('ul', {}, ended.map((g) => h('li', {}, g.grantee.name + ' – ' + t('state_' + g.state) + ' – ' + fmtDate(g.revoked_at || g.valid_until))))) : null,
-    legal('legalConsent'));
-}
 
-async function seen() {
-  const log = await api('GET', '/api/v1/me/access-log');
-  return h('div', {},
-    h('h1', {}, t('seen')),
-    h('p', {}, t('seenIntro')),
-    log.length ? h('ol', { class: 'timeline' }, log.map((e) => h('li', { class: e.outcome === 'permit' ? '' : 'denied' },
-      h('p', {}, h('strong', {}, fmtTime(e.at))),
-      h('p', {}, (e.professional_name || '?') + (e.organisation_name ? ' (' + e.organisation_name + ')' : '') + ' ' + t(e.action === 'write' ? (e.outcome === 'permit' ? 'changedFields' : 'triedChange') : (e.outcome === 'permit' ? 'sawFields' : 'triedFields')) + ':'),
-      h('p', {}, e.fields.filter((f) => f !== '*').map(fieldLabel).join(', '))))) : h('p', {}, t('noneSeen')),
-    legal('legalLog'));
-}
 
-function account() {
-  const confirm = h('input', { type: 'checkbox', id: 'confirm-delete' });
-  const button = h('button', { type: 'button', class: 'danger', disabled: true }, t('deleteAll'));
-  confirm.addEventListener('change', () => { button.disabled = !confirm.checked; });
-  button.addEventListener('click', async () => {
-    try {
-      await api('DELETE', '/api/v1/me');
-      app.me = null;
-      const main = document.getElementById('main');
-      renderFrame();
-      main.textContent = '';
-      main.append(h('h1', {}, t('deletedBye')));
-      main.focus();
-    } catch (error) {
-      if (error.code === 'reauthentication_required') {
-        // Irreversible: prove it is you again, then come back here and press delete.
-        say(t('reauth'));
-        location.assign('/auth/login?role=client&prompt=login&next=account');
-      } else fail(error);
-    }
-  });
-  return h('div', {},
-    h('h1', {}, t('account')),
-    h('section', { class: 'card' }, h('h2', {}, t('download')), h('p', {}, t('downloadText')),
-      h('a', { href: '/api/v1/me/export', download: 'omadata.json', class: 'button' }, t('download'))),
-    h('section', { class: 'card' }, h('h2', {}, t('deleteAll')), h('p', {}, t('deleteText')),
-      h('div', { class: 'check' }, confirm, h('label', { for: 'confirm-delete' }, t('deleteConfirm'))),
-      h('div', { class: 'actions' }, button)),
-    legal('legalData'));
-}
 
 // ---- professional --------------------------------------------------------------------
 
@@ -734,16 +500,19 @@ async function start() {
   select.addEventListener('change', () => { app.lang = select.value; rememberLanguage(app.lang); render(); });
   document.getElementById('logout').addEventListener('click', async () => {
     try { await api('POST', '/auth/logout'); } catch (error) { /* already signed out */ }
-    app.me = null;
-    location.hash = '';
-    await render();
-    say(t('signedOut'));
+    location.assign('/signed-out');
   });
   window.addEventListener('hashchange', async () => { document.getElementById('status').textContent = ''; await render(); document.getElementById('main').focus(); });
   try {
     app.me = await api('GET', '/api/v1/me');
   } catch (error) {
     app.me = null;
+  }
+  // The client's pages and the sign-in choices are rendered on the server; this app is
+  // the staff's.
+  if (!app.me || !NAV[app.me.role]) {
+    location.replace(app.me ? '/my/' + (route().page || 'data') : '/');
+    return;
   }
   app.fields = await api('GET', '/api/v1/fields');
   app.byPath = new Map(app.fields.map((f) => [f.path, f]));

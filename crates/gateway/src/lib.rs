@@ -146,7 +146,6 @@ pub fn app(state: AppState, extra: Router) -> Router {
     use routes::public;
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = Router::from(routes::documented())
-        .route("/", get(pages::app_shell))
         .route("/app", get(pages::app_shell))
         .route("/assets/texts.js", get(pages::texts))
         .route("/assets/app.js", get(pages::script))

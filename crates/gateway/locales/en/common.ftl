@@ -95,3 +95,17 @@ problem-unsupported_media_type = The form could not be read. Reload the page.
 problem-invalid_form = The form could not be read. Reload the page.
 problem-request_timeout = This took too long. Try again.
 problem-too_many_attempts = Too many attempts. Wait a moment and try again.
+
+front-title = Your own data in one place
+front-intro = You decide who sees your data, which data and for how long. You can take your permission back at any time.
+front-client = Sign in
+    .text = For young people: see and manage your own data.
+front-professional = Professional
+    .text = Ask for permission and see what a client shares.
+front-auditor = Auditor
+    .text = Check the history of permissions and views.
+front-admin = Admin
+    .text = Your organisation's professionals.
+front-staff-needs-script = The pages for professionals, auditors and admins need JavaScript.
+legal-consent = Consent is voluntary and can be withdrawn as easily as it is given; withdrawal ends processing at once. Health data may be shown only to health-care staff.
+legal-log = Every use of your data is written to a log that cannot be altered unnoticed. The log never holds the contents of your data.

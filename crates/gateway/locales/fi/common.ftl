@@ -95,3 +95,17 @@ problem-unsupported_media_type = Lomaketta ei voitu lukea. Lataa sivu uudelleen.
 problem-invalid_form = Lomaketta ei voitu lukea. Lataa sivu uudelleen.
 problem-request_timeout = Tämä kesti liian kauan. Yritä uudelleen.
 problem-too_many_attempts = Liian monta yritystä. Odota hetki ja yritä uudelleen.
+
+front-title = Omat tietosi yhdessä paikassa
+front-intro = Sinä päätät, kuka näkee tietojasi, mitä tietoja ja kuinka kauan. Voit perua luvan milloin vain.
+front-client = Kirjaudu sisään
+    .text = Nuorelle: katso ja hallitse omia tietojasi.
+front-professional = Ammattilainen
+    .text = Pyydä lupaa ja katso asiakkaan jakamat tiedot.
+front-auditor = Auditoija
+    .text = Tarkista lupien ja katselujen historia.
+front-admin = Ylläpitäjä
+    .text = Organisaation ammattilaiset.
+front-staff-needs-script = Ammattilaisen, auditoijan ja ylläpitäjän sivut tarvitsevat JavaScriptin.
+legal-consent = Suostumus on vapaaehtoinen, ja sen voi perua yhtä helposti kuin antaa. Peruminen lopettaa käsittelyn heti. Terveystietoja saa näyttää vain terveydenhuollon ammattilaiselle.
+legal-log = Jokainen tietojesi käyttö kirjataan lokiin, jota ei voi muuttaa huomaamatta. Lokiin ei tallenneta tietojesi sisältöä.

@@ -95,3 +95,17 @@ problem-unsupported_media_type = Formuläret kunde inte läsas. Ladda om sidan.
 problem-invalid_form = Formuläret kunde inte läsas. Ladda om sidan.
 problem-request_timeout = Det här tog för lång tid. Försök igen.
 problem-too_many_attempts = För många försök. Vänta en stund och försök igen.
+
+front-title = Dina egna uppgifter på ett ställe
+front-intro = Du bestämmer vem som ser dina uppgifter, vilka uppgifter och hur länge. Du kan ta tillbaka ditt lov när som helst.
+front-client = Logga in
+    .text = För unga: se och hantera dina uppgifter.
+front-professional = Yrkesperson
+    .text = Be om lov och se uppgifter som klienten delat.
+front-auditor = Granskare
+    .text = Granska historiken över lov och visningar.
+front-admin = Administratör
+    .text = Organisationens yrkespersoner.
+front-staff-needs-script = Sidorna för yrkespersoner, granskare och administratörer behöver JavaScript.
+legal-consent = Samtycket är frivilligt och kan tas tillbaka lika lätt som det ges. Då upphör behandlingen direkt. Hälsouppgifter får visas bara för hälso- och sjukvårdspersonal.
+legal-log = Varje användning av dina uppgifter loggas i en logg som inte kan ändras obemärkt. Loggen innehåller inte dina uppgifter.

@@ -140,7 +140,43 @@ pub(crate) fn routes() -> axum::Router<crate::state::AppState> {
         .route("/language", get(choose_language))
         .route("/sign-out", post(crate::routes::auth::sign_out_form))
         .route("/signed-out", get(signed_out))
+        .route("/", get(front))
         .merge(client::routes())
+}
+
+/// The front page: the sign-in choices for someone not signed in; a signed-in client
+/// goes on to their pages, signed-in staff get the web app.
+#[derive(Template)]
+#[template(path = "front.html")]
+struct FrontPage<'a> {
+    chrome: &'a Chrome,
+    /// (where to sign in, the message naming the role)
+    roles: [(&'static str, &'static str); 4],
+}
+
+pub(crate) async fn front(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    headers: HeaderMap,
+) -> Response {
+    let session = crate::extract::cookie(&headers, crate::sessions::SESSION_COOKIE)
+        .and_then(|id| state.services().sessions.get(id, state.now()));
+    match session.map(|s| s.principal.role()) {
+        Some(omadata_app::Role::Client) => axum::response::Redirect::to("/my/data").into_response(),
+        Some(_) => crate::pages::app_shell().await.into_response(),
+        None => {
+            let chrome = Chrome::new(&headers, "/");
+            let page = FrontPage {
+                chrome: &chrome,
+                roles: [
+                    ("/auth/login?role=client", "front-client"),
+                    ("/auth/login?role=professional", "front-professional"),
+                    ("/auth/login?role=auditor", "front-auditor"),
+                    ("/auth/login?role=admin", "front-admin"),
+                ],
+            };
+            render(StatusCode::OK, &page)
+        }
+    }
 }
 
 /// Whether a sign-in may return to the client's page `page`.
