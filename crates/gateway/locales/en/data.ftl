@@ -14,3 +14,6 @@ clear-hint = If you empty the field and save, the information is removed.
 done-saved = Saved.
 done-cleared = Information removed.
 legal-data = You have the right to know what data is held about you, to correct it, to get it and to ask for it to be erased (EU General Data Protection Regulation, Articles 15–20).
+invalid-email = Write the e-mail address in the form name@example.fi.
+invalid-phone = Write the phone number in digits, for example 040 123 4567 or +358 40 123 4567.
+invalid-date = Choose a date.

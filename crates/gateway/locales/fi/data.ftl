@@ -14,3 +14,6 @@ clear-hint = Jos tyhjennät kentän ja tallennat, tieto poistuu.
 done-saved = Tallennettu.
 done-cleared = Tieto poistettu.
 legal-data = Sinulla on oikeus saada tietää, mitä tietoja sinusta on, korjata niitä, saada ne itsellesi ja pyytää niiden poistamista (EU:n tietosuoja-asetus, artiklat 15–20).
+invalid-email = Kirjoita sähköpostiosoite muodossa nimi@esimerkki.fi.
+invalid-phone = Kirjoita puhelinnumero numeroina, esimerkiksi 040 123 4567 tai +358 40 123 4567.
+invalid-date = Valitse päivämäärä.

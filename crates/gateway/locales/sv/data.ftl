@@ -14,3 +14,6 @@ clear-hint = Om du tömmer fältet och sparar tas uppgiften bort.
 done-saved = Sparat.
 done-cleared = Uppgiften borttagen.
 legal-data = Du har rätt att få veta vilka uppgifter som finns om dig, rätta dem, få dem och begära att de raderas (EU:s dataskyddsförordning, artiklarna 15–20).
+invalid-email = Skriv e-postadressen i formen namn@exempel.fi.
+invalid-phone = Skriv telefonnumret med siffror, till exempel 040 123 4567 eller +358 40 123 4567.
+invalid-date = Välj ett datum.

@@ -345,10 +345,25 @@ async fn save_field(State(state): State<AppState>, post: PageForm<SaveForm>) -> 
         ),
         Err(error) => {
             let error = ApiError::from(error);
-            let message = words::problem(error.code, page.lang());
+            let message = refusal_text(field, error.code, page.lang());
             let view = edit_page(&page, field, form.value, Some(message));
             render(error.status, &view)
         }
+    }
+}
+
+/// Why a value was refused, in words that fit its control: a malformed e-mail address
+/// or phone number is explained as such, anything else by its problem code.
+fn refusal_text(field: &FieldSpec, code: &str, lang: Lang) -> String {
+    let specific = match (code, control_of(field).0) {
+        ("invalid_value", Control::Input("email")) => Some("invalid-email"),
+        ("invalid_value", Control::Input("tel")) => Some("invalid-phone"),
+        ("invalid_value", Control::Input("date")) => Some("invalid-date"),
+        _ => None,
+    };
+    match specific {
+        Some(id) => lang.text(id, None),
+        None => words::problem(code, lang),
     }
 }
 
