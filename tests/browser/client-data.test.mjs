@@ -70,7 +70,7 @@ test('the front page and "my data" in every way people use them', async () => {
     await plain.fill('#value', 'ei-osoite');
     await plain.getByRole('button', { name: 'Tallenna' }).click();
     await plain.waitForSelector('.field-error');
-    assert.match(await plain.textContent('.field-error'), /Tarkista tämä tieto/);
+    assert.match(await plain.textContent('.field-error'), /Kirjoita sähköpostiosoite muodossa/);
     assert.equal(await plain.getAttribute('#value', 'aria-invalid'), 'true');
     assert.match(await plain.getAttribute('#value', 'aria-describedby'), /value-error/);
     assert.equal(await plain.inputValue('#value'), 'ei-osoite');

@@ -152,6 +152,7 @@ pub fn app(state: AppState, extra: Router) -> Router {
         .route("/assets/app.css", get(pages::stylesheet))
         .route("/assets/tokens.css", get(pages::tokens))
         .route("/assets/fonts/{file}", get(pages::font))
+        .route("/assets/icons.svg", get(pages::icons))
         .route("/assets/pages.js", get(pages::page_script))
         .merge(web::routes())
         .route("/metrics", get(public::metrics))

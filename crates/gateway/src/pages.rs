@@ -5,7 +5,7 @@
 //! `/api/v1/me` who is signed in and shows that role's pages; without a session it shows
 //! the sign-in choices.
 //!
-//! `assets/tokens.css` and `assets/fonts/` are generated from npm packages by
+//! `assets/tokens.css`, `assets/icons.svg` and `assets/fonts/` are generated from npm packages by
 //! `tests/browser/design-assets.mjs`; the browser tests fail when they drift from it.
 
 use crate::error::ApiError;
@@ -19,6 +19,8 @@ const PAGE_SCRIPT: &str = include_str!("../assets/pages.js");
 const TEXTS: &str = include_str!("../assets/texts.js");
 const STYLESHEET: &str = include_str!("../assets/app.css");
 const TOKENS: &str = include_str!("../assets/tokens.css");
+/// The Suomi.fi icons the pages use, as one SVG sprite (`<use href="…#icon-edit">`).
+const ICONS: &str = include_str!("../assets/icons.svg");
 
 /// A font file of `assets/fonts/` with its name.
 macro_rules! woff2 {
@@ -70,6 +72,10 @@ pub(crate) async fn stylesheet() -> Response {
 
 pub(crate) async fn tokens() -> Response {
     css(TOKENS)
+}
+
+pub(crate) async fn icons() -> Response {
+    ([(header::CONTENT_TYPE, "image/svg+xml")], ICONS).into_response()
 }
 
 fn css(text: &'static str) -> Response {

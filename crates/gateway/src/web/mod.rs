@@ -77,6 +77,34 @@ pub(crate) struct Notice {
     pub(crate) text: String,
 }
 
+/// The icons of `assets/icons.svg`, ready to place.
+macro_rules! icons {
+    ($($name:literal),* $(,)?) => {
+        [$(($name, concat!(
+            r#"<svg class="icon" aria-hidden="true" focusable="false"><use href="/assets/icons.svg#icon-"#,
+            $name,
+            r#""></use></svg>"#
+        ))),*]
+    };
+}
+
+const ICONS: [(&str, &str); 14] = icons![
+    "alert",
+    "calendar",
+    "check-circle",
+    "download",
+    "edit",
+    "error",
+    "internet",
+    "lock",
+    "logout",
+    "person",
+    "plus",
+    "preview",
+    "print",
+    "warning",
+];
+
 /// One entry of the language menu.
 #[derive(Debug)]
 pub(crate) struct LanguageChoice {
@@ -96,6 +124,16 @@ impl Chrome {
 
     pub(crate) fn text(&self, id: &str) -> String {
         self.lang.text(id, None)
+    }
+
+    /// A Suomi.fi icon from the sprite, beside a text that says the same (so hidden from
+    /// screen readers); an unknown name draws nothing. Written into templates unescaped,
+    /// so it is built only from the fixed names below.
+    pub(crate) fn icon(&self, name: &str) -> &'static str {
+        ICONS
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map_or("", |(_, svg)| *svg)
     }
 
     pub(crate) fn language_menu(&self) -> Vec<LanguageChoice> {
