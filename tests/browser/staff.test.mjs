@@ -111,6 +111,11 @@ for (const size of ['phone', 'desktop']) {
       await admin.waitForSelector('main table');
       assert.match(await admin.textContent('main'), /Pirjo Nuorisotyö/);
       await accessible(admin, 'admin-staff', size);
+      // The web app's texts come from the same Fluent files as the pages, in each language.
+      await admin.selectOption('#lang', 'sv');
+      await admin.waitForFunction(() => document.querySelector('main h1')?.textContent === 'Organisationens personal');
+      assert.equal(await admin.evaluate(() => document.documentElement.lang), 'sv');
+      await accessible(admin, 'admin-staff-sv', size);
     } finally {
       await browser.close();
       await demo.stop();

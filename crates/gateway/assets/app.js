@@ -3,10 +3,15 @@
 // on the server (crates/gateway/src/web). Finnish by default; Swedish and English.
 'use strict';
 
-const app = { lang: 'fi', me: null, fields: [], byPath: new Map() };
+// The languages, and the code lists the forms offer (their words are in the texts).
+const LANGUAGES = ['fi', 'sv', 'en'];
+const PURPOSES = ['guidance', 'service_need_assessment', 'service_decision', 'employer_cooperation', 'shared_plan'];
+const PROFESSIONS = ['youth_work', 'social_work', 'employment_services', 'health_care', 'education', 'other'];
+
+const app = { lang: 'fi', texts: {}, me: null, fields: [], byPath: new Map() };
 
 function t(key, vars) {
-  let text = (T[app.lang] && T[app.lang][key]) || T.fi[key] || key;
+  let text = app.texts[key] || key;
   for (const [name, value] of Object.entries(vars || {})) text = text.replace('{' + name + '}', value);
   return text;
 }
@@ -485,7 +490,7 @@ async function staffPage() {
 function initialLanguage() {
   const cookie = document.cookie.split(';').map((c) => c.trim().split('=')).find(([k]) => k === 'lang');
   const wished = [cookie && cookie[1], localStorage.getItem('omadata.lang'), ...(navigator.languages || [])];
-  return wished.map((tag) => (tag || '').slice(0, 2).toLowerCase()).find((lang) => T[lang]) || 'fi';
+  return wished.map((tag) => (tag || '').slice(0, 2).toLowerCase()).find((lang) => LANGUAGES.includes(lang)) || 'fi';
 }
 
 function rememberLanguage(lang) {
@@ -493,11 +498,18 @@ function rememberLanguage(lang) {
   document.cookie = `lang=${lang}; Path=/; Max-Age=31536000; SameSite=Lax`;
 }
 
+// The texts of one language, from the gateway's Fluent files (each variable as `{name}`).
+async function loadTexts(lang) {
+  const response = await fetch('/assets/messages/' + lang + '.json');
+  app.texts = response.ok ? await response.json() : {};
+}
+
 async function start() {
   app.lang = initialLanguage();
+  await loadTexts(app.lang);
   const select = document.getElementById('lang');
   select.value = app.lang;
-  select.addEventListener('change', () => { app.lang = select.value; rememberLanguage(app.lang); render(); });
+  select.addEventListener('change', async () => { app.lang = select.value; rememberLanguage(app.lang); await loadTexts(app.lang); await render(); });
   document.getElementById('logout').addEventListener('click', async () => {
     try { await api('POST', '/auth/logout'); } catch (error) { /* already signed out */ }
     location.assign('/signed-out');

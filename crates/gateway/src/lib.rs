@@ -147,12 +147,12 @@ pub fn app(state: AppState, extra: Router) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = Router::from(routes::documented())
         .route("/app", get(pages::app_shell))
-        .route("/assets/texts.js", get(pages::texts))
         .route("/assets/app.js", get(pages::script))
         .route("/assets/app.css", get(pages::stylesheet))
         .route("/assets/tokens.css", get(pages::tokens))
         .route("/assets/fonts/{file}", get(pages::font))
         .route("/assets/icons.svg", get(pages::icons))
+        .route("/assets/messages/{file}", get(pages::messages))
         .route("/assets/pages.js", get(pages::page_script))
         .merge(web::routes())
         .route("/metrics", get(public::metrics))

@@ -1,12 +1,13 @@
-//! The web app: one HTML shell, one script and two stylesheets (the Suomi.fi design tokens,
-//! then the app's own), and the Source Sans 3 web fonts, all compiled into the binary. No
-//! inline script or style anywhere, and the fonts come from the gateway itself, so the
-//! Content-Security-Policy needs neither `unsafe-inline` nor another origin. The script asks
-//! `/api/v1/me` who is signed in and shows that role's pages; without a session it shows
-//! the sign-in choices.
+//! The assets: the staff's web app (one HTML shell and one script, whose texts come from
+//! the Fluent files as JSON), the server-rendered pages' small script, two stylesheets
+//! (the Suomi.fi design tokens, then the pages' own), the Suomi.fi icons and the Source
+//! Sans 3 web fonts, all compiled into the binary. No inline script or style anywhere,
+//! and everything comes from the gateway itself, so the Content-Security-Policy needs
+//! neither `unsafe-inline` nor another origin.
 //!
-//! `assets/tokens.css`, `assets/icons.svg` and `assets/fonts/` are generated from npm packages by
-//! `tests/browser/design-assets.mjs`; the browser tests fail when they drift from it.
+//! `assets/tokens.css`, `assets/icons.svg` and `assets/fonts/` are generated from npm
+//! packages by `tests/browser/design-assets.mjs`; the browser tests fail when they drift
+//! from it.
 
 use crate::error::ApiError;
 use crate::extract::AppPath;
@@ -16,7 +17,6 @@ use axum::response::{Html, IntoResponse, Response};
 const SHELL: &str = include_str!("../assets/app.html");
 const SCRIPT: &str = include_str!("../assets/app.js");
 const PAGE_SCRIPT: &str = include_str!("../assets/pages.js");
-const TEXTS: &str = include_str!("../assets/texts.js");
 const STYLESHEET: &str = include_str!("../assets/app.css");
 const TOKENS: &str = include_str!("../assets/tokens.css");
 /// The Suomi.fi icons the pages use, as one SVG sprite (`<use href="…#icon-edit">`).
@@ -53,11 +53,6 @@ pub(crate) async fn page_script() -> Response {
     javascript(PAGE_SCRIPT)
 }
 
-/// The web app's texts in three languages (loaded before the script).
-pub(crate) async fn texts() -> Response {
-    javascript(TEXTS)
-}
-
 fn javascript(text: &'static str) -> Response {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
@@ -72,6 +67,23 @@ pub(crate) async fn stylesheet() -> Response {
 
 pub(crate) async fn tokens() -> Response {
     css(TOKENS)
+}
+
+/// The staff web app's texts in one language (`fi.json`, `sv.json`, `en.json`), from the
+/// Fluent files.
+pub(crate) async fn messages(AppPath(file): AppPath<String>) -> Response {
+    use crate::web::i18n::{Lang, script_messages};
+    let lang = file
+        .strip_suffix(".json")
+        .and_then(|code| Lang::ALL.into_iter().find(|lang| lang.code() == code));
+    match lang {
+        Some(lang) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            script_messages(lang),
+        )
+            .into_response(),
+        None => ApiError::not_found().into_response(),
+    }
 }
 
 pub(crate) async fn icons() -> Response {

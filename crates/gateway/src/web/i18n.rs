@@ -93,12 +93,69 @@ macro_rules! messages {
             include_str!(concat!("../../locales/", $lang, "/grants.ftl")),
             include_str!(concat!("../../locales/", $lang, "/history.ftl")),
             include_str!(concat!("../../locales/", $lang, "/account.ftl")),
+            include_str!(concat!("../../locales/", $lang, "/staff.ftl")),
         ]
     };
 }
 
 /// How many message files each language has.
-const FILES: usize = 6;
+const FILES: usize = 7;
+
+/// Where in each language's files the staff's web app's texts are (the last file).
+const STAFF_FILE: usize = FILES - 1;
+
+/// The staff's web app's texts in `lang`, as JSON: every message of `staff.ftl` (ids
+/// `app-<key>`, served as `<key>`), formatted with each variable left as `{name}` for the
+/// script to fill in. Made once a language.
+pub(crate) fn script_messages(lang: Lang) -> &'static str {
+    static MESSAGES: LazyLock<Vec<String>> = LazyLock::new(|| {
+        SOURCES
+            .iter()
+            .map(|(lang, sources)| {
+                let source = sources[STAFF_FILE];
+                let mut args = FluentArgs::new();
+                for name in variables(source) {
+                    args.set(name.clone(), format!("{{{name}}}"));
+                }
+                let texts: std::collections::BTreeMap<String, String> = message_ids(source)
+                    .into_iter()
+                    .filter_map(|id| {
+                        let key = id.strip_prefix("app-")?.to_owned();
+                        Some((key, lang.text(&id, Some(&args))))
+                    })
+                    .collect();
+                serde_json::to_string(&texts).unwrap_or_else(|_| "{}".to_owned())
+            })
+            .collect()
+    });
+    let index = Lang::ALL.iter().position(|l| *l == lang).unwrap_or(0);
+    MESSAGES.get(index).map_or("{}", String::as_str)
+}
+
+/// The ids of the messages a Fluent source defines (`id = …` at the start of a line).
+fn message_ids(source: &str) -> Vec<String> {
+    source
+        .lines()
+        .filter(|line| !line.starts_with([' ', '#', '.']))
+        .filter_map(|line| line.split_once(" ="))
+        .map(|(id, _)| id.trim().to_owned())
+        .filter(|id| !id.is_empty())
+        .collect()
+}
+
+/// The variables (`$name`) a Fluent source uses.
+fn variables(source: &str) -> std::collections::BTreeSet<String> {
+    source
+        .split('$')
+        .skip(1)
+        .map(|rest| {
+            rest.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                .collect::<String>()
+        })
+        .filter(|name| !name.is_empty())
+        .collect()
+}
 
 const SOURCES: [(Lang, [&str; FILES]); 3] = [
     (Lang::Fi, messages!("fi")),
@@ -181,6 +238,17 @@ mod tests {
                 assert!(!text.is_empty() && text != *id, "{id} in {}", lang.code());
             }
         }
+    }
+
+    #[test]
+    fn the_web_apps_texts_keep_their_variables_for_the_script() {
+        let finnish: serde_json::Value = serde_json::from_str(script_messages(Lang::Fi)).unwrap();
+        let texts = finnish.as_object().unwrap();
+        assert!(texts.len() > 50, "{}", texts.len());
+        assert_eq!(texts["navClients"], "Asiakkaat");
+        assert_eq!(texts["signedInAs"], "Kirjautuneena: {name}, {role}");
+        let swedish: serde_json::Value = serde_json::from_str(script_messages(Lang::Sv)).unwrap();
+        assert_eq!(swedish["navClients"], "Klienter");
     }
 
     #[test]
