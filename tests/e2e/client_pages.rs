@@ -12,6 +12,7 @@ use std::sync::Arc;
 /// in) and one that stops at the first answer (to see it).
 struct Person {
     base: String,
+    jar: Arc<Jar>,
     follow: reqwest::Client,
     stop: reqwest::Client,
 }
@@ -28,6 +29,7 @@ impl Person {
         };
         Person {
             base: gateway.base.clone(),
+            jar: jar.clone(),
             follow: build(reqwest::redirect::Policy::limited(10)),
             stop: build(reqwest::redirect::Policy::none()),
         }
@@ -275,4 +277,54 @@ async fn my_data_explains_a_refused_value_next_to_its_field_and_keeps_it() {
         assert!(status.is_client_error(), "{field}: {status}");
         assert!(page.contains("Tämä ei onnistunut"), "{page}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_from_a_page_needs_the_token_and_ends_the_session() {
+    let gateway = Gateway::demo().await.unwrap();
+    let client = Person::signed_in(&gateway, "client1").await;
+    // Without the token (a form another site sends, or a body that is not a form at all):
+    // refused, still signed in.
+    let (status, page) = client.post_form("/sign-out", &[("csrf", "wrong")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.contains("Lomake on vanhentunut"), "{page}");
+    let response = client
+        .stop
+        .post(format!("{}/sign-out", client.base))
+        .body(vec![0xff_u8; 10_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let (status, _, _) = client.get("/my/data").await;
+    assert_eq!(status, StatusCode::OK);
+
+    use reqwest::cookie::CookieStore;
+    let cookies = client.jar.cookies(&client.base.parse().unwrap()).unwrap();
+    let csrf = client.csrf().await;
+    let response = client
+        .stop
+        .post(format!("{}/sign-out", client.base))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[header::LOCATION], "/signed-out");
+    let cleared = response.headers()[header::SET_COOKIE].to_str().unwrap();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    // The session itself ended: its old cookie opens nothing.
+    let stale = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/my/data", client.base))
+        .header(header::COOKIE, cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), StatusCode::SEE_OTHER);
+    let (status, _, page) = client.get("/signed-out").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Olet kirjautunut ulos"), "{page}");
 }

@@ -307,8 +307,11 @@ pub(crate) struct SignOutForm {
 pub(crate) async fn sign_out_form(
     State(state): State<AppState>,
     headers: HeaderMap,
-    axum::extract::RawForm(body): axum::extract::RawForm,
+    body: axum::body::Body,
 ) -> Response {
+    // Read here rather than by an extractor, so that no body, however odd, gets an answer
+    // other than this page's.
+    let body = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
     let form: SignOutForm = serde_html_form::from_bytes(&body).unwrap_or(SignOutForm {
         csrf: String::new(),
     });

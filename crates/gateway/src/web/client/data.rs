@@ -169,6 +169,8 @@ fn filled_field(
 
 #[derive(Debug, Deserialize)]
 struct FieldQuery {
+    /// (Missing is the same as no such field: the page says so.)
+    #[serde(default)]
     field: String,
 }
 
