@@ -127,10 +127,29 @@ test('Aino reads who has looked and her export at 320 px with JavaScript off', a
 
 test('Eero erases everything with the keyboard alone at 360 px', async () => {
   const page = await person(browser, demo.base, 'client2', 'phone');
+  // Nobody has looked at Eero's data yet.
+  await tabTo(page, 'the menu', () => document.activeElement?.textContent === 'Kuka on katsonut');
+  await page.keyboard.press('Enter');
+  await page.waitForURL('**/my/seen');
+  assert.match(await page.innerText('main'), /Kukaan ei ole vielä katsonut tietojasi/);
+  await checked(page, 'client-seen-empty', 'phone');
   await tabTo(page, 'the menu', () => document.activeElement?.textContent === 'Omat asetukset');
   await page.keyboard.press('Enter');
   await page.waitForURL('**/my/account');
   await checked(page, 'client-account', 'phone');
+
+  // His export first: Tero's request waits for his answer.
+  await tabTo(page, 'the export', () => document.activeElement?.textContent === 'Katso ja lataa tietosi');
+  await page.keyboard.press('Enter');
+  await page.waitForURL('**/my/export');
+  const main = await page.innerText('main');
+  assert.match(main, /Tero Työllisyys, Työvalmentaja, Ohjaamo Demokaupunki/);
+  assert.match(main, /odottaa vastaustasi/);
+  assert.match(main, /asiakaspalvelu\s+trukkikortti/);
+  await checked(page, 'client-export', 'phone');
+  await tabTo(page, 'the way back', () => document.activeElement?.textContent === 'Takaisin omiin asetuksiin');
+  await page.keyboard.press('Enter');
+  await page.waitForURL('**/my/account');
 
   // First without the box.
   await tabTo(page, 'the erase button', () => document.activeElement?.textContent === 'Poista kaikki tietoni');
