@@ -10,6 +10,7 @@ mod authorization_matrix;
 mod backup;
 mod cli;
 mod client_pages;
+mod client_pages_account;
 mod crash;
 mod cross_site;
 mod data_at_rest;

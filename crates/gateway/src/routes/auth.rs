@@ -38,6 +38,11 @@ fn set_cookie(state: &AppState, name: &str, value: &str, path: &str, max_age: i6
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// The `Set-Cookie` that removes the session cookie (after signing out or erasure).
+pub(crate) fn cleared_session_cookie(state: &AppState) -> HeaderValue {
+    set_cookie(state, SESSION_COOKIE, "", "/", 0)
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct LoginQuery {
@@ -289,10 +294,9 @@ pub(crate) async fn logout(State(state): State<AppState>, caller: Caller) -> Api
     services.sessions.remove_sid(&caller.session.sid);
     sign_in::audit_sign_out(state.app(), &caller.principal, state.now()).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(&state, SESSION_COOKIE, "", "/", 0),
-    );
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, cleared_session_cookie(&state));
     Ok(response)
 }
 
@@ -329,10 +333,9 @@ pub(crate) async fn sign_out_form(
         }
     }
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, "/signed-out")]).into_response();
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(&state, SESSION_COOKIE, "", "/", 0),
-    );
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, cleared_session_cookie(&state));
     response
 }
 

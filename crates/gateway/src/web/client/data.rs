@@ -139,17 +139,7 @@ fn filled_field(
     lang: Lang,
 ) -> FilledField {
     let label = words::in_lang(&field.labels, lang).to_owned();
-    let mut args = FluentArgs::new();
-    args.set("date", words::date(record.record.written_at, lang));
-    let author = match (&record.record.author, &record.professional) {
-        (Author::Client(_), _) => lang.text("written-by-you", Some(&args)),
-        (Author::Professional(_), Some(staff)) => {
-            args.set("name", staff.name.clone());
-            args.set("title", staff.title.clone());
-            lang.text("written-by", Some(&args))
-        }
-        (Author::Professional(_), None) => lang.text("written-by-professional", Some(&args)),
-    };
+    let author = written_by(record, lang);
     let mut edit_args = FluentArgs::new();
     edit_args.set("field", label.clone());
     FilledField {
@@ -164,6 +154,22 @@ fn filled_field(
             .then(|| format!("/my/data/edit?field={}", field.path)),
         edit_label: lang.text("edit-field", Some(&edit_args)),
         label,
+    }
+}
+
+/// Who wrote a value and when ("Kirjoitit tämän 15.1.2027"), for "my data" and the
+/// export.
+pub(super) fn written_by(record: &AuthoredRecord, lang: Lang) -> String {
+    let mut args = FluentArgs::new();
+    args.set("date", words::date(record.record.written_at, lang));
+    match (&record.record.author, &record.professional) {
+        (Author::Client(_), _) => lang.text("written-by-you", Some(&args)),
+        (Author::Professional(_), Some(staff)) => {
+            args.set("name", staff.name.clone());
+            args.set("title", staff.title.clone());
+            lang.text("written-by", Some(&args))
+        }
+        (Author::Professional(_), None) => lang.text("written-by-professional", Some(&args)),
     }
 }
 

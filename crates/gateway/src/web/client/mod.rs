@@ -112,6 +112,8 @@ struct ProblemPage<'a> {
 fn page_of(path: &str) -> &str {
     path.strip_prefix("/my/")
         .and_then(|rest| rest.split('/').next())
+        // The export is reached from the account page.
+        .map(|page| if page == "export" { "account" } else { page })
         .filter(|page| is_page(page))
         .unwrap_or("data")
 }
@@ -272,6 +274,7 @@ mod tests {
     fn paths_name_their_page() {
         assert_eq!(page_of("/my/requests/abc/less"), "requests");
         assert_eq!(page_of("/my/data"), "data");
+        assert_eq!(page_of("/my/export"), "account");
         assert_eq!(page_of("/my/nonsense"), "data");
         assert_eq!(page_of("/elsewhere"), "data");
         assert_eq!(
