@@ -1,5 +1,5 @@
 //! The client's request pages, without a browser: a request to change data says so, and
-//! approving less can remove that right; a post without the form's token, or one that
+//! approving less can remove that right; sensitive fields are marked; a post without the form's token, or one that
 //! asks for more than was requested, changes nothing; a request that is unknown,
 //! another client's or already answered gives a plain page.
 
@@ -11,21 +11,32 @@ use serde_json::{Value, json};
 /// Eero (`client2`) signed in, and the id of a request from Tero (`pro-employment`) to
 /// see and change his name and agreed plan for 30 days.
 async fn asked_to_see_and_change(gateway: &Gateway) -> (Browser, String) {
+    asked(
+        gateway,
+        "pro-employment",
+        json!([{"path": "identity.name"}, {"path": "plan.agreed_actions"}]),
+        json!(["read", "write"]),
+    )
+    .await
+}
+
+/// Eero (`client2`) signed in, and the id of `pro`'s request for `fields` and `actions`.
+async fn asked(gateway: &Gateway, pro: &str, fields: Value, actions: Value) -> (Browser, String) {
     let client = gateway.signed_in("client2", None).await.unwrap();
     let (status, code) = client
         .call(Method::POST, "/api/v1/me/pairing-codes", None)
         .await
         .unwrap();
     assert_eq!(status, StatusCode::CREATED, "{code}");
-    let pro = gateway.signed_in("pro-employment", None).await.unwrap();
+    let pro = gateway.signed_in(pro, None).await.unwrap();
     let (status, request) = pro
         .call(
             Method::POST,
             "/api/v1/access-requests",
             Some(json!({
                 "pairing_code": code["code"],
-                "fields": [{"path": "identity.name"}, {"path": "plan.agreed_actions"}],
-                "actions": ["read", "write"],
+                "fields": fields,
+                "actions": actions,
                 "purpose": {"code": "shared_plan", "text": "Yhteinen suunnitelma"},
                 "valid_until": (gateway.now() + Duration::days(30)).to_rfc3339(),
             })),
@@ -148,6 +159,38 @@ async fn a_request_to_change_says_so_and_approving_less_removes_the_right() {
         grants[0]["fields"],
         json!(["identity.name", "plan.agreed_actions"])
     );
+
+    // "Approve" on the list (the form holds only its token) gives all that was asked:
+    // the demo's request from Tero to see a name and skills.
+    let (_, requests) = client.get("/api/v1/me/access-requests").await.unwrap();
+    let seeing = requests
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["current_status"] == "pending")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _, done) = post_form(
+        &client,
+        &format!("/my/requests/{seeing}/approve"),
+        Some(&csrf),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        done.contains("Hyväksytty: Tero Työllisyys näkee nyt valitsemasi tiedot"),
+        "{done}"
+    );
+    let (state, grants) = state_of(&client, &seeing).await;
+    assert_eq!((state.as_str(), grants.len()), ("approved", 1));
+    assert_eq!(grants[0]["actions"], json!(["read"]));
+    assert_eq!(
+        grants[0]["fields"],
+        json!(["background.skills", "identity.name"])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,4 +273,22 @@ async fn answers_without_the_token_or_beyond_the_request_change_nothing() {
     assert_eq!(status, StatusCode::CONFLICT);
     let (state, grants) = state_of(&client, &id).await;
     assert_eq!((state.as_str(), grants.len()), ("denied", 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sensitive_fields_are_marked_on_the_card_and_the_form() {
+    let gateway = Gateway::demo().await.unwrap();
+    let (client, id) = asked(
+        &gateway,
+        "pro-health",
+        json!([{"path": "identity.name"}, {"path": "health.status"}]),
+        json!(["read"]),
+    )
+    .await;
+    let marked = r#"Terveydentila <span class="badge special">arkaluonteinen</span>"#;
+    let (_, list) = page(&client, "/my/requests").await;
+    assert!(list.contains(marked), "{list}");
+    assert!(!list.contains(r#"Nimi <span class="badge"#), "{list}");
+    let (_, less) = page(&client, &format!("/my/requests/{id}/less")).await;
+    assert!(less.contains(marked), "{less}");
 }

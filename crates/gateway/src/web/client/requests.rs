@@ -600,3 +600,120 @@ async fn deny(
         Err(error) => page.problem(error.into(), "/my/requests"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use omadata_consent::{
+        Grantee, Organisation, OrganisationId, Profession, Purpose, PurposeCode,
+    };
+    use omadata_vault::{ClientId, ProfessionalId};
+
+    /// A request to see and change a name and the agreed plan until 15.1.2027 at noon in
+    /// Helsinki (10.00 UTC): that day's end is later than the asked end.
+    fn request(actions: &[Action]) -> AccessRequest {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        AccessRequest {
+            id: RequestId::random(),
+            client: ClientId::random(),
+            requester: Grantee {
+                professional: ProfessionalId::random(),
+                name: "Tero Työllisyys".into(),
+                title: "Työvalmentaja".into(),
+                profession: Profession::EmploymentServices,
+                organisation: Organisation {
+                    id: OrganisationId::random(),
+                    name: "Ohjaamo".into(),
+                    business_id: "1234567-8".into(),
+                    privacy_notice_url: "https://example.fi".into(),
+                    dpo_contact: "tietosuoja@example.fi".into(),
+                },
+            },
+            fields: ["identity.name", "plan.agreed_actions"]
+                .map(String::from)
+                .into(),
+            actions: actions.iter().copied().collect(),
+            purpose: Purpose {
+                code: PurposeCode::SharedPlan,
+                text: None,
+            },
+            valid_until: at("2027-01-15T10:00:00Z"),
+            created_at: at("2026-12-01T10:00:00Z"),
+            answer_by: at("2026-12-15T10:00:00Z"),
+            status: RequestStatus::Pending,
+            grant: None,
+            answered_at: None,
+        }
+    }
+
+    fn form(fields: &[&str], change: bool, until: &str) -> ApproveForm {
+        ApproveForm {
+            less: Some("1".into()),
+            field: fields.iter().map(|f| (*f).to_owned()).collect(),
+            change: change.then(|| "1".into()),
+            until: Some(until.into()),
+        }
+    }
+
+    fn control(result: Result<Narrowing, Refusal>) -> Control {
+        result.map(|_| ()).unwrap_err().control
+    }
+
+    #[test]
+    fn approving_less_narrows_or_says_which_control_is_wrong() {
+        let both = request(&[Action::Read, Action::Write]);
+        let today = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let narrow = |form: &ApproveForm| narrowing_of(&both, form, today, Lang::Fi);
+
+        // All kept: the asked end stays as asked, not the end of its day.
+        let all = narrow(&form(
+            &["identity.name", "plan.agreed_actions"],
+            true,
+            "2027-01-15",
+        ));
+        assert_eq!(
+            all.unwrap(),
+            Narrowing {
+                fields: Some(vec![
+                    FieldSelector::Path("identity.name".into()),
+                    FieldSelector::Path("plan.agreed_actions".into()),
+                ]),
+                actions: None,
+                valid_until: None,
+            }
+        );
+        // The right to change removed, and a day chosen: the end of that Helsinki day.
+        let less = narrow(&form(&["identity.name"], false, "2026-12-31")).unwrap();
+        assert_eq!(less.actions, Some([Action::Read].into()));
+        assert_eq!(
+            less.valid_until,
+            Some("2026-12-31T21:59:59Z".parse().unwrap())
+        );
+        assert_eq!(control(narrow(&form(&[], true, ""))), Control::Fields);
+        assert_eq!(
+            control(narrow(&form(
+                &["identity.name", "identity.phone"],
+                true,
+                ""
+            ))),
+            Control::Fields
+        );
+        for day in ["2027-01-16", "2026-11-30", "15.1.2027"] {
+            assert_eq!(
+                control(narrow(&form(&["identity.name"], true, day))),
+                Control::Until
+            );
+        }
+        // Only the right to change was asked: removing it leaves nothing to approve.
+        let change_only = request(&[Action::Write]);
+        assert_eq!(
+            control(narrowing_of(
+                &change_only,
+                &form(&["identity.name"], false, ""),
+                today,
+                Lang::Fi
+            )),
+            Control::Write
+        );
+    }
+}
