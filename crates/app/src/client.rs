@@ -149,6 +149,21 @@ pub fn my_requests(
         .requests_for_client_page(client, after, limit)?)
 }
 
+/// One of the client's access requests, in any state; another client's request is
+/// "not found", exactly like a missing one.
+pub fn my_request(
+    services: &Services,
+    client: ClientId,
+    request: &str,
+) -> AppResult<AccessRequest> {
+    let id: RequestId = request.parse().map_err(|_| AppError::NotFound("request"))?;
+    services
+        .consent
+        .request(id)?
+        .filter(|r| r.client == client)
+        .ok_or(AppError::NotFound("request"))
+}
+
 /// Approves a pending request, as asked or narrowed; signs the receipt.
 pub async fn approve(
     services: &Arc<Services>,

@@ -1,1 +1,48 @@
-# requests
+# requests: asking to see the data, approve, approve less, say no.
+# (Plain words: the pages never show the API's code words such as "pending".)
+
+req-title = Requests
+req-intro = People who help you, such as a youth worker, may ask to see your information. You decide. If you say no, you still get help.
+req-none = You have no new requests.
+req-heading-see = { $name } asks to see your information
+req-heading-change = { $name } asks to see and change your information
+req-who = Who is asking
+req-which = Which information
+req-may = What they may do
+req-may-see = May only look at the information. Cannot change it.
+req-may-change = May look at the information and also change it.
+req-may-change-help = They can add to this information and correct it. You see every change under Who has looked. If you do not want this, choose Approve less.
+req-why = Why
+req-until = Until
+req-asked = Asked on { $asked }. Answer by { $answer_by }, or the request lapses.
+req-approve = Approve
+req-approve-less = Approve less
+req-deny = Say no
+req-deny-help = Approve less: you can leave information out, remove the right to change it, and shorten the time. You can take your consent back at any time.
+req-more = You have more requests than fit here. 100 of them are shown.
+req-earlier = Earlier requests
+req-state-approved = Asked on { $asked }. You said yes on { $answered }.
+req-state-denied = Asked on { $asked }. You said no on { $answered }.
+req-state-expired = Asked on { $asked }. Lapsed on { $answered } as you did not answer.
+req-state-pending = Asked on { $asked }. Waits for your answer.
+req-other-fields = More information
+req-legal = Consent is voluntary and can be taken back as easily as it is given; taking it back ends the use of your information at once. Health information may be shown only to health-care staff.
+req-done-approved = Done: you said yes. You can take your consent back at any time.
+req-done-approved-see = Done: { $name } can now see the information you chose until { $date }. You can take your consent back at any time.
+req-done-approved-change = Done: { $name } can now see the information you chose and change it until { $date }. You can take your consent back at any time.
+req-done-denied = Done: you said no. Your information was not shown.
+req-done-denied-name = Done: you said no. { $name } does not see your information through this request.
+req-less-title = Approve less
+req-less-intro = { $who } asks for your information until { $date }. Choose what you give. You can give less than asked, but not more.
+req-less-fields = Which information they may see
+req-less-change = May they change the information?
+req-less-change-box = May also change the information
+req-less-change-help = If you untick this, they may only look at the information.
+req-less-until = Consent ends
+req-until-help = You can shorten the time. Consent ends at the end of the day you choose, { $date } at the latest.
+req-approve-chosen = Approve chosen
+req-error-no-fields = Choose at least one. If you want to show nothing, go back and choose Say no.
+req-error-change-only = This request is only about changing information. If you do not want to give that, go back and choose Say no.
+req-error-until-invalid = This is not a date. Choose a day from the calendar.
+req-error-until-later = You can only shorten the time. Choose the same day as in the request or an earlier one.
+req-error-until-past = That day is over. Choose today or a later day.
