@@ -9,6 +9,7 @@
 mod authorization_matrix;
 mod backup;
 mod cli;
+mod client_pages_grants;
 mod crash;
 mod cross_site;
 mod data_at_rest;
