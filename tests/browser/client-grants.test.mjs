@@ -37,7 +37,8 @@ async function tabTo(page, selector, most = 200) {
 }
 
 // The share page's states, reached by `login` at `size`: a code, too many codes, the form
-// sent empty, a field the policy refuses, a day gone. `look(page, state)` checks each.
+// sent empty, a field the policy refuses, a day gone, then a grant given and stopped.
+// `look(page, state)` checks each.
 async function shareStates(login, size, options, look) {
   const page = await person(browser, demo.base, login, size, options);
   await page.goto(demo.base + '/my/share');
