@@ -253,3 +253,56 @@ async fn revoke(
         Err(error) => page.problem(error.into(), "/my/grants"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn granted_fields_are_grouped_by_category_and_marked_never_shown_as_paths() {
+        let catalogue = Catalogue::builtin().unwrap();
+        let paths: BTreeSet<String> = [
+            "health.status",
+            "identity.phone",
+            "identity.name",
+            "gone.field",
+        ]
+        .map(String::from)
+        .into();
+        let groups = field_groups(&catalogue, &paths, Lang::Fi);
+        let seen: Vec<(&str, Vec<(&str, Option<&str>)>)> = groups
+            .iter()
+            .map(|g| {
+                (
+                    g.title.as_str(),
+                    g.fields
+                        .iter()
+                        .map(|(label, badge)| (label.as_str(), badge.as_deref()))
+                        .collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    "Henkilö- ja yhteystiedot",
+                    vec![("Nimi", None), ("Puhelinnumero", None)]
+                ),
+                (
+                    "Terveys ja toimintakyky",
+                    vec![("Terveydentila", Some("arkaluonteinen"))]
+                ),
+                (
+                    "tieto, jota ei enää ole",
+                    vec![("tieto, jota ei enää ole", None)]
+                ),
+            ]
+        );
+        let change: BTreeSet<Action> = [Action::Read, Action::Write].into();
+        assert_eq!(
+            rights(&change, Lang::Fi),
+            ("Saa nähdä ja myös muuttaa tietoja".to_owned(), true)
+        );
+    }
+}
