@@ -258,6 +258,9 @@ async fn revoke(
 mod tests {
     use super::*;
 
+    /// A group as (title, [(label, badge)]).
+    type Shown<'a> = (&'a str, Vec<(&'a str, Option<&'a str>)>);
+
     #[test]
     fn granted_fields_are_grouped_by_category_and_marked_never_shown_as_paths() {
         let catalogue = Catalogue::builtin().unwrap();
@@ -270,7 +273,7 @@ mod tests {
         .map(String::from)
         .into();
         let groups = field_groups(&catalogue, &paths, Lang::Fi);
-        let seen: Vec<(&str, Vec<(&str, Option<&str>)>)> = groups
+        let seen: Vec<Shown<'_>> = groups
             .iter()
             .map(|g| {
                 (
