@@ -11,6 +11,7 @@ mod backup;
 mod cli;
 mod client_pages;
 mod client_pages_account;
+mod client_pages_grants;
 mod client_pages_requests;
 mod crash;
 mod cross_site;

@@ -129,14 +129,7 @@ pub(crate) async fn pairing_code(
     caller: Caller,
 ) -> ApiResult<Response> {
     let code = client::issue_pairing_code(state.app(), caller.client_id()?, state.now()).await?;
-    let qr_svg = qrcode::QrCode::new(code.code.as_bytes())
-        .map(|qr| {
-            qr.render::<qrcode::render::svg::Color<'_>>()
-                .min_dimensions(200, 200)
-                .quiet_zone(true)
-                .build()
-        })
-        .unwrap_or_default();
+    let qr_svg = qr_svg(&code.code);
     Ok((
         StatusCode::CREATED,
         Json(PairingCodeView {
@@ -146,6 +139,19 @@ pub(crate) async fn pairing_code(
         }),
     )
         .into_response())
+}
+
+/// `text` as a QR code (SVG, at least 200 px square, with its quiet zone); empty if it
+/// does not fit one.
+pub(crate) fn qr_svg(text: &str) -> String {
+    qrcode::QrCode::new(text.as_bytes())
+        .map(|qr| {
+            qr.render::<qrcode::render::svg::Color<'_>>()
+                .min_dimensions(200, 200)
+                .quiet_zone(true)
+                .build()
+        })
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
