@@ -117,7 +117,7 @@ async function mirror(page, size) {
   const { width, height, ...rest } = VIEWPORTS[size];
   const context = await page.context().browser().newContext({ viewport: { width, height }, ...rest });
   const copy = await context.newPage();
-  await copy.route(url, (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: html }));
+  await copy.route(url.split('#')[0], (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: html }));
   await copy.goto(url);
   page.once('close', () => context.close());
   return copy;

@@ -2,9 +2,6 @@
 //! catalogue, choice options, purposes, roles, dates, and the plain message for a
 //! problem's stable code. No page shows a code, a UUID or an ISO date.
 
-// Some words serve pages still being added.
-#![allow(dead_code)]
-
 use super::i18n::{Lang, Speak};
 use chrono::{DateTime, NaiveDate, Utc};
 use omadata_app::Role;
@@ -28,26 +25,6 @@ pub(crate) fn field_label(catalogue: &Catalogue, path: &str, lang: Lang) -> Stri
     catalogue.field(path).map_or_else(
         || lang.text("unknown-field", None),
         |field| in_lang(&field.labels, lang).to_owned(),
-    )
-}
-
-/// A category's label.
-pub(crate) fn category_label(catalogue: &Catalogue, id: &str, lang: Lang) -> String {
-    catalogue
-        .categories()
-        .iter()
-        .find(|c| c.id == id)
-        .map_or_else(
-            || lang.text("unknown-field", None),
-            |c| in_lang(&c.labels, lang).to_owned(),
-        )
-}
-
-/// Whether a field is sensitive enough to be marked wherever it is offered or shown.
-pub(crate) fn is_sensitive(field: &FieldSpec) -> bool {
-    matches!(
-        field.sensitivity,
-        Sensitivity::Special | Sensitivity::Confidential
     )
 }
 

@@ -70,10 +70,6 @@ pub(crate) struct ClientPage {
     pub(crate) chrome: Chrome,
     /// The session's CSRF token, for the page's forms.
     pub(crate) csrf: String,
-    /// The session's id, for use cases that end the session (erasure).
-    #[allow(dead_code)]
-    pub(crate) sid: String,
-    #[allow(dead_code)]
     pub(crate) authenticated_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -168,7 +164,6 @@ impl FromRequestParts<AppState> for ClientPage {
             client: *id,
             chrome,
             csrf: session.csrf_token.clone(),
-            sid: session.sid.clone(),
             authenticated_at: session.authenticated_at,
         })
     }
