@@ -6,17 +6,7 @@
 // and state.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { accessible, context, launch, noRawValues, person, startDemo, suomiFiLook, watch } from './support.mjs';
-
-// Presses Tab until the focus is on an element matching `selector` (at most 200 times):
-// a keyboard user's way to a control. Fails if it is never reached.
-async function tabTo(page, selector) {
-  for (let i = 0; i < 200; i += 1) {
-    await page.keyboard.press('Tab');
-    if (await page.evaluate((s) => document.activeElement && document.activeElement.matches(s), selector)) return;
-  }
-  assert.fail(`no keyboard path to ${selector}`);
-}
+import { accessible, context, launch, noRawValues, person, startDemo, suomiFiLook, watch, tabTo } from './support.mjs';
 
 test('the front page and "my data" in every way people use them', async () => {
   const demo = await startDemo();

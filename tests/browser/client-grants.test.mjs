@@ -9,7 +9,7 @@
 // OMADATA_BIN: the omadata binary.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { accessible, launch, noRawValues, person, startDemo } from './support.mjs';
+import { accessible, launch, noRawValues, person, startDemo, tabTo } from './support.mjs';
 
 let demo;
 let browser;
@@ -25,15 +25,6 @@ after(async () => {
 async function check(page, name, size) {
   await noRawValues(page, name);
   await accessible(page, name, size);
-}
-
-// Tab (never a click) until the element `selector` has the focus.
-async function tabTo(page, selector, most = 200) {
-  for (let i = 0; i < most; i += 1) {
-    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
-    await page.keyboard.press('Tab');
-  }
-  assert.fail('Tab never reached ' + selector);
 }
 
 // The share page's states, reached by `login` at `size`: a code, too many codes, the form

@@ -5,7 +5,7 @@
 // check run on the list, the "approve less" form, an error state and the answered state.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { accessible, launch, noRawValues, person, startDemo } from './support.mjs';
+import { accessible, launch, noRawValues, person, startDemo, tabTo } from './support.mjs';
 
 let demo;
 let browser;
@@ -17,15 +17,6 @@ after(async () => {
   await browser?.close();
   await demo?.stop();
 });
-
-// Presses Tab until the focus is on an element matching `selector` (at most 200 times).
-async function tabTo(page, selector) {
-  for (let i = 0; i < 200; i += 1) {
-    await page.keyboard.press('Tab');
-    if (await page.evaluate((s) => document.activeElement && document.activeElement.matches(s), selector)) return;
-  }
-  assert.fail(`no keyboard path to ${selector}`);
-}
 
 // A JSON API call from a signed-in page's context (its session cookie, its CSRF token).
 async function api(page, method, path, data) {

@@ -177,3 +177,13 @@ export async function noRawValues(page, name) {
   }
 }
 
+
+// Presses Tab (never a click) until the element matching `selector` has the focus, at most
+// `most` times: a keyboard user's way to a control. Fails if it is never reached.
+export async function tabTo(page, selector, most = 200) {
+  for (let i = 0; i < most; i += 1) {
+    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
+    await page.keyboard.press('Tab');
+  }
+  assert.fail('Tab never reached ' + selector);
+}
