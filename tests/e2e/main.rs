@@ -6,6 +6,7 @@
     clippy::print_stdout
 )]
 
+mod auditor_views;
 mod authorization_matrix;
 mod backup;
 mod cli;

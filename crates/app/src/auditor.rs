@@ -10,10 +10,42 @@ use omadata_vault::{ClientId, ProfessionalId};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// How an auditor names a client: the whole id, or its short reference, the first 8 hex
+/// characters (4 bytes) the pages show. A short reference is a pseudonym, not a key: it
+/// is looked up among the clients the log holds entries of (in memory, see
+/// [`omadata_consent::audit::AuditLog::clients_starting_with`]), and when it fits more
+/// than one of them the events of each are listed together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientRef {
+    Id(ClientId),
+    Short([u8; 4]),
+}
+
+impl std::str::FromStr for ClientRef {
+    type Err = AppError;
+
+    fn from_str(text: &str) -> AppResult<Self> {
+        let text = text.trim();
+        if let Ok(id) = text.parse::<ClientId>() {
+            return Ok(ClientRef::Id(id));
+        }
+        if text.len() != 8 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(AppError::InvalidClientReference);
+        }
+        u32::from_str_radix(text, 16)
+            .map(|prefix| ClientRef::Short(prefix.to_be_bytes()))
+            .map_err(|_| AppError::InvalidClientReference)
+    }
+}
+
+/// Clients one short reference may name at most (4 random bytes: two clients of one
+/// organisation sharing them is already unlikely).
+const SHORT_REFERENCE_MATCHES: usize = 16;
+
 /// What an auditor asks of the log.
 #[derive(Debug, Default)]
 pub struct EventQuery {
-    pub client: Option<ClientId>,
+    pub client: Option<ClientRef>,
     pub professional: Option<ProfessionalId>,
     pub organisation: Option<OrganisationId>,
     pub from: Option<DateTime<Utc>>,
@@ -33,19 +65,53 @@ pub fn events(
     if query.organisation.is_some_and(|o| o != own) {
         return Err(AppError::Forbidden);
     }
-    let filter = match (query.client, query.professional) {
-        (Some(_), Some(_)) => {
-            return Err(AppError::ConflictingFilters);
-        }
-        (Some(client), None) => AuditFilter::Client(client),
-        (None, Some(professional)) => AuditFilter::Professional(professional),
-        (None, None) => AuditFilter::Organisation(own),
-    };
     if let (Some(from), Some(to)) = (query.from, query.to)
         && from >= to
     {
         return Err(AppError::InvalidTimeRange);
     }
+    let audit = services.consent.audit();
+    let filters = match (query.client, query.professional) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::ConflictingFilters);
+        }
+        (Some(ClientRef::Id(client)), None) => vec![AuditFilter::Client(client)],
+        (Some(ClientRef::Short(prefix)), None) => audit
+            .clients_starting_with(&prefix, SHORT_REFERENCE_MATCHES)
+            .into_iter()
+            .map(AuditFilter::Client)
+            .collect(),
+        (None, Some(professional)) => vec![AuditFilter::Professional(professional)],
+        (None, None) => vec![AuditFilter::Organisation(own)],
+    };
+    // Each filter's newest `limit` events before `before`; merged, the newest `limit` of
+    // them are the page, and the next page goes on from the oldest shown.
+    let mut events = Vec::new();
+    let mut more = false;
+    for filter in filters {
+        let (found, exhausted) = own_events(services, own, filter, &query)?;
+        more |= !exhausted;
+        events.extend(found);
+    }
+    events.sort_unstable_by_key(|e| std::cmp::Reverse(e.seq));
+    more |= events.len() > query.limit;
+    events.truncate(query.limit);
+    let next_before = if more {
+        events.last().map(|e| e.seq)
+    } else {
+        None
+    };
+    Ok((events, next_before))
+}
+
+/// Up to `query.limit` events of `filter` that involve organisation `own`, newest first,
+/// and whether the log has no more of them.
+fn own_events(
+    services: &Services,
+    own: OrganisationId,
+    filter: AuditFilter,
+    query: &EventQuery,
+) -> AppResult<(Vec<AuditEntry>, bool)> {
     let limit = query.limit;
     let audit = services.consent.audit();
     let mut events = Vec::new();
@@ -61,12 +127,20 @@ pub fn events(
         events.extend(batch.into_iter().filter(|e| e.organisation == Some(own)));
     }
     events.truncate(limit);
-    let next_before = if exhausted {
-        None
-    } else {
-        events.last().map(|e| e.seq)
-    };
-    Ok((events, next_before))
+    Ok((events, exhausted))
+}
+
+/// One page of the auditor's own organisation's staff: whom the events name.
+pub fn staff(
+    services: &Services,
+    auditor: &Staff,
+    after: Option<ProfessionalId>,
+    limit: usize,
+) -> AppResult<(Vec<Staff>, Option<ProfessionalId>)> {
+    let organisation = auditor.organisation;
+    Ok(services
+        .directory
+        .staff_page(after, limit, |s| s.organisation == organisation)?)
 }
 
 /// The newest signed checkpoint, if one has been signed.
@@ -129,4 +203,41 @@ pub async fn verify(services: &Arc<Services>) -> AppResult<LogReport> {
         })
         .await?;
     outcome.map_err(AppError::LogInvalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClientRef;
+    use omadata_vault::ClientId;
+
+    #[test]
+    fn a_client_is_named_by_its_id_or_its_first_eight_hex_characters() {
+        let id = ClientId::random();
+        assert_eq!(
+            id.to_string().parse::<ClientRef>().ok(),
+            Some(ClientRef::Id(id))
+        );
+        let short = &id.to_string()[..8];
+        let expected = ClientRef::Short(id.as_bytes()[..4].try_into().unwrap());
+        assert_eq!(short.parse::<ClientRef>().ok(), Some(expected));
+        assert_eq!(
+            short.to_uppercase().parse::<ClientRef>().ok(),
+            Some(expected)
+        );
+        assert_eq!(
+            format!(" {short} ").parse::<ClientRef>().ok(),
+            Some(expected)
+        );
+        for wrong in [
+            "",
+            "1a2b3c4",
+            "1a2b3c4d5",
+            "zzzzzzzz",
+            "+1a2b3c4",
+            "1a2b-3c4",
+            "ääää",
+        ] {
+            assert!(wrong.parse::<ClientRef>().is_err(), "{wrong}");
+        }
+    }
 }

@@ -29,6 +29,9 @@ pub enum AppError {
     ConflictingFilters,
     #[error("`from` must be before `to`")]
     InvalidTimeRange,
+    /// An auditor named a client by neither its id nor its 8-character short reference.
+    #[error("a client is named by its id or the first 8 characters of it")]
+    InvalidClientReference,
     /// An admin named an identity provider other than the gateway's.
     #[error("login_issuer must be the gateway's identity provider (or left out)")]
     ForeignIssuer,

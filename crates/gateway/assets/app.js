@@ -81,9 +81,6 @@ function startOfDay(day) {
   const before = new Date(Date.UTC(y, m - 1, d - 1)).toISOString().slice(0, 10);
   return new Date(Date.parse(endOfDay(before)) + 1000).toISOString();
 }
-// An id in the auditor's table: its first eight characters, the whole id on hover, and
-// a link that filters the events by it.
-const idLink = (kind, id) => (id ? h('a', { href: '#/events?' + kind + '=' + encodeURIComponent(id), title: id }, String(id).slice(0, 8)) : '');
 // The last second (23:59:59) of a day (YYYY-MM-DD) in Finnish time, as an instant.
 function endOfDay(day) {
   const [y, m, d] = day.split('-').map(Number);
@@ -215,7 +212,8 @@ function authorLine(record) {
   if (record.author.kind === 'professional') {
     return t('writtenBy', { name: record.author.name || '?', title: record.author.title || '', date: fmtDate(record.written_at) });
   }
-  return t('writtenByYou', { date: fmtDate(record.written_at) });
+  // (A professional reads this: what the client wrote is the client's, not "yours".)
+  return t('writtenByClient', { date: fmtDate(record.written_at) });
 }
 
 
@@ -274,15 +272,27 @@ function rightsLine(actions) {
 
 // ---- professional --------------------------------------------------------------------
 
+// How a client is called on the professional's pages. Their name only when a grant lets
+// the professional read it (the server sends it then, and audits that read); otherwise a
+// neutral label by the day the professional's access began ("Asiakas, lupa 3.12.2026
+// alkaen"): it stays the same from page to page and as clients come and go (a number by
+// list order would not, and the list is in id order), it helps to tell clients apart,
+// and it is not an id: no part of the client's id is ever shown.
+function clientLabel(name, grants) {
+  if (name) return name;
+  const since = grants.map((g) => g.valid_from).sort()[0];
+  return since ? t('clientSince', { date: fmtDate(since) }) : t('client');
+}
+
 async function myClients() {
   const clients = await api('GET', '/api/v1/clients');
   return h('div', {},
     h('h1', {}, t('clients')),
     h('p', {}, t('clientsIntro')),
-    clients.length ? clients.map((c) => h('article', { class: 'card' },
-      h('h2', {}, t('client') + ' ' + c.client.slice(0, 8)),
+    clients.length ? clients.map((c, i) => h('article', { class: 'card', 'aria-labelledby': 'client-' + i },
+      h('h2', { id: 'client-' + i }, clientLabel(c.name, c.grants)),
       c.grants.map((g) => h('div', {}, fieldList(g.fields), h('p', { class: 'meta' }, purposeText(g.purpose) + ' – ' + t('until') + ' ' + fmtDate(g.valid_until)))),
-      h('a', { href: '#/client/' + c.client, class: 'button' }, t('open')))) : h('p', {}, t('noClients')));
+      h('a', { href: '#/client/' + c.client, class: 'button', 'aria-describedby': 'client-' + i }, t('open')))) : h('p', {}, t('noClients')));
 }
 
 async function clientRecord(id) {
@@ -293,14 +303,14 @@ async function clientRecord(id) {
     if (error.status === 403) return h('div', {}, h('h1', {}, t('record')), h('p', { class: 'error', role: 'alert' }, t('noAccess')));
     throw error;
   }
-  const clients = await api('GET', '/api/v1/clients');
-  const mine = clients.find((c) => c.client === id);
-  const writable = new Set((mine ? mine.grants : []).filter((g) => g.actions.includes('write')).flatMap((g) => g.fields)
+  // The name is a field of the record like any other: shown when granted and read.
+  const name = record.fields.find((f) => f.path === 'identity.name');
+  const writable = new Set(record.grants.filter((g) => g.actions.includes('write')).flatMap((g) => g.fields)
     .filter((p) => app.byPath.get(p) && app.byPath.get(p).author !== 'client'));
   const shown = new Set(record.fields.map((f) => f.path));
   return h('div', {},
     h('h1', {}, t('record')),
-    h('p', { class: 'meta' }, t('client') + ' ' + id),
+    h('p', { class: 'lead' }, clientLabel(name && typeof name.value === 'string' ? name.value : null, record.grants)),
     h('section', { class: 'card' }, record.fields.map((f) => h('div', { class: 'field' },
       h('span', { class: 'label' }, fieldLabel(f.path)), h('div', { class: 'value' }, formatValue(f.value, app.byPath.get(f.path))), h('p', { class: 'meta' }, authorLine(f))))),
     [...writable].map((path) => {
@@ -364,39 +374,78 @@ function download(name, type, text) {
 }
 
 function toCsv(events) {
-  const columns = ['seq', 'at', 'event', 'client', 'professional', 'organisation', 'grant', 'request', 'fields', 'action', 'purpose', 'outcome', 'reason'];
+  const columns = ['seq', 'at', 'event', 'client', 'professional', 'professional_name', 'organisation', 'grant', 'request', 'fields', 'action', 'purpose', 'outcome', 'reason'];
   const cell = (v) => { const s = Array.isArray(v) ? v.join(' ') : v === null || v === undefined ? '' : String(v); return '"' + s.replace(/"/g, '""') + '"'; };
   return [columns.join(',')].concat(events.map((e) => columns.map((c) => cell(e[c])).join(','))).join('\n') + '\n';
+}
+
+// The auditor's organisation's staff, every page of it: the names for the events and the
+// choices of the professional filter.
+async function auditStaff() {
+  const staff = [];
+  let next = '/api/v1/audit/staff?limit=1000';
+  while (next) {
+    const response = await fetch(next, { headers: { accept: 'application/json' }, credentials: 'same-origin' });
+    if (!response.ok) throw new Error(response.statusText);
+    staff.push(...await response.json());
+    const link = /<([^>]+)>;\s*rel="next"/.exec(response.headers.get('link') || '');
+    next = link ? link[1] : null;
+  }
+  return staff.sort((a, b) => a.name.localeCompare(b.name, 'fi'));
+}
+
+// A client in the auditor's table: a pseudonymous short reference, the first eight
+// characters of the id (never the whole id: it is no use to a person, and the API takes
+// the short one as a filter).
+const shortRef = (id) => String(id).slice(0, 8);
+const SHORT_REF = /^[0-9a-f]{8}$/i;
+
+// An event's reason in words: a deny's or a lockout's code, the role at a sign-in, and
+// the staff changes an admin or the operator made (their text names staff by id).
+function reasonText(event, who) {
+  const reason = event.reason;
+  if (!reason) return '';
+  if (event.event === 'login' && app.texts['role_' + reason]) return t('role_' + reason);
+  if (app.texts['why_' + reason]) return t('why_' + reason);
+  const change = /\b(registered|deactivated|confirmed) staff ([0-9a-f-]{36})/.exec(reason);
+  if (change) return t('why_staff_' + change[1], { name: who(change[2]) });
+  return t('why_other');
 }
 
 async function auditEvents() {
   const params = new URLSearchParams(location.hash.split('?')[1] || '');
   // Sign a checkpoint first (only if the log has grown), so the verification anchors
   // everything up to now.
-  const checkpoint = await api('POST', '/api/v1/audit/checkpoint');
+  const [checkpoint, staff] = await Promise.all([api('POST', '/api/v1/audit/checkpoint'), auditStaff()]);
   const verify = await api('GET', '/api/v1/audit/verify').then((r) => ({ ok: true, r })).catch((e) => ({ ok: false, e }));
+  const byId = new Map(staff.map((s) => [s.id, s]));
+  const who = (id) => { const s = byId.get(id); return s ? s.name + ', ' + s.title : t('unknownStaff'); };
+  const link = (query, text) => h('a', { href: '#/events?' + query }, text);
   let before = null;
   const tbody = h('tbody');
   const more = h('button', { type: 'button', class: 'secondary' }, t('more'));
+  more.hidden = true;
   const filterQuery = () => {
     const query = new URLSearchParams();
     for (const key of ['client', 'professional', 'from', 'to']) if (params.get(key)) query.set(key, params.get(key));
     return query;
   };
+  const row = (e) => h('tr', {}, h('td', {}, fmtTime(e.at)), h('td', {}, t('ev_' + e.event)),
+    h('td', {}, e.client ? link('client=' + shortRef(e.client), t('clientRef', { ref: shortRef(e.client) })) : ''),
+    h('td', {}, e.professional ? link('professional=' + e.professional, who(e.professional)) : ''),
+    h('td', {}, e.fields.filter((f) => f !== '*').map(fieldLabel).join(', ')), h('td', {}, e.action ? t('act_' + e.action) : ''),
+    h('td', {}, e.outcome ? t('out_' + e.outcome) : ''), h('td', {}, reasonText(e, who)));
   const load = async () => {
     const query = filterQuery();
     if (before !== null) query.set('before', before);
     query.set('limit', '50');
     const page = await api('GET', '/api/v1/audit/events?' + query);
-    before = page.next_before;
-    more.hidden = before === null || before === undefined;
-    for (const e of page.events) {
-      tbody.append(h('tr', {}, h('td', {}, fmtTime(e.at)), h('td', {}, t('ev_' + e.event)), h('td', {}, idLink('client', e.client)), h('td', {}, idLink('professional', e.professional)),
-        h('td', {}, e.fields.filter((f) => f !== '*').map(fieldLabel).join(', ')), h('td', {}, e.action ? t('act_' + e.action) : ''),
-        h('td', {}, e.outcome ? t('out_' + e.outcome) : ''), h('td', {}, e.reason || '')));
-    }
+    before = page.next_before ?? null;
+    more.hidden = before === null;
+    tbody.append(...page.events.map(row));
   };
-  // The export holds every event the filters select, not only the rows loaded so far.
+  // The export holds every event the filters select, not only the rows loaded so far,
+  // with the names beside the ids.
   const everything = async () => {
     say(t('exportAll'));
     const all = [];
@@ -409,27 +458,74 @@ async function auditEvents() {
       all.push(...page.events);
       from = page.next_before ?? null;
     } while (from !== null && all.length < 100000);
-    return all;
+    return all.map((e) => (e.professional && byId.has(e.professional) ? { ...e, professional_name: byId.get(e.professional).name } : e));
   };
-  more.addEventListener('click', () => load().catch(fail));
-  await load();
-  const input = (name, label, type) => h('div', { class: 'row' }, h('label', { for: 'q-' + name, class: 'label' }, label),
-    h('input', { type: type || 'text', id: 'q-' + name, name, value: params.get(name) ? (type === 'date' ? helsinkiDay(params.get(name)) : params.get(name)) : '' }));
-  const filters = h('form', { class: 'card soft' }, input('client', t('clientId')), input('professional', t('professionalId')),
-    input('from', t('from'), 'date'), input('to', t('to'), 'date'), h('button', { type: 'submit' }, t('filter')));
+
+  // The filters: a client by short reference, a professional by name, whole Finnish days.
+  // A wrong value is told next to its field; the page and the table stay.
+  const hint = (name) => h('p', { id: 'q-' + name + '-error', class: 'error', hidden: true });
+  const field = (name, label, control, help) => h('div', { class: 'row' }, h('label', { for: 'q-' + name, class: 'label' }, label),
+    help ? h('p', { id: 'q-' + name + '-help', class: 'meta' }, help) : null, hint(name), control);
+  const initialClient = params.get('client') || '';
+  const client = h('input', { type: 'text', id: 'q-client', name: 'client', value: SHORT_REF.test(initialClient) ? initialClient : shortRef(initialClient),
+    maxlength: 36, autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'q-client-help' });
+  const professional = h('select', { id: 'q-professional', name: 'professional' }, h('option', { value: '' }, t('everyone')),
+    staff.map((s) => h('option', { value: s.id, selected: s.id === params.get('professional') }, s.name + ', ' + s.title)));
+  const dayInput = (name) => h('input', { type: 'date', id: 'q-' + name, name, value: params.get(name) ? helsinkiDay(params.get(name)) : '' });
+  const from = dayInput('from');
+  const to = dayInput('to');
+  const filters = h('form', { class: 'card soft', novalidate: true, 'aria-labelledby': 'filters-h' }, h('h2', { id: 'filters-h' }, t('filter')),
+    field('client', t('clientRefLabel'), client, t('clientRefHelp')), field('professional', t('professional'), professional),
+    field('from', t('from'), from), field('to', t('to'), to), hint('form'), h('button', { type: 'submit' }, t('filter')));
+  const controls = { client, professional, from, to, form: null };
+  // (The client's field is described by its help; a problem is told before it.)
+  const describedBy = { client: 'q-client-help' };
+  const clearProblems = () => {
+    for (const [name, control] of Object.entries(controls)) {
+      filters.querySelector('#q-' + name + '-error').hidden = true;
+      if (!control) continue;
+      control.removeAttribute('aria-invalid');
+      if (describedBy[name]) control.setAttribute('aria-describedby', describedBy[name]);
+      else control.removeAttribute('aria-describedby');
+    }
+  };
+  const problem = (name, message) => {
+    const note = filters.querySelector('#q-' + name + '-error');
+    note.textContent = message;
+    note.hidden = false;
+    const control = controls[name];
+    if (!control) return note;
+    control.setAttribute('aria-invalid', 'true');
+    control.setAttribute('aria-describedby', [note.id, describedBy[name]].filter(Boolean).join(' '));
+    return control;
+  };
+  // What the server refused, by its stable code, next to the field it concerns.
+  const refused = (error) => {
+    const at = { invalid_client_reference: ['client', 'badClientRef'], conflicting_filters: ['client', 'bothFilters'], invalid_time_range: ['to', 'badRange'] }[error.code];
+    return at ? problem(at[0], t(at[1])) : problem('form', t('filterFailed'));
+  };
   filters.addEventListener('submit', (event) => {
     event.preventDefault();
+    clearProblems();
     const q = new URLSearchParams();
-    for (const name of ['client', 'professional']) { const v = filters.querySelector('#q-' + name).value.trim(); if (v) q.set(name, v); }
+    const ref = client.value.trim();
+    const problems = [];
+    if (ref && !SHORT_REF.test(ref)) problems.push(problem('client', t('badClientRef')));
+    if (ref && professional.value) problems.push(problem('client', t('bothFilters')));
+    if (from.value && to.value && from.value > to.value) problems.push(problem('to', t('badRange')));
+    if (problems.length) { problems[0].focus(); return; }
+    if (ref) q.set('client', ref.toLowerCase());
+    if (professional.value) q.set('professional', professional.value);
     // Whole Finnish days: from the start of the first to the end of the last (one day is
     // a range too).
-    const from = filters.querySelector('#q-from').value;
-    const to = filters.querySelector('#q-to').value;
-    if (from) q.set('from', startOfDay(from));
-    if (to) q.set('to', new Date(Date.parse(endOfDay(to)) + 999).toISOString());
+    if (from.value) q.set('from', startOfDay(from.value));
+    if (to.value) q.set('to', new Date(Date.parse(endOfDay(to.value)) + 999).toISOString());
     location.hash = '#/events?' + q;
   });
-  return h('div', {},
+  more.addEventListener('click', () => load().catch(fail));
+  const exportButton = (label, name, type, format) => h('button', { type: 'button', class: 'secondary',
+    onclick: () => everything().then((all) => { download(name, type, format(all)); say(t('exported', { n: all.length })); }).catch(fail) }, label);
+  const page = h('div', {},
     h('h1', {}, t('events')),
     h('p', {}, t('eventsIntro')),
     h('section', { class: 'card', 'aria-labelledby': 'verify-h' }, h('h2', { id: 'verify-h' }, t('verify')),
@@ -440,13 +536,20 @@ async function auditEvents() {
         h('dt', {}, t('signedAt')), h('dd', {}, fmtTime(checkpoint.timestamp)))),
     filters,
     h('div', { class: 'actions' },
-      h('button', { type: 'button', class: 'secondary', onclick: () => everything().then((all) => download('omadata-audit.csv', 'text/csv', toCsv(all))).catch(fail) }, t('exportCsv')),
-      h('button', { type: 'button', class: 'secondary', onclick: () => everything().then((all) => download('omadata-audit.json', 'application/json', JSON.stringify(all, null, 2))).catch(fail) }, t('exportJson'))),
+      exportButton(t('exportCsv'), 'omadata-audit.csv', 'text/csv', toCsv),
+      exportButton(t('exportJson'), 'omadata-audit.json', 'application/json', (all) => JSON.stringify(all, null, 2))),
     h('div', { class: 'table-wrap' }, h('table', {},
       h('caption', { class: 'visually-hidden' }, t('events')),
-      h('thead', {}, h('tr', {}, [t('when'), t('event'), t('client'), t('professional'), t('fields'), t('action'), t('outcome'), '—'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('thead', {}, h('tr', {}, [t('when'), t('event'), t('client'), t('professional'), t('fields'), t('action'), t('outcome'), t('reason')].map((c) => h('th', { scope: 'col' }, c)))),
       tbody)),
     more);
+  try {
+    await load();
+  } catch (error) {
+    if (!error.code) throw error;
+    refused(error);
+  }
+  return page;
 }
 
 // ---- admin ---------------------------------------------------------------------------

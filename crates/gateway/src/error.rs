@@ -253,6 +253,10 @@ impl From<AppError> for ApiError {
                 "conflicting_filters",
                 "filter by client or by professional, not both",
             ),
+            AppError::InvalidClientReference => ApiError::bad_request(
+                "invalid_client_reference",
+                "name a client by its id or the first 8 characters of it",
+            ),
             AppError::InvalidTimeRange => {
                 ApiError::bad_request("invalid_time_range", "`from` must be before `to`")
             }

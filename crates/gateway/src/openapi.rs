@@ -106,6 +106,7 @@ mod tests {
             "/api/v1/clients/{id}/record",
             "/api/v1/clients/{id}/record/{path}",
             "/api/v1/audit/events",
+            "/api/v1/audit/staff",
             "/api/v1/audit/checkpoint",
             "/api/v1/audit/proofs/inclusion",
             "/api/v1/audit/proofs/consistency",

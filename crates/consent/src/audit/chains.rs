@@ -120,6 +120,31 @@ impl ChainHeads {
         previous
     }
 
+    /// Up to `limit` ids that start with `prefix`, sorted: a binary search in the base
+    /// and a pass over the heads moved since the last snapshot (at most the snapshot
+    /// interval of them).
+    fn starting_with(&self, prefix: &[u8], limit: usize) -> Vec<[u8; 16]> {
+        let first = self.base.partition_point(|(id, _)| id.as_slice() < prefix);
+        let mut ids: Vec<[u8; 16]> = self
+            .base
+            .get(first..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|(id, _)| id.starts_with(prefix))
+            .map(|(id, _)| *id)
+            .chain(
+                self.moved
+                    .keys()
+                    .filter(|id| id.starts_with(prefix))
+                    .copied(),
+            )
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.truncate(limit);
+        ids
+    }
+
     /// Forgets `id`, which had no head before its newest insert (so the base lacks it).
     fn remove_new(&mut self, id: &[u8; 16]) {
         self.moved.remove(id);
@@ -168,6 +193,15 @@ pub(super) struct Heads([ChainHeads; 3]);
 impl Heads {
     pub(super) fn head(&self, chain: Chain, id: &[u8; 16]) -> Option<u64> {
         self.0[chain as usize].get(id)
+    }
+
+    /// Up to `limit` clients with an entry in the log whose id starts with `prefix`.
+    pub(super) fn clients_starting_with(&self, prefix: &[u8], limit: usize) -> Vec<ClientId> {
+        self.0[Chain::Client as usize]
+            .starting_with(prefix, limit)
+            .into_iter()
+            .map(ClientId::from_bytes)
+            .collect()
     }
 
     /// Makes `seq` the head of each of `ids`' chains; returns the links to the previous
@@ -300,6 +334,14 @@ impl AuditLog {
             }
         }
         Ok(low)
+    }
+
+    /// Up to `limit` clients the log holds entries of whose id starts with `prefix`
+    /// (a short reference an auditor typed), sorted by id. Cheap: the heads are in
+    /// memory; the lock on the tail is held for one pass over the heads moved since the
+    /// last snapshot.
+    pub fn clients_starting_with(&self, prefix: &[u8], limit: usize) -> Vec<ClientId> {
+        self.tail.lock().heads.clients_starting_with(prefix, limit)
     }
 
     /// Entries matching `filter`, newest first, with `seq` below `before_seq` (paging)
@@ -457,7 +499,18 @@ mod tests {
                 }
                 for n in 0u8..8 {
                     prop_assert_eq!(heads.head(Chain::Client, &[n; 16]), model.get(&[n; 16]).copied());
+                    // A short reference finds the client whether its head is in the base
+                    // or moved since.
+                    let expected: Vec<ClientId> = model
+                        .contains_key(&[n; 16])
+                        .then(|| ClientId::from_bytes([n; 16]))
+                        .into_iter()
+                        .collect();
+                    prop_assert_eq!(heads.clients_starting_with(&[n, n, n, n], 4), expected);
                 }
+                prop_assert_eq!(heads.clients_starting_with(&[0, 1], 4), Vec::<ClientId>::new());
+                let all = heads.clients_starting_with(&[], 100);
+                prop_assert_eq!(all.len(), model.len());
             }
             // What a snapshot encodes decodes to the same heads.
             let (covered, decoded) = Heads::decode(&Heads::encode(&heads.merged(), 7)).unwrap();

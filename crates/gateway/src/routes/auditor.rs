@@ -7,20 +7,24 @@ use crate::extract::Caller;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
+use axum::response::Response;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use omadata_app::Role;
 use omadata_app::auditor;
-use omadata_consent::OrganisationId;
 use omadata_consent::audit::{AuditEntry, Checkpoint};
-use omadata_vault::{ClientId, ProfessionalId};
+use omadata_consent::{OrganisationId, StaffRole};
+use omadata_vault::ProfessionalId;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EventQuery {
-    client: Option<ClientId>,
+    /// The client's id, or its short reference: the first 8 hex characters of it (the
+    /// events of every client of the log it fits are listed together).
+    client: Option<String>,
     professional: Option<ProfessionalId>,
     organisation: Option<OrganisationId>,
     from: Option<DateTime<Utc>>,
@@ -44,7 +48,11 @@ pub(crate) async fn events(
 ) -> ApiResult<Json<EventPage>> {
     let auditor = caller.staff(Role::Auditor)?;
     let query = auditor::EventQuery {
-        client: query.client,
+        client: query
+            .client
+            .as_deref()
+            .map(str::parse::<auditor::ClientRef>)
+            .transpose()?,
         professional: query.professional,
         organisation: query.organisation,
         from: query.from,
@@ -57,6 +65,48 @@ pub(crate) async fn events(
         events,
         next_before,
     }))
+}
+
+/// A member of the auditor's organisation as the events name them: who, not how they
+/// sign in.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct StaffMember {
+    id: ProfessionalId,
+    name: String,
+    title: String,
+    roles: BTreeSet<StaffRole>,
+}
+
+/// The auditor's own organisation's staff, a page at a time: the names for the events'
+/// professional ids and the choices of the professional filter.
+#[utoipa::path(get, path = "/api/v1/audit/staff", tag = "auditor", params(crate::paging::PageQuery), responses((status = 200, body = [StaffMember]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
+pub(crate) async fn staff(
+    State(state): State<AppState>,
+    caller: Caller,
+    crate::extract::AppQuery(page): crate::extract::AppQuery<crate::paging::PageQuery>,
+) -> ApiResult<Response> {
+    let auditor = caller.staff(Role::Auditor)?;
+    let (staff, next) = auditor::staff(
+        state.app(),
+        auditor,
+        page.after()?.map(ProfessionalId::from_bytes),
+        page.limit(),
+    )?;
+    let members: Vec<StaffMember> = staff
+        .into_iter()
+        .map(|s| StaffMember {
+            id: s.id,
+            name: s.name,
+            title: s.title,
+            roles: s.roles,
+        })
+        .collect();
+    Ok(crate::paging::page_response(
+        members,
+        "/api/v1/audit/staff",
+        page.limit(),
+        next.map(|p| *p.as_bytes()),
+    ))
 }
 
 /// The newest signed checkpoint. Checkpoints are signed on a schedule (and by

@@ -47,6 +47,7 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(professional::client_record))
         .routes(routes!(professional::write_client_field))
         .routes(routes!(auditor::events))
+        .routes(routes!(auditor::staff))
         .routes(routes!(auditor::checkpoint, auditor::sign_checkpoint))
         .routes(routes!(auditor::inclusion_proof))
         .routes(routes!(auditor::consistency_proof))

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use omadata_app::{Role, professional};
-use omadata_consent::{AccessAsk, Action, FieldSelector, GrantId, Purpose, RequestId};
+use omadata_consent::{AccessAsk, Action, FieldSelector, Grant, GrantId, Purpose, RequestId};
 use omadata_vault::ClientId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -91,16 +91,33 @@ pub(crate) struct GrantSummary {
     fields: BTreeSet<String>,
     actions: BTreeSet<Action>,
     purpose: Purpose,
+    /// When the access began: with no name to show, when the client is known from.
+    valid_from: DateTime<Utc>,
     valid_until: DateTime<Utc>,
+}
+
+fn grant_summary(grant: Grant) -> GrantSummary {
+    GrantSummary {
+        id: grant.id,
+        fields: grant.fields,
+        actions: grant.actions,
+        purpose: grant.purpose,
+        valid_from: grant.valid_from,
+        valid_until: grant.valid_until,
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ClientView {
     client: ClientId,
+    /// The client's name, only when an active grant lets the caller read
+    /// `identity.name` and it is filled in (that read is audited); otherwise null.
+    name: Option<String>,
     grants: Vec<GrantSummary>,
 }
 
-/// Clients with at least one active grant to the caller.
+/// Clients with at least one active grant to the caller, each with their name when a
+/// grant lets the caller read it: each such read is audited as an access.
 #[utoipa::path(get, path = "/api/v1/clients", tag = "professional", params(crate::paging::PageQuery), responses((status = 200, body = [ClientView]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub(crate) async fn my_clients(
     State(state): State<AppState>,
@@ -115,21 +132,14 @@ pub(crate) async fn my_clients(
         page.after()?.map(ClientId::from_bytes),
         page.limit(),
         now,
-    )?;
+    )
+    .await?;
     let views: Vec<ClientView> = clients
         .into_iter()
-        .map(|(client, grants)| ClientView {
-            client,
-            grants: grants
-                .into_iter()
-                .map(|grant| GrantSummary {
-                    id: grant.id,
-                    fields: grant.fields,
-                    actions: grant.actions,
-                    purpose: grant.purpose,
-                    valid_until: grant.valid_until,
-                })
-                .collect(),
+        .map(|listed| ClientView {
+            client: listed.client,
+            name: listed.name,
+            grants: listed.grants.into_iter().map(grant_summary).collect(),
         })
         .collect();
     Ok(page_response(
@@ -152,6 +162,8 @@ pub(crate) struct ClientRecord {
     client: ClientId,
     /// Exactly the fields an active grant permits and that hold a value.
     fields: Vec<PermittedField>,
+    /// The caller's active grants from this client: what they may see and change.
+    grants: Vec<GrantSummary>,
 }
 
 #[utoipa::path(get, path = "/api/v1/clients/{id}/record", tag = "professional", params(("id" = String, Path)), responses((status = 200, body = ClientRecord), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
@@ -161,8 +173,13 @@ pub(crate) async fn client_record(
     crate::extract::AppPath(client): crate::extract::AppPath<String>,
 ) -> ApiResult<Response> {
     let staff = caller.staff(Role::Professional)?;
+    let now = state.now();
     let (client, permitted) =
-        professional::read_client_record(state.app(), staff, &client, state.now()).await?;
+        professional::read_client_record(state.app(), staff, &client, now).await?;
+    let grants = professional::active_grants(state.app(), staff, client, now)?
+        .into_iter()
+        .map(grant_summary)
+        .collect();
     let fields = permitted
         .into_iter()
         .map(|field| PermittedField {
@@ -170,7 +187,12 @@ pub(crate) async fn client_record(
             grant: field.grant,
         })
         .collect();
-    Ok(Json(ClientRecord { client, fields }).into_response())
+    Ok(Json(ClientRecord {
+        client,
+        fields,
+        grants,
+    })
+    .into_response())
 }
 
 #[utoipa::path(put, path = "/api/v1/clients/{id}/record/{path}", tag = "professional", params(("id" = String, Path), ("path" = String, Path)), request_body = crate::routes::client::WriteBody, responses((status = 200, body = crate::routes::client::RecordView), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
