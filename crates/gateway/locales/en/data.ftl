@@ -1,7 +1,11 @@
 # data
 my-data = My data
 my-data-intro = Here is your data. You can change what you wrote yourself.
-my-data-empty = You have not added any information yet. Add only what you need.
+my-data-filled = { $filled ->
+        [0] You have not added any information yet. Add only what you need.
+        [one] You have added one item.
+       *[other] You have added { $filled } items.
+    }
 add-information = Add information
 add-information-intro = Add only what you need. You can change or remove it later.
 choose-field = Which information?

@@ -1,7 +1,11 @@
 # data
 my-data = Omat tiedot
 my-data-intro = Tässä ovat tietosi. Voit muuttaa tietoja, jotka olet kirjoittanut itse.
-my-data-empty = Et ole vielä lisännyt tietoja. Lisää vain ne, joita tarvitset.
+my-data-filled = { $filled ->
+        [0] Et ole vielä lisännyt tietoja. Lisää vain ne, joita tarvitset.
+        [one] Olet lisännyt yhden tiedon.
+       *[other] Olet lisännyt { $filled } tietoa.
+    }
 add-information = Lisää tieto
 add-information-intro = Lisää vain se, mitä tarvitset. Voit muuttaa tai poistaa tiedon myöhemmin.
 choose-field = Mikä tieto?

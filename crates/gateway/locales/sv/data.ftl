@@ -1,7 +1,11 @@
 # data
 my-data = Mina uppgifter
 my-data-intro = Här är dina uppgifter. Du kan ändra det du själv har skrivit.
-my-data-empty = Du har inte lagt till några uppgifter ännu. Lägg bara till dem du behöver.
+my-data-filled = { $filled ->
+        [0] Du har inte lagt till några uppgifter ännu. Lägg bara till dem du behöver.
+        [one] Du har lagt till en uppgift.
+       *[other] Du har lagt till { $filled } uppgifter.
+    }
 add-information = Lägg till en uppgift
 add-information-intro = Lägg bara till det du behöver. Du kan ändra eller ta bort uppgiften senare.
 choose-field = Vilken uppgift?

@@ -271,6 +271,20 @@ mod tests {
     }
 
     #[test]
+    fn counts_take_the_plural_each_language_needs() {
+        let count = |lang: Lang, n: usize| {
+            let mut args = FluentArgs::new();
+            args.set("filled", n);
+            lang.text("my-data-filled", Some(&args))
+        };
+        assert_eq!(count(Lang::Fi, 1), "Olet lisännyt yhden tiedon.");
+        assert_eq!(count(Lang::Fi, 5), "Olet lisännyt 5 tietoa.");
+        assert!(count(Lang::Fi, 0).starts_with("Et ole vielä"));
+        assert_eq!(count(Lang::Sv, 1), "Du har lagt till en uppgift.");
+        assert_eq!(count(Lang::En, 2), "You have added 2 items.");
+    }
+
+    #[test]
     fn the_chosen_language_wins_then_the_browsers_then_finnish() {
         assert_eq!(language_of(&headers(&[])), Lang::Fi);
         let swedish_browser = (header::ACCEPT_LANGUAGE, "sv-FI,sv;q=0.9,en;q=0.5");

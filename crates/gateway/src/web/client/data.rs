@@ -59,6 +59,8 @@ struct AddGroup {
 struct DataPage<'a> {
     chrome: &'a Chrome,
     notice: Option<Notice>,
+    /// How many fields are filled in, in words (a plural).
+    filled: String,
     sections: Vec<Section>,
     add: Vec<AddGroup>,
 }
@@ -116,7 +118,13 @@ async fn my_data(
             });
         }
     }
+    let mut count = FluentArgs::new();
+    count.set(
+        "filled",
+        sections.iter().map(|s| s.fields.len()).sum::<usize>(),
+    );
     let view = DataPage {
+        filled: lang.text("my-data-filled", Some(&count)),
         chrome: &page.chrome,
         notice: notice(lang, query.done.as_deref(), &["saved", "cleared"]),
         sections,
