@@ -179,6 +179,15 @@ async fn a_form_without_the_sessions_token_changes_nothing() {
         assert_eq!(status, StatusCode::FORBIDDEN);
         assert!(page.contains("Lomake on vanhentunut"), "{page}");
     }
+    // The refusal leads back to the page the form was on.
+    let (status, page) = client
+        .post_form("/my/grants/not-a-grant/revoke", &[("csrf", "wrong")])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        page.contains(r#"<a class="button" href="/my/grants">"#),
+        "{page}"
+    );
     // Not a form at all.
     let response = client
         .stop

@@ -71,6 +71,9 @@ pub(crate) struct ClientPage {
     /// The session's CSRF token, for the page's forms.
     pub(crate) csrf: String,
     pub(crate) authenticated_at: chrono::DateTime<chrono::Utc>,
+    /// The page of the menu this request belongs to (`/my/requests`): where a refused
+    /// form's problem page leads back to.
+    home: String,
 }
 
 impl ClientPage {
@@ -161,6 +164,7 @@ impl FromRequestParts<AppState> for ClientPage {
                 .collect(),
         ));
         Ok(ClientPage {
+            home: format!("/my/{page}"),
             client: *id,
             chrome,
             csrf: session.csrf_token.clone(),
@@ -199,17 +203,17 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         if !is_form {
-            return Err(page.problem(ApiError::unsupported_form(), "/my/data"));
+            return Err(page.problem(ApiError::unsupported_form(), &page.home));
         }
         let bytes = match axum::body::to_bytes(Body::new(body), FORM_LIMIT).await {
             Ok(bytes) => bytes,
-            Err(_) => return Err(page.problem(ApiError::body_too_large(), "/my/data")),
+            Err(_) => return Err(page.problem(ApiError::body_too_large(), &page.home)),
         };
         let sent: CsrfField = serde_html_form::from_bytes(&bytes).unwrap_or(CsrfField {
             csrf: String::new(),
         });
         if !same_secret(sent.csrf.as_bytes(), page.csrf.as_bytes()) {
-            return Err(page.problem(ApiError::csrf_token_invalid(), "/my/data"));
+            return Err(page.problem(ApiError::csrf_token_invalid(), &page.home));
         }
         match serde_html_form::from_bytes::<T>(&bytes) {
             Ok(form) => Ok(PageForm { page, form }),
@@ -217,7 +221,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
                 tracing::debug!(%error, "a page's form did not parse");
                 Err(page.problem(
                     ApiError::bad_request("invalid_form", "the form did not parse"),
-                    "/my/data",
+                    &page.home,
                 ))
             }
         }
