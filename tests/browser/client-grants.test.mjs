@@ -132,7 +132,7 @@ test('a grant given, read and stopped with the keyboard only at 360 px', async (
   assert.equal(await page.isChecked('#may-see'), true);
   await tabTo(page, '#purpose-text');
   await page.keyboard.type('Terveystarkastus');
-  await tabTo(page, 'form[action="/my/grants"] button[type="submit"]');
+  await tabTo(page, 'form[action="/my/share/grant"] button[type="submit"]');
   await page.keyboard.press('Enter');
   await page.waitForURL((url) => url.pathname === '/my/grants');
   assert.match(await page.textContent('.notice'), /Lupa annettu/);

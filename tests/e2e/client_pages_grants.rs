@@ -97,7 +97,7 @@ async fn a_grant_the_policy_refuses_keeps_the_choices_and_creates_nothing() {
     // Health data may be shared with health-care staff only.
     let (status, _, html) = post_form(
         &client,
-        "/my/grants",
+        "/my/share/grant",
         &[
             ("csrf", &csrf),
             ("professional", &youth),
@@ -132,7 +132,7 @@ async fn a_grant_the_policy_refuses_keeps_the_choices_and_creates_nothing() {
     // Without the refused field it goes through, on to "who sees my data now".
     let (status, url, html) = post_form(
         &client,
-        "/my/grants",
+        "/my/share/grant",
         &[
             ("csrf", &csrf),
             ("professional", &youth),
@@ -186,7 +186,7 @@ async fn stopping_a_grant_from_the_page_ends_it_and_needs_the_csrf_token() {
         assert!(html.contains("Lomake on vanhentunut"), "{html}");
         let (status, _, html) = post_form(
             &client,
-            "/my/grants",
+            "/my/share/grant",
             &[
                 ("csrf", sent.first().map_or("", |(_, v)| *v)),
                 (

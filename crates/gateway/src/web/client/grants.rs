@@ -17,6 +17,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Redirect;
 use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
@@ -31,7 +32,13 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/my/share", get(share::share_page))
         .route("/my/share/code", post(share::show_code))
-        .route("/my/grants", get(my_grants).post(share::give_grant))
+        .route("/my/grants", get(my_grants))
+        // The own-initiative form belongs to the share page (its menu entry, its way
+        // back); opened as a page, it is that page.
+        .route(
+            "/my/share/grant",
+            get(|| async { Redirect::to("/my/share") }).post(share::give_grant),
+        )
         .route("/my/grants/{id}/revoke", post(revoke))
         .route("/my/grants/{id}/receipt", get(receipt::receipt_page))
 }
