@@ -197,7 +197,7 @@ for (const size of ['phone', 'desktop']) {
       assert.match(await admin.textContent('main'), /Pirjo Nuorisotyö/);
       await accessible(admin, 'admin-staff', size);
       // The web app's texts come from the same Fluent files as the pages, in each language.
-      await admin.selectOption('#lang', 'sv');
+      await admin.getByRole('link', { name: 'På svenska' }).click();
       await admin.waitForFunction(() => document.querySelector('main h1')?.textContent === 'Organisationens personal');
       assert.equal(await admin.evaluate(() => document.documentElement.lang), 'sv');
       await accessible(admin, 'admin-staff-sv', size);

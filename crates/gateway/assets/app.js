@@ -126,7 +126,14 @@ function route() {
 function renderFrame() {
   document.documentElement.lang = app.lang;
   document.querySelector('.skip').textContent = t('skip');
-  document.getElementById('lang-label').textContent = t('language');
+  // The language menu as on the server's pages: each language named in itself; the
+  // links work on their own too (the server remembers the choice and comes back here).
+  document.getElementById('languages').setAttribute('aria-label', t('language'));
+  for (const link of document.querySelectorAll('#languages a')) {
+    link.href = '/language?to=' + link.dataset.lang + '&back=' + encodeURIComponent(location.pathname + location.hash);
+    if (link.dataset.lang === app.lang) link.setAttribute('aria-current', 'true');
+    else link.removeAttribute('aria-current');
+  }
   const logout = document.getElementById('logout');
   logout.textContent = t('logout');
   logout.hidden = false;
@@ -610,9 +617,15 @@ async function loadTexts(lang) {
 async function start() {
   app.lang = initialLanguage();
   await loadTexts(app.lang);
-  const select = document.getElementById('lang');
-  select.value = app.lang;
-  select.addEventListener('change', async () => { app.lang = select.value; rememberLanguage(app.lang); await loadTexts(app.lang); await render(); });
+  for (const link of document.querySelectorAll('#languages a')) {
+    link.addEventListener('click', async (event) => {
+      event.preventDefault();
+      app.lang = link.dataset.lang;
+      rememberLanguage(app.lang);
+      await loadTexts(app.lang);
+      await render();
+    });
+  }
   document.getElementById('logout').addEventListener('click', async () => {
     try { await api('POST', '/auth/logout'); } catch (error) { /* already signed out */ }
     location.assign('/signed-out');
