@@ -272,3 +272,55 @@ async fn a_receipt_page_names_the_people_and_fields_in_words_without_ids() {
     let (status, _) = page(&client, "/my/grants/nonsense/receipt").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_days_quota_the_form_says_so_and_keeps_the_choices() {
+    let gateway = Gateway::demo().await.unwrap();
+    let client = gateway.signed_in("client2", None).await.unwrap();
+    let csrf = client.csrf.clone().unwrap();
+    let youth = professional_id(&client, "Pirjo Nuorisotyö").await;
+    let until = gateway.now() + chrono::Duration::days(20);
+    // The day's own-initiative grants used up through the JSON API.
+    let mut given = 0;
+    loop {
+        let (status, _) = client
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/me/grants",
+                Some(serde_json::json!({
+                    "professional": youth,
+                    "fields": [{"path": "identity.name"}],
+                    "actions": ["read"],
+                    "purpose": {"code": "guidance"},
+                    "valid_until": until,
+                })),
+            )
+            .await
+            .unwrap();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+        assert_eq!(status, StatusCode::CREATED);
+        given += 1;
+        assert!(given <= 100, "no daily quota");
+    }
+    let before = grants(&client).await.len();
+    let day = until.format("%Y-%m-%d").to_string();
+    let (status, _, html) = post_form(
+        &client,
+        "/my/share/grant",
+        &[
+            ("csrf", &csrf),
+            ("professional", &youth),
+            ("field", "identity.phone"),
+            ("may", "see"),
+            ("purpose", "guidance"),
+            ("until", &day),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{html}");
+    assert!(html.contains("Olet antanut tänään jo monta lupaa"), "{html}");
+    assert!(html.contains(r#"value="identity.phone" checked"#), "{html}");
+    assert_eq!(grants(&client).await.len(), before, "nothing was created");
+}
