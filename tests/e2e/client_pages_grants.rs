@@ -320,7 +320,10 @@ async fn past_the_days_quota_the_form_says_so_and_keeps_the_choices() {
     )
     .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{html}");
-    assert!(html.contains("Olet antanut tänään jo monta lupaa"), "{html}");
+    assert!(
+        html.contains("Olet antanut tänään jo monta lupaa"),
+        "{html}"
+    );
     assert!(html.contains(r#"value="identity.phone" checked"#), "{html}");
     assert_eq!(grants(&client).await.len(), before, "nothing was created");
 }

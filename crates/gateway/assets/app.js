@@ -382,7 +382,13 @@ function download(name, type, text) {
 
 function toCsv(events) {
   const columns = ['seq', 'at', 'event', 'client', 'professional', 'professional_name', 'organisation', 'grant', 'request', 'fields', 'action', 'purpose', 'outcome', 'reason'];
-  const cell = (v) => { const s = Array.isArray(v) ? v.join(' ') : v === null || v === undefined ? '' : String(v); return '"' + s.replace(/"/g, '""') + '"'; };
+  // A cell that a spreadsheet would read as a formula (=, +, -, @, tab, return first) is
+  // written as text, with a leading apostrophe.
+  const cell = (v) => {
+    let s = Array.isArray(v) ? v.join(' ') : v === null || v === undefined ? '' : String(v);
+    if (/^[=+\-@\t\r]/.test(s)) s = "'" + s;
+    return '"' + s.replace(/"/g, '""') + '"';
+  };
   return [columns.join(',')].concat(events.map((e) => columns.map((c) => cell(e[c])).join(','))).join('\n') + '\n';
 }
 

@@ -3,9 +3,8 @@
 //! field is changed on its own page with the control its value needs (e-mail, phone,
 //! date, choice, a list one item a line), and saving returns to the field's place.
 
-use super::{ClientPage, DoneQuery, PageForm, done, field_anchor, notice};
+use super::{ClientPage, DoneQuery, PageForm, PageQuery, done, field_anchor, notice};
 use crate::error::ApiError;
-use crate::extract::AppQuery;
 use crate::state::AppState;
 use crate::web::i18n::{Lang, Speak};
 use crate::web::words;
@@ -68,7 +67,7 @@ struct DataPage<'a> {
 async fn my_data(
     State(state): State<AppState>,
     page: ClientPage,
-    AppQuery(query): AppQuery<DoneQuery>,
+    PageQuery(query): PageQuery<DoneQuery>,
 ) -> Response {
     let records = match client::my_record(state.app(), page.client) {
         Ok(records) => records,
@@ -181,7 +180,7 @@ pub(super) fn written_by(record: &AuthoredRecord, lang: Lang) -> String {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct FieldQuery {
     /// (Missing is the same as no such field: the page says so.)
     #[serde(default)]
@@ -276,7 +275,7 @@ fn edit_page<'a>(
 async fn edit_field(
     State(state): State<AppState>,
     page: ClientPage,
-    AppQuery(query): AppQuery<FieldQuery>,
+    PageQuery(query): PageQuery<FieldQuery>,
 ) -> Response {
     let catalogue = state.app().catalogue();
     let field = match writable(catalogue, &query.field) {

@@ -7,8 +7,8 @@
 mod receipt;
 mod share;
 
-use super::{ClientPage, DoneQuery, PageForm, done, notice};
-use crate::extract::{AppPath, AppQuery};
+use super::{ClientPage, DoneQuery, PageForm, PageQuery, done, notice};
+use crate::extract::AppPath;
 use crate::state::AppState;
 use crate::web::i18n::{Lang, Speak};
 use crate::web::words;
@@ -31,7 +31,11 @@ use std::collections::BTreeSet;
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/my/share", get(share::share_page))
-        .route("/my/share/code", post(share::show_code))
+        // Opened as a page (the language menu after showing a code): the share page.
+        .route(
+            "/my/share/code",
+            get(|| async { Redirect::to("/my/share") }).post(share::show_code),
+        )
         .route("/my/grants", get(my_grants))
         // The own-initiative form belongs to the share page (its menu entry, its way
         // back); opened as a page, it is that page.
@@ -148,9 +152,13 @@ struct GrantsPage<'a> {
     ended_title: String,
 }
 
-/// The most grants one page lists (the directory of a client's grants is paged; more
-/// than this would be unreadable anyway, and creating them is limited per day).
-const MOST_GRANTS: usize = 1000;
+/// The most grants the page reads: years of them (creating them is limited per day), and
+/// bounded. The store lists them in id order (random), so the page reads them all to show
+/// every active one, and the newest [`ENDED`] that have ended.
+const MOST_GRANTS: usize = 10_000;
+
+/// How many ended grants the page lists, newest first.
+const ENDED: usize = 100;
 
 /// Every grant of the client (up to [`MOST_GRANTS`]).
 fn all_grants(state: &AppState, page: &ClientPage) -> Result<Vec<Grant>, omadata_app::AppError> {
@@ -181,12 +189,13 @@ fn dated(id: &str, at: DateTime<Utc>, lang: Lang) -> String {
 async fn my_grants(
     State(state): State<AppState>,
     page: ClientPage,
-    AppQuery(query): AppQuery<DoneQuery>,
+    PageQuery(query): PageQuery<DoneQuery>,
 ) -> Response {
-    let grants = match all_grants(&state, &page) {
+    let mut grants = match all_grants(&state, &page) {
         Ok(grants) => grants,
         Err(error) => return page.problem(error.into(), "/my/grants"),
     };
+    grants.sort_by_key(|grant| std::cmp::Reverse(grant.updated_at));
     let now = state.now();
     let lang = page.lang();
     let catalogue = state.app().catalogue();
@@ -207,6 +216,9 @@ async fn my_grants(
             GrantState::Expired => Some(dated("grants-state-expired", grant.valid_until, lang)),
         };
         if let Some(what) = ended_as {
+            if ended.len() == ENDED {
+                continue;
+            }
             ended.push(EndedGrant {
                 who: grantee_line(&grant.grantee),
                 what,

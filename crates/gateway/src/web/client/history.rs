@@ -6,8 +6,7 @@
 //! The words for one access decision ([`access_item`]) also serve the readable export
 //! (`account`), which shows the whole log.
 
-use super::ClientPage;
-use crate::extract::AppQuery;
+use super::{ClientPage, PageQuery};
 use crate::state::AppState;
 use crate::web::i18n::{Lang, Speak};
 use crate::web::{Chrome, render, words};
@@ -66,7 +65,7 @@ struct SeenQuery {
 async fn seen(
     State(state): State<AppState>,
     page: ClientPage,
-    AppQuery(query): AppQuery<SeenQuery>,
+    PageQuery(query): PageQuery<SeenQuery>,
 ) -> Response {
     let before = query.before.as_deref().and_then(|b| b.parse::<u64>().ok());
     // One more than a page, to know whether there are older ones.

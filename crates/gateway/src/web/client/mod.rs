@@ -205,7 +205,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
         if !is_form {
             return Err(page.problem(ApiError::unsupported_form(), &page.home));
         }
-        let bytes = match axum::body::to_bytes(Body::new(body), FORM_LIMIT).await {
+        // (Never more than the gateway takes for any body.)
+        let limit = FORM_LIMIT.min(state.config().max_body_bytes);
+        let bytes = match axum::body::to_bytes(Body::new(body), limit).await {
             Ok(bytes) => bytes,
             Err(_) => return Err(page.problem(ApiError::body_too_large(), &page.home)),
         };
@@ -247,6 +249,22 @@ pub(crate) fn notice(lang: Lang, done: Option<&str>, known: &[&str]) -> Option<N
     known.contains(&done).then(|| Notice {
         text: lang.text(&format!("done-{done}"), None),
     })
+}
+
+/// A page's query, read leniently: a query that does not parse (a value given twice, a
+/// stray parameter from a hand-edited address) is read as no query, so the page shows
+/// its plain state rather than an error.
+pub(crate) struct PageQuery<T>(pub(crate) T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequestParts<S> for PageQuery<T> {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        Ok(PageQuery(
+            serde_html_form::from_str(query).unwrap_or_default(),
+        ))
+    }
 }
 
 /// The `done` value of a page's query.

@@ -8,9 +8,9 @@
 //! of that day in Helsinki. What is not a narrowing (no field, a field not asked for, a
 //! later or past day) is shown next to its control and changes nothing.
 
-use super::{ClientPage, PageForm, done};
+use super::{ClientPage, PageForm, PageQuery, done};
 use crate::error::ApiError;
-use crate::extract::{AppPath, AppQuery};
+use crate::extract::AppPath;
 use crate::state::AppState;
 use crate::web::i18n::{Lang, Speak};
 use crate::web::words;
@@ -54,8 +54,34 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-/// How many requests the page lists at most (a client rarely has more than a few).
+/// How many requests are read in one batch from the store.
 const PAGE: usize = 100;
+
+/// The most requests the page reads: enough for years of requests, and bounded. The
+/// store lists them in id order (random), so the page reads them all to show every
+/// pending one and the newest earlier ones.
+const MOST_REQUESTS: usize = 10_000;
+
+/// How many earlier (answered or lapsed) requests the page lists, newest first.
+const EARLIER: usize = 100;
+
+/// Every request of the client, up to [`MOST_REQUESTS`]; and whether there were more.
+fn all_requests(
+    state: &AppState,
+    page: &ClientPage,
+) -> Result<(Vec<AccessRequest>, bool), omadata_app::AppError> {
+    let mut requests = Vec::new();
+    let mut after = None;
+    loop {
+        let (batch, next) = client::my_requests(state.app(), page.client, after, 5 * PAGE)?;
+        requests.extend(batch);
+        match next {
+            Some(_) if requests.len() >= MOST_REQUESTS => return Ok((requests, true)),
+            Some(next) => after = Some(next),
+            None => return Ok((requests, false)),
+        }
+    }
+}
 
 /// One requested field as a card or the form shows it.
 struct AskedField {
@@ -217,12 +243,13 @@ struct ListQuery {
 async fn my_requests(
     State(state): State<AppState>,
     page: ClientPage,
-    AppQuery(query): AppQuery<ListQuery>,
+    PageQuery(query): PageQuery<ListQuery>,
 ) -> Response {
-    let (requests, next) = match client::my_requests(state.app(), page.client, None, PAGE) {
+    let (mut requests, truncated) = match all_requests(&state, &page) {
         Ok(listed) => listed,
         Err(error) => return page.problem(error.into(), "/my/data"),
     };
+    requests.sort_by_key(|request| std::cmp::Reverse(request.created_at));
     let now = state.now();
     let lang = page.lang();
     let catalogue = state.app().catalogue();
@@ -238,11 +265,12 @@ async fn my_requests(
             .into_iter()
             .map(|r| pending_card(catalogue, r, lang))
             .collect(),
+        more: truncated || answered.len() > EARLIER,
         earlier: answered
             .into_iter()
+            .take(EARLIER)
             .map(|r| earlier(r, now, lang))
             .collect(),
-        more: next.is_some(),
     };
     render(StatusCode::OK, &view)
 }
