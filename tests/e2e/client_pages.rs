@@ -159,6 +159,16 @@ async fn a_client_page_needs_a_signed_in_client() {
         page.contains("Kirjautunut: Aino Asiakas (asiakas)"),
         "{page}"
     );
+    // A hand-edited query is read as none: the page, not an error.
+    for odd in ["/my/data?done=saved&done=x", "/my/seen?before=1&before=2"] {
+        let (status, _, page) = client.get(odd).await;
+        assert_eq!(status, StatusCode::OK, "{odd}");
+        assert!(page.starts_with("<!doctype html>"), "{odd}: {page}");
+    }
+    // A form's address opened as a page (the language menu after a post) leads to the page.
+    let (status, location, _) = client.get("/my/share/code").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/my/share"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
