@@ -235,13 +235,10 @@ fn fresh_form(state: &AppState) -> GrantForm {
 fn fresh_page(
     state: &AppState,
     page: &ClientPage,
+    professionals: &[ListedProfessional],
     code: Option<CodeView>,
     code_error: Option<String>,
 ) -> Response {
-    let professionals = match all_professionals(state) {
-        Ok(listed) => listed,
-        Err(error) => return page.problem(error.into(), "/my/share"),
-    };
     let status = if code_error.is_some() {
         StatusCode::TOO_MANY_REQUESTS
     } else {
@@ -250,7 +247,7 @@ fn fresh_page(
     let mut view = page_view(
         state,
         page,
-        &professionals,
+        professionals,
         &fresh_form(state),
         FormErrors::default(),
     );
@@ -260,7 +257,10 @@ fn fresh_page(
 }
 
 pub(super) async fn share_page(State(state): State<AppState>, page: ClientPage) -> Response {
-    fresh_page(&state, &page, None, None)
+    match all_professionals(&state) {
+        Ok(professionals) => fresh_page(&state, &page, &professionals, None, None),
+        Err(error) => page.problem(error.into(), "/my/share"),
+    }
 }
 
 /// The code form carries nothing but its CSRF token.
@@ -270,6 +270,12 @@ pub(super) struct CodeForm {}
 pub(super) async fn show_code(State(state): State<AppState>, post: PageForm<CodeForm>) -> Response {
     let page = post.page;
     let lang = page.lang();
+    // The page's list first: a code is issued only when it can be shown (each counts
+    // toward the client's live codes).
+    let professionals = match all_professionals(&state) {
+        Ok(listed) => listed,
+        Err(error) => return page.problem(error.into(), "/my/share"),
+    };
     match client::issue_pairing_code(state.app(), page.client, state.now()).await {
         Ok(code) => {
             let mut time = FluentArgs::new();
@@ -283,13 +289,13 @@ pub(super) async fn show_code(State(state): State<AppState>, post: PageForm<Code
                 valid: lang.text("share-code-valid", Some(&time)),
                 code: code.code,
             };
-            fresh_page(&state, &page, Some(view), None)
+            fresh_page(&state, &page, &professionals, Some(view), None)
         }
         Err(error) => {
             let error = ApiError::from(error);
             if error.code == "too_many_pairing_codes" {
                 let message = words::problem(error.code, lang);
-                fresh_page(&state, &page, None, Some(message))
+                fresh_page(&state, &page, &professionals, None, Some(message))
             } else {
                 page.problem(error, "/my/share")
             }
