@@ -19,9 +19,11 @@
 //!   the table of the documented routes, from which both the router and the OpenAPI
 //!   paths are built.
 //! - [`paging`]: cursor paging (`limit`, `cursor`, `Link: rel="next"`) for lists.
-//! - [`pages`]: the web app (HTML shell, script, stylesheets, fonts), built into the
-//!   binary; [`web`]: server-rendered pages (templates, Fluent messages, the person's
-//!   language).
+//! - [`web`]: the pages rendered on the server: the front page, sign-in and sign-out
+//!   pages, and every client page (plain forms, no JavaScript needed), from askama
+//!   templates and Fluent messages in the person's language.
+//! - [`pages`]: the assets built into the binary: the staff's web app (HTML shell and
+//!   script, its texts served from the Fluent files), stylesheets, icons and fonts.
 //! - [`openapi`]: the OpenAPI document generated from the handlers.
 
 // Crate-private by default: whatever another crate needs is re-exported here on purpose.
