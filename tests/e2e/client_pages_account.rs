@@ -4,20 +4,9 @@
 //! speaks in labels and values, never ids.
 
 use chrono::Duration;
-use omadata_e2e::{Browser, Gateway};
+use omadata_e2e::{Browser, Gateway, has_uuid};
 use reqwest::{Method, StatusCode, header};
 use serde_json::json;
-
-/// A page's status and HTML.
-async fn page(browser: &Browser, path: &str) -> (StatusCode, String) {
-    let response = browser
-        .http
-        .get(format!("{}{path}", browser.base))
-        .send()
-        .await
-        .unwrap();
-    (response.status(), response.text().await.unwrap())
-}
 
 /// Posts the erasure form (with the session's CSRF token); `confirm` ticks the box.
 async fn erase(browser: &Browser, confirm: bool) -> reqwest::Response {
@@ -32,22 +21,6 @@ async fn erase(browser: &Browser, confirm: bool) -> reqwest::Response {
         .send()
         .await
         .unwrap()
-}
-
-/// Whether `text` holds something shaped like a UUID (8-4-4-4-12 hex digits).
-fn has_uuid(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let shape = [8, 4, 4, 4, 12];
-    (0..bytes.len()).any(|start| {
-        let mut at = start;
-        shape.iter().enumerate().all(|(i, &len)| {
-            let run = bytes.get(at..at + len);
-            let ok = run.is_some_and(|r| r.iter().all(u8::is_ascii_hexdigit))
-                && (i == 4 || bytes.get(at + len) == Some(&b'-'));
-            at += len + 1;
-            ok
-        })
-    })
 }
 
 /// The client's records still there (nothing erased).
@@ -82,7 +55,7 @@ async fn who_has_looked_says_changed_for_a_write_and_looked_for_a_read_newest_fi
         .unwrap();
     assert_eq!(status, StatusCode::OK, "{written}");
 
-    let (status, seen) = page(&client, "/my/seen").await;
+    let (status, seen) = client.page("/my/seen").await.unwrap();
     assert_eq!(status, StatusCode::OK);
     assert!(seen.contains("Pirjo Nuorisotyö, Nuoriso-ohjaaja, Ohjaamo Demokaupunki"));
     assert!(seen.contains("Sovitut toimenpiteet"), "{seen}");
@@ -105,14 +78,17 @@ async fn who_has_looked_says_changed_for_a_write_and_looked_for_a_read_newest_fi
         .and_then(|rest| rest.split('"').next())
         .expect("a link to older entries");
     assert!(seen.contains(">Vanhemmat</a>"), "{seen}");
-    let (status, older_page) = page(&client, &format!("/my/seen?before={older}")).await;
+    let (status, older_page) = client
+        .page(&format!("/my/seen?before={older}"))
+        .await
+        .unwrap();
     assert_eq!(status, StatusCode::OK);
     // 22 entries: 20 on the first page, 2 on the next; no link further back.
     assert_eq!(older_page.matches("katsoi näitä tietoja").count(), 2);
     assert!(!older_page.contains("before="), "{older_page}");
     assert!(older_page.contains(r#"href="/my/seen">Uusimmat</a>"#));
     // A cursor that is not one shows the newest entries.
-    let (status, nonsense) = page(&client, "/my/seen?before=x%00").await;
+    let (status, nonsense) = client.page("/my/seen?before=x%00").await.unwrap();
     assert_eq!(status, StatusCode::OK);
     assert!(nonsense.contains("muutti näitä tietoja"));
 }
@@ -216,7 +192,7 @@ async fn erasure_with_a_fresh_sign_in_erases_and_ends_every_session() {
 async fn the_export_page_shows_labels_and_values_and_no_ids() {
     let gateway = Gateway::demo().await.unwrap();
     let client = gateway.signed_in("client1", None).await.unwrap();
-    let (status, html) = page(&client, "/my/export").await;
+    let (status, html) = client.page("/my/export").await.unwrap();
     assert_eq!(status, StatusCode::OK);
     for shown in [
         "Puhelinnumero",

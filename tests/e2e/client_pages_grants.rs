@@ -2,37 +2,9 @@
 //! person's choices and creates nothing, "stop now" ends a grant for good, a form without
 //! its CSRF token changes nothing, and a receipt page reads as words, not ids.
 
-use omadata_e2e::{Browser, Gateway};
+use omadata_e2e::{Browser, Gateway, has_uuid};
 use reqwest::StatusCode;
 use serde_json::Value;
-
-/// A form post from the client's page (the browser follows the redirect after it).
-async fn post_form(
-    browser: &Browser,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> (StatusCode, String, String) {
-    let response = browser
-        .http
-        .post(format!("{}{path}", browser.base))
-        .form(fields)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let url = response.url().path().to_owned();
-    (status, url, response.text().await.unwrap())
-}
-
-async fn page(browser: &Browser, path: &str) -> (StatusCode, String) {
-    let response = browser
-        .http
-        .get(format!("{}{path}", browser.base))
-        .send()
-        .await
-        .unwrap();
-    (response.status(), response.text().await.unwrap())
-}
 
 /// The text a person reads: the page without its tags (attributes hold ids, which are
 /// fine there).
@@ -51,16 +23,6 @@ fn visible_text(html: &str) -> String {
         }
     }
     text
-}
-
-/// Whether `text` holds a UUID (8-4-4-4-12 hexadecimal digits).
-fn has_uuid(text: &str) -> bool {
-    let shape = [8, 4, 4, 4, 12];
-    text.split(|c: char| !(c.is_ascii_hexdigit() || c == '-'))
-        .any(|word| {
-            let parts: Vec<&str> = word.split('-').collect();
-            parts.len() == 5 && parts.iter().zip(shape).all(|(part, len)| part.len() == len)
-        })
 }
 
 async fn grants(browser: &Browser) -> Vec<Value> {
@@ -95,21 +57,22 @@ async fn a_grant_the_policy_refuses_keeps_the_choices_and_creates_nothing() {
         .to_string();
 
     // Health data may be shared with health-care staff only.
-    let (status, _, html) = post_form(
-        &client,
-        "/my/share/grant",
-        &[
-            ("csrf", &csrf),
-            ("professional", &youth),
-            ("field", "identity.name"),
-            ("field", "health.status"),
-            ("may", "change"),
-            ("purpose", "shared_plan"),
-            ("purpose_text", "Kesätyön etsiminen"),
-            ("until", &until),
-        ],
-    )
-    .await;
+    let (status, _, html) = client
+        .post_form(
+            "/my/share/grant",
+            &[
+                ("csrf", &csrf),
+                ("professional", &youth),
+                ("field", "identity.name"),
+                ("field", "health.status"),
+                ("may", "change"),
+                ("purpose", "shared_plan"),
+                ("purpose_text", "Kesätyön etsiminen"),
+                ("until", &until),
+            ],
+        )
+        .await
+        .unwrap();
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     // The message, next to the refused field, which is marked; the allowed one is not.
     assert!(
@@ -130,20 +93,21 @@ async fn a_grant_the_policy_refuses_keeps_the_choices_and_creates_nothing() {
     assert_eq!(grants(&client).await.len(), before, "nothing was created");
 
     // Without the refused field it goes through, on to "who sees my data now".
-    let (status, url, html) = post_form(
-        &client,
-        "/my/share/grant",
-        &[
-            ("csrf", &csrf),
-            ("professional", &youth),
-            ("field", "identity.name"),
-            ("may", "see"),
-            ("purpose", "shared_plan"),
-            ("until", &until),
-        ],
-    )
-    .await;
-    assert_eq!((status, url.as_str()), (StatusCode::OK, "/my/grants"));
+    let (status, url, html) = client
+        .post_form(
+            "/my/share/grant",
+            &[
+                ("csrf", &csrf),
+                ("professional", &youth),
+                ("field", "identity.name"),
+                ("may", "see"),
+                ("purpose", "shared_plan"),
+                ("until", &until),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!((status, url.path()), (StatusCode::OK, "/my/grants"));
     assert!(html.contains("Lupa annettu."), "{html}");
     let after = grants(&client).await;
     assert_eq!(after.len(), before + 1);
@@ -181,24 +145,28 @@ async fn stopping_a_grant_from_the_page_ends_it_and_needs_the_csrf_token() {
 
     // Without the token (or with a wrong one) nothing changes.
     for sent in [vec![], vec![("csrf", "not-the-token")]] {
-        let (status, _, html) = post_form(&client, &format!("/my/grants/{id}/revoke"), &sent).await;
+        let (status, _, html) = client
+            .post_form(&format!("/my/grants/{id}/revoke"), &sent)
+            .await
+            .unwrap();
         assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
         assert!(html.contains("Lomake on vanhentunut"), "{html}");
-        let (status, _, html) = post_form(
-            &client,
-            "/my/share/grant",
-            &[
-                ("csrf", sent.first().map_or("", |(_, v)| *v)),
-                (
-                    "professional",
-                    grant["grantee"]["professional"].as_str().unwrap(),
-                ),
-                ("field", "identity.name"),
-                ("purpose", "guidance"),
-                ("until", "2099-01-01"),
-            ],
-        )
-        .await;
+        let (status, _, html) = client
+            .post_form(
+                "/my/share/grant",
+                &[
+                    ("csrf", sent.first().map_or("", |(_, v)| *v)),
+                    (
+                        "professional",
+                        grant["grantee"]["professional"].as_str().unwrap(),
+                    ),
+                    ("field", "identity.name"),
+                    ("purpose", "guidance"),
+                    ("until", "2099-01-01"),
+                ],
+            )
+            .await
+            .unwrap();
         assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
     }
     let (status, _) = health.get(&record).await.unwrap();
@@ -206,13 +174,11 @@ async fn stopping_a_grant_from_the_page_ends_it_and_needs_the_csrf_token() {
     assert_eq!(grants(&client).await.len(), before, "nothing was created");
 
     // With it, the grant ends at once and the page says so.
-    let (status, url, html) = post_form(
-        &client,
-        &format!("/my/grants/{id}/revoke"),
-        &[("csrf", &csrf)],
-    )
-    .await;
-    assert_eq!((status, url.as_str()), (StatusCode::OK, "/my/grants"));
+    let (status, url, html) = client
+        .post_form(&format!("/my/grants/{id}/revoke"), &[("csrf", &csrf)])
+        .await
+        .unwrap();
+    assert_eq!((status, url.path()), (StatusCode::OK, "/my/grants"));
     assert!(html.contains("Lupa lopetettu."), "{html}");
     let (_, ended) = client.get("/api/v1/me/grants").await.unwrap();
     let ended = ended
@@ -242,7 +208,10 @@ async fn a_receipt_page_names_the_people_and_fields_in_words_without_ids() {
         .find(|g| g["grantee"]["name"] == "Pirjo Nuorisotyö")
         .unwrap();
     let id = grant["id"].as_str().unwrap();
-    let (status, html) = page(&client, &format!("/my/grants/{id}/receipt")).await;
+    let (status, html) = client
+        .page(&format!("/my/grants/{id}/receipt"))
+        .await
+        .unwrap();
     assert_eq!(status, StatusCode::OK, "{html}");
     let text = visible_text(&html);
     assert!(text.contains("Pirjo Nuorisotyö, Nuoriso-ohjaaja"), "{text}");
@@ -267,9 +236,12 @@ async fn a_receipt_page_names_the_people_and_fields_in_words_without_ids() {
 
     // Someone else's grant, or no grant, is not found.
     let other = gateway.signed_in("client2", None).await.unwrap();
-    let (status, html) = page(&other, &format!("/my/grants/{id}/receipt")).await;
+    let (status, html) = other
+        .page(&format!("/my/grants/{id}/receipt"))
+        .await
+        .unwrap();
     assert_eq!(status, StatusCode::NOT_FOUND, "{html}");
-    let (status, _) = page(&client, "/my/grants/nonsense/receipt").await;
+    let (status, _) = client.page("/my/grants/nonsense/receipt").await.unwrap();
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -306,19 +278,20 @@ async fn past_the_days_quota_the_form_says_so_and_keeps_the_choices() {
     }
     let before = grants(&client).await.len();
     let day = until.format("%Y-%m-%d").to_string();
-    let (status, _, html) = post_form(
-        &client,
-        "/my/share/grant",
-        &[
-            ("csrf", &csrf),
-            ("professional", &youth),
-            ("field", "identity.phone"),
-            ("may", "see"),
-            ("purpose", "guidance"),
-            ("until", &day),
-        ],
-    )
-    .await;
+    let (status, _, html) = client
+        .post_form(
+            "/my/share/grant",
+            &[
+                ("csrf", &csrf),
+                ("professional", &youth),
+                ("field", "identity.phone"),
+                ("may", "see"),
+                ("purpose", "guidance"),
+                ("until", &day),
+            ],
+        )
+        .await
+        .unwrap();
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{html}");
     assert!(
         html.contains("Olet antanut tänään jo monta lupaa"),

@@ -54,31 +54,12 @@ async fn post_form(
     path: &str,
     csrf: Option<&str>,
     fields: &[(&str, &str)],
-) -> (StatusCode, String, String) {
+) -> (StatusCode, reqwest::Url, String) {
     let mut form: Vec<(&str, &str)> = fields.to_vec();
     if let Some(csrf) = csrf {
         form.push(("csrf", csrf));
     }
-    let response = client
-        .http
-        .post(format!("{}{path}", client.base))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let url = response.url().to_string();
-    (status, url, response.text().await.unwrap())
-}
-
-async fn page(client: &Browser, path: &str) -> (StatusCode, String) {
-    let response = client
-        .http
-        .get(format!("{}{path}", client.base))
-        .send()
-        .await
-        .unwrap();
-    (response.status(), response.text().await.unwrap())
+    client.post_form(path, &form).await.unwrap()
 }
 
 /// The request as the JSON API shows it, and the grants made from it.
@@ -108,7 +89,7 @@ async fn a_request_to_change_says_so_and_approving_less_removes_the_right() {
     let (client, id) = asked_to_see_and_change(&gateway).await;
     let csrf = client.csrf.clone().unwrap();
 
-    let (status, list) = page(&client, "/my/requests").await;
+    let (status, list) = client.page("/my/requests").await.unwrap();
     assert_eq!(status, StatusCode::OK);
     assert!(
         list.contains("Tero Työllisyys pyytää lupaa nähdä ja muuttaa tietojasi"),
@@ -122,7 +103,10 @@ async fn a_request_to_change_says_so_and_approving_less_removes_the_right() {
     assert!(list.contains("Saa vain katsoa tietoja."), "{list}");
     assert!(list.contains(&format!("/my/requests/{id}/less")), "{list}");
 
-    let (status, less) = page(&client, &format!("/my/requests/{id}/less")).await;
+    let (status, less) = client
+        .page(&format!("/my/requests/{id}/less"))
+        .await
+        .unwrap();
     assert_eq!(status, StatusCode::OK);
     assert!(
         less.contains(r#"name="change" value="1" checked"#),
@@ -144,7 +128,7 @@ async fn a_request_to_change_says_so_and_approving_less_removes_the_right() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{done}");
-    assert!(url.ends_with("done=approved"), "{url}");
+    assert!(url.as_str().ends_with("done=approved"), "{url}");
     assert!(
         done.contains("Hyväksytty: Tero Työllisyys näkee nyt valitsemasi tiedot"),
         "{done}"
@@ -253,7 +237,7 @@ async fn answers_without_the_token_or_beyond_the_request_change_nothing() {
         (&client, "/my/requests/nonsense/less".to_owned()),
         (&other, format!("/my/requests/{id}/less")),
     ] {
-        let (status, body) = page(who, &path).await;
+        let (status, body) = who.page(&path).await.unwrap();
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
         assert!(body.contains("Etsimääsi asiaa ei löytynyt"), "{body}");
     }
@@ -264,9 +248,12 @@ async fn answers_without_the_token_or_beyond_the_request_change_nothing() {
     // Refused once; then it is answered, and answering again says so.
     let (status, url, body) = post_form(&client, &deny, Some(&csrf), &[]).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(url.ends_with("done=denied"), "{url}");
+    assert!(url.as_str().ends_with("done=denied"), "{url}");
     assert!(body.contains("Kielletty: Tero Työllisyys"), "{body}");
-    let (status, body) = page(&client, &format!("/my/requests/{id}/less")).await;
+    let (status, body) = client
+        .page(&format!("/my/requests/{id}/less"))
+        .await
+        .unwrap();
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(body.contains("Tähän pyyntöön on jo vastattu"), "{body}");
     let (status, _, _) = post_form(&client, &approve, Some(&csrf), &[]).await;
@@ -286,9 +273,12 @@ async fn sensitive_fields_are_marked_on_the_card_and_the_form() {
     )
     .await;
     let marked = r#"Terveydentila <span class="badge special">arkaluonteinen</span>"#;
-    let (_, list) = page(&client, "/my/requests").await;
+    let (_, list) = client.page("/my/requests").await.unwrap();
     assert!(list.contains(marked), "{list}");
     assert!(!list.contains(r#"Nimi <span class="badge"#), "{list}");
-    let (_, less) = page(&client, &format!("/my/requests/{id}/less")).await;
+    let (_, less) = client
+        .page(&format!("/my/requests/{id}/less"))
+        .await
+        .unwrap();
     assert!(less.contains(marked), "{less}");
 }

@@ -206,4 +206,44 @@ impl Browser {
         let response = self.http.get(format!("{}{path}", self.base)).send().await?;
         Ok((response.status(), response.bytes().await?.to_vec()))
     }
+
+    /// A page as a browser gets it (redirects followed): status and HTML.
+    pub async fn page(&self, path: &str) -> Result<(StatusCode, String), Fail> {
+        let response = self.http.get(format!("{}{path}", self.base)).send().await?;
+        Ok((response.status(), response.text().await?))
+    }
+
+    /// Posts a page's form as a browser does (redirects followed): the final status,
+    /// address and HTML. `fields` may repeat a name (a group of checkboxes).
+    pub async fn post_form(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<(StatusCode, reqwest::Url, String), Fail> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .form(fields)
+            .send()
+            .await?;
+        let (status, url) = (response.status(), response.url().clone());
+        Ok((status, url, response.text().await?))
+    }
+}
+
+/// Whether `text` holds something shaped like a UUID (8-4-4-4-12 hex digits): what no
+/// page may show a person.
+pub fn has_uuid(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let shape = [8, 4, 4, 4, 12];
+    (0..bytes.len()).any(|start| {
+        let mut at = start;
+        shape.iter().enumerate().all(|(i, &len)| {
+            let run = bytes.get(at..at + len);
+            let ok = run.is_some_and(|r| r.iter().all(u8::is_ascii_hexdigit))
+                && (i == 4 || bytes.get(at + len) == Some(&b'-'));
+            at += len + 1;
+            ok
+        })
+    })
 }
