@@ -81,11 +81,16 @@ pub fn local_date(at: DateTime<Utc>) -> NaiveDate {
 
 /// `at` as a date in Helsinki, written in `language` (see the module's table).
 pub fn format_date(at: DateTime<Utc>, language: Language) -> String {
+    format_day(local_date(at), language)
+}
+
+/// A calendar day written in `language` ("15.1.2027", "15 January 2027").
+pub fn format_day(day: NaiveDate, language: Language) -> String {
     let format = match language {
         Language::Fi | Language::Sv => "%-d.%-m.%Y",
         Language::En => "%-d %B %Y",
     };
-    helsinki_time(at).format(format).to_string()
+    day.format(format).to_string()
 }
 
 /// `at` as a date and a time of day in Helsinki, written in `language`.

@@ -93,11 +93,7 @@ pub(crate) fn date_time(at: DateTime<Utc>, lang: Lang) -> String {
 
 /// A calendar date as people write it ("15.1.2027", "15 January 2027").
 pub(crate) fn calendar_date(date: NaiveDate, lang: Lang) -> String {
-    let format = match lang {
-        Lang::Fi | Lang::Sv => "%-d.%-m.%Y",
-        Lang::En => "%-d %B %Y",
-    };
-    date.format(format).to_string()
+    calendar::format_day(date, lang)
 }
 
 /// A stored value as words: a choice's label, a date as people write it, a list one

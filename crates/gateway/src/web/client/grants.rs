@@ -7,7 +7,7 @@
 mod receipt;
 mod share;
 
-use super::{ClientPage, DoneQuery, PageForm, PageQuery, done, notice};
+use super::{ClientPage, DoneQuery, PageForm, PageQuery, done, notice, read_all};
 use crate::extract::AppPath;
 use crate::state::AppState;
 use crate::web::i18n::{Lang, Speak};
@@ -162,16 +162,10 @@ const ENDED: usize = 100;
 
 /// Every grant of the client (up to [`MOST_GRANTS`]).
 fn all_grants(state: &AppState, page: &ClientPage) -> Result<Vec<Grant>, omadata_app::AppError> {
-    let mut grants = Vec::new();
-    let mut after = None;
-    loop {
-        let (batch, next) = client::my_grants(state.app(), page.client, after, 200)?;
-        grants.extend(batch);
-        match next {
-            Some(next) if grants.len() < MOST_GRANTS => after = Some(next),
-            _ => return Ok(grants),
-        }
-    }
+    read_all(MOST_GRANTS, |after| {
+        client::my_grants(state.app(), page.client, after, 200)
+    })
+    .map(|(grants, _)| grants)
 }
 
 fn labelled(id: &str, name: &str, lang: Lang) -> String {

@@ -230,6 +230,26 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
     }
 }
 
+/// Every item a paged use case lists, page by page, up to `most` (a bound on one page
+/// view's work); and whether there were more than that. `fetch(after)` returns one page
+/// and the cursor of the next.
+pub(crate) fn read_all<T, C, E>(
+    most: usize,
+    mut fetch: impl FnMut(Option<C>) -> Result<(Vec<T>, Option<C>), E>,
+) -> Result<(Vec<T>, bool), E> {
+    let mut items = Vec::new();
+    let mut after = None;
+    loop {
+        let (batch, next) = fetch(after)?;
+        items.extend(batch);
+        match next {
+            Some(_) if items.len() >= most => return Ok((items, true)),
+            Some(next) => after = Some(next),
+            None => return Ok((items, false)),
+        }
+    }
+}
+
 /// After a change: on to `to`, which says what was done (`?done=<notice>`) and where the
 /// person was (`#<anchor>`), so the page shows the notice there and keeps the place.
 pub(crate) fn done(to: &str, notice: &str, anchor: Option<&str>) -> Response {
@@ -286,6 +306,23 @@ pub(crate) fn field_anchor(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reading_every_page_stops_at_the_end_or_the_bound() {
+        // Pages of 3 from 0..10: the cursor is the next first item.
+        let fetch = |after: Option<u32>| -> Result<(Vec<u32>, Option<u32>), ()> {
+            let start = after.unwrap_or(0);
+            let end = (start + 3).min(10);
+            Ok(((start..end).collect(), (end < 10).then_some(end)))
+        };
+        assert_eq!(read_all(100, fetch), Ok(((0..10).collect(), false)));
+        let (bounded, more) = read_all(5, fetch).unwrap();
+        assert_eq!((bounded, more), ((0..6).collect(), true));
+        assert_eq!(
+            read_all(100, |_: Option<u32>| Err::<(Vec<u32>, _), _>(7)),
+            Err(7)
+        );
+    }
 
     #[test]
     fn paths_name_their_page() {

@@ -8,7 +8,7 @@
 //! of that day in Helsinki. What is not a narrowing (no field, a field not asked for, a
 //! later or past day) is shown next to its control and changes nothing.
 
-use super::{ClientPage, PageForm, PageQuery, done};
+use super::{ClientPage, PageForm, PageQuery, done, read_all};
 use crate::error::ApiError;
 use crate::extract::AppPath;
 use crate::state::AppState;
@@ -70,17 +70,9 @@ fn all_requests(
     state: &AppState,
     page: &ClientPage,
 ) -> Result<(Vec<AccessRequest>, bool), omadata_app::AppError> {
-    let mut requests = Vec::new();
-    let mut after = None;
-    loop {
-        let (batch, next) = client::my_requests(state.app(), page.client, after, 5 * PAGE)?;
-        requests.extend(batch);
-        match next {
-            Some(_) if requests.len() >= MOST_REQUESTS => return Ok((requests, true)),
-            Some(next) => after = Some(next),
-            None => return Ok((requests, false)),
-        }
-    }
+    read_all(MOST_REQUESTS, |after| {
+        client::my_requests(state.app(), page.client, after, 5 * PAGE)
+    })
 }
 
 /// One requested field as a card or the form shows it.

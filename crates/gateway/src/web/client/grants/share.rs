@@ -4,7 +4,7 @@
 //! checked, only seeing allowed. A refused grant renders the form again with every choice
 //! kept and the message next to the control that caused it.
 
-use super::super::{ClientPage, PageForm, done, field_anchor};
+use super::super::{ClientPage, PageForm, done, field_anchor, read_all};
 use super::card_id;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -128,16 +128,9 @@ const MOST_PROFESSIONALS: usize = 2000;
 
 /// Everyone the client can grant to, sorted by name.
 fn all_professionals(state: &AppState) -> Result<Vec<ListedProfessional>, AppError> {
-    let mut listed = Vec::new();
-    let mut after = None;
-    loop {
-        let (batch, next) = client::professionals(state.app(), after, 500)?;
-        listed.extend(batch);
-        match next {
-            Some(next) if listed.len() < MOST_PROFESSIONALS => after = Some(next),
-            _ => break,
-        }
-    }
+    let (mut listed, _) = read_all(MOST_PROFESSIONALS, |after| {
+        client::professionals(state.app(), after, 500)
+    })?;
     listed.sort_by(|a, b| a.staff.name.cmp(&b.staff.name));
     Ok(listed)
 }
