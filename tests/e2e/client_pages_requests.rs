@@ -5,7 +5,7 @@
 
 use chrono::Duration;
 use omadata_e2e::{Browser, Gateway};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// Eero (`client2`) signed in, and the id of a request from Tero (`pro-employment`) to
@@ -23,27 +23,19 @@ async fn asked_to_see_and_change(gateway: &Gateway) -> (Browser, String) {
 /// Eero (`client2`) signed in, and the id of `pro`'s request for `fields` and `actions`.
 async fn asked(gateway: &Gateway, pro: &str, fields: Value, actions: Value) -> (Browser, String) {
     let client = gateway.signed_in("client2", None).await.unwrap();
-    let (status, code) = client
-        .call(Method::POST, "/api/v1/me/pairing-codes", None)
-        .await
-        .unwrap();
-    assert_eq!(status, StatusCode::CREATED, "{code}");
     let pro = gateway.signed_in(pro, None).await.unwrap();
-    let (status, request) = pro
-        .call(
-            Method::POST,
-            "/api/v1/access-requests",
-            Some(json!({
-                "pairing_code": code["code"],
+    let request = pro
+        .ask_access(
+            &client,
+            json!({
                 "fields": fields,
                 "actions": actions,
                 "purpose": {"code": "shared_plan", "text": "Yhteinen suunnitelma"},
                 "valid_until": (gateway.now() + Duration::days(30)).to_rfc3339(),
-            })),
+            }),
         )
         .await
         .unwrap();
-    assert_eq!(status, StatusCode::CREATED, "{request}");
     (client, request["id"].as_str().unwrap().to_owned())
 }
 

@@ -37,22 +37,18 @@ async fn a_professional_sees_their_sent_requests_and_only_shareable_fields() {
             .any(|f| f.as_str().unwrap().starts_with("health."))
     );
 
-    let (_, code) = client
-        .call(Method::POST, "/api/v1/me/pairing-codes", None)
+    let sent = employment
+        .ask_access(
+            &client,
+            json!({
+                "fields": [{"path": "identity.name"}],
+                "actions": ["read"],
+                "purpose": {"code": "guidance"},
+                "valid_until": (gateway.now() + chrono::Duration::days(10)).to_rfc3339(),
+            }),
+        )
         .await
         .unwrap();
-    let ask = json!({
-        "pairing_code": code["code"],
-        "fields": [{"path": "identity.name"}],
-        "actions": ["read"],
-        "purpose": {"code": "guidance"},
-        "valid_until": (gateway.now() + chrono::Duration::days(10)).to_rfc3339(),
-    });
-    let (status, sent) = employment
-        .call(Method::POST, "/api/v1/access-requests", Some(ask))
-        .await
-        .unwrap();
-    assert_eq!(status, StatusCode::CREATED, "{sent}");
     let (status, mine) = employment.get_all("/api/v1/access-requests").await.unwrap();
     assert_eq!(status, StatusCode::OK);
     let listed: Vec<&Value> = mine.iter().filter(|r| r["id"] == sent["id"]).collect();
@@ -120,22 +116,18 @@ async fn a_professional_sees_a_clients_name_only_when_granted_and_the_read_is_au
 
     // Aino shares her goals, not her name, with the employment coach: the list names her
     // by nothing of hers, and no read of her name is logged.
-    let (_, code) = aino
-        .call(Method::POST, "/api/v1/me/pairing-codes", None)
+    let request = employment
+        .ask_access(
+            &aino,
+            json!({
+                "fields": [{"path": "needs.own_goals"}],
+                "actions": ["read"],
+                "purpose": {"code": "guidance"},
+                "valid_until": (gateway.now() + chrono::Duration::days(10)).to_rfc3339(),
+            }),
+        )
         .await
         .unwrap();
-    let ask = json!({
-        "pairing_code": code["code"],
-        "fields": [{"path": "needs.own_goals"}],
-        "actions": ["read"],
-        "purpose": {"code": "guidance"},
-        "valid_until": (gateway.now() + chrono::Duration::days(10)).to_rfc3339(),
-    });
-    let (status, request) = employment
-        .call(Method::POST, "/api/v1/access-requests", Some(ask))
-        .await
-        .unwrap();
-    assert_eq!(status, StatusCode::CREATED, "{request}");
     let (status, approved) = aino
         .call(
             Method::POST,

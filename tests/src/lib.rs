@@ -207,6 +207,30 @@ impl Browser {
         Ok((response.status(), response.bytes().await?.to_vec()))
     }
 
+    /// This professional's access request to `client`, made with a pairing code the
+    /// client issues: `terms` holds the fields, actions, purpose and end. Fails unless the
+    /// request is created; returns it.
+    pub async fn ask_access(
+        &self,
+        client: &Browser,
+        mut terms: serde_json::Value,
+    ) -> Result<serde_json::Value, Fail> {
+        let (status, code) = client
+            .call(Method::POST, "/api/v1/me/pairing-codes", None)
+            .await?;
+        if status != StatusCode::CREATED {
+            return Err(format!("no pairing code: {status}: {code}").into());
+        }
+        terms["pairing_code"] = code["code"].clone();
+        let (status, request) = self
+            .call(Method::POST, "/api/v1/access-requests", Some(terms))
+            .await?;
+        if status != StatusCode::CREATED {
+            return Err(format!("the request was refused: {status}: {request}").into());
+        }
+        Ok(request)
+    }
+
     /// A page as a browser gets it (redirects followed): status and HTML.
     pub async fn page(&self, path: &str) -> Result<(StatusCode, String), Fail> {
         let response = self.http.get(format!("{}{path}", self.base)).send().await?;
