@@ -22,6 +22,7 @@ mod gateway_crash;
 mod logs;
 mod network;
 mod pages;
+mod postgres_store;
 mod power_cut;
 mod problem_responses;
 mod professional_views;

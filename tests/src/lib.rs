@@ -6,9 +6,12 @@
 //!   loopback port, with a clock the test moves.
 //! - [`Browser`]: an HTTP client with a cookie jar that signs in through the OpenID flow
 //!   and sends the CSRF token on state-changing requests.
+//! - [`postgres`]: a private PostgreSQL cluster and a fresh database per test; with
+//!   `OMADATA_TEST_STORE=postgres` every [`Gateway`] runs on one.
 //! - [`powercut_fs`]: a FUSE file system that keeps every change not yet fsynced in memory
 //!   only, like a disk's volatile write cache, and can cut the power.
 
+pub mod postgres;
 pub mod powercut_fs;
 
 use chrono::{DateTime, Utc};
@@ -57,6 +60,10 @@ impl Gateway {
         let mut options = ServerOptions::demo("127.0.0.1:0".parse()?, dir.path().join("data"));
         options.clock = Some(clock.clone());
         options.network.metrics_token = Some(METRICS_TOKEN.to_owned().into());
+        if postgres::gateways_on_postgres() {
+            options.store =
+                omadata::store::StoreChoice::resolve(Some(postgres::fresh_database()?), None)?;
+        }
         adjust(&mut options);
         let server = omadata::server::start(options).await?;
         let base = server.public_url.as_str().trim_end_matches('/').to_owned();

@@ -5,8 +5,10 @@
 //!   the JWKS, master-key rotation); `receipt verify`, `audit verify` and `audit export`;
 //!   `backup` and `restore`.
 //! - [`server`]: opens the stores and keys, wires the gateway, serves (`serve`, `demo`).
-//! - [`control`]: the operator's control socket (a backup of the live store).
+//! - [`store`]: which store a command opens (sled in the data directory, or PostgreSQL).
+//! - [`control`]: the operator's control socket (a backup of the live sled store).
 
 pub mod cli;
 pub mod control;
 pub mod server;
+pub mod store;

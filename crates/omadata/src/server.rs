@@ -2,12 +2,12 @@
 //! `omadata demo` run, and what the end-to-end tests start in-process. Only the demo
 //! (feature `demo`) mounts the test identity provider and seeds demo data.
 
+use crate::store::{OpenStore, StoreChoice};
 use omadata_clock::{Clock, SystemClock};
 use omadata_consent::{
     Consent, ConsentConfig, ConsentError, Directory, EnrolmentSecret, SensitivityPolicy, ServiceKey,
 };
 use omadata_gateway::config::{GatewayConfig, NetworkSettings, OidcSettings};
-use omadata_store_sled::SledStore;
 use omadata_vault::{Catalogue, Keyring, MasterKey, Vault, VaultError};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -46,6 +46,8 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
 pub struct ServerOptions {
     pub listen: SocketAddr,
     pub data: PathBuf,
+    /// sled in `data/db`, or a PostgreSQL database (then `data` holds only the keys).
+    pub store: StoreChoice,
     /// Where people reach the gateway; defaults to `http://<listen address>`.
     pub public_url: Option<Url>,
     /// `None`: use the built-in test identity provider (demo only; a build without the
@@ -69,6 +71,7 @@ impl ServerOptions {
         Self {
             listen,
             data,
+            store: StoreChoice::Embedded,
             public_url: None,
             oidc: None,
             accepted_acr: omadata_gateway::config::DEFAULT_ACCEPTED_ACR
@@ -213,7 +216,13 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
     omadata_store_sled::permissions::prepare_data_dir(data)
         .map_err(io(format!("data directory {}", data.display())))?;
     let keys = key_files(data);
-    let fresh = !data.join("db").exists();
+    let new_directory = OpenStore::is_new(data, &options.store);
+    let store = OpenStore::open(data, &options.store).map_err(VaultError::from)?;
+    let fresh = match &store {
+        OpenStore::Sled(_) => new_directory,
+        // Several demo gateways may share one database: only the first seeds it.
+        OpenStore::Postgres(_) => store.is_empty().map_err(VaultError::from)?,
+    };
     let seed_demo = options.demo && fresh;
     if seed_demo && !keys.master.exists() {
         create_demo_keys(data)?;
@@ -225,15 +234,14 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
     let signing_key = Arc::new(ServiceKey::from_file(&keys.signing)?);
     let enrolment = read_enrolment_secret(&keys.enrolment)?;
 
-    let store = Arc::new(SledStore::open(&data.join("db")).map_err(VaultError::from)?);
     let catalogue = Arc::new(Catalogue::builtin()?);
     let vault = Arc::new(Vault::open(
-        store.clone(),
+        store.vault(),
         Keyring::new(master),
         catalogue.clone(),
     )?);
     let consent = Consent::open(
-        store.clone(),
+        store.consent(),
         catalogue,
         SensitivityPolicy::builtin()?,
         signing_key.clone(),
@@ -241,19 +249,23 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
         ConsentConfig::default(),
     )?;
     // Without the socket the gateway still serves; only live backups are unavailable
-    // (a Unix socket path is limited to about 100 bytes).
-    let control = match crate::control::start(data, store.clone()) {
-        Ok(control) => Some(control),
-        Err(error) => {
-            tracing::warn!(
-                %error,
-                socket = %crate::control::socket_path(data).display(),
-                "no control socket: `omadata backup` cannot reach this gateway"
-            );
-            None
-        }
+    // (a Unix socket path is limited to about 100 bytes). PostgreSQL is backed up with
+    // its own tools.
+    let control = match store.sled() {
+        Some(sled) => match crate::control::start(data, sled.clone()) {
+            Ok(control) => Some(control),
+            Err(error) => {
+                tracing::warn!(
+                    %error,
+                    socket = %crate::control::socket_path(data).display(),
+                    "no control socket: `omadata backup` cannot reach this gateway"
+                );
+                None
+            }
+        },
+        None => None,
     };
-    let directory = Directory::new(store, enrolment);
+    let directory = Directory::new(store.consent(), enrolment);
     let clock: Arc<dyn Clock> = options
         .clock
         .clone()

@@ -81,7 +81,40 @@ fn stored_version(
     })
 }
 
+/// The vault's trees, read whole when a store is copied (`omadata migrate-store`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VaultTree {
+    Meta,
+    WrappedKeys,
+    Records,
+}
+
 impl SledStore {
+    /// Up to `limit` stored entries of `tree` whose key sorts after `after`, in key order.
+    pub fn vault_entries_after(
+        &self,
+        tree: VaultTree,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let tree = match tree {
+            VaultTree::Meta => &self.meta,
+            VaultTree::WrappedKeys => &self.wrapped_keys,
+            VaultTree::Records => &self.records,
+        };
+        let range = match after {
+            Some(after) => tree.range::<&[u8], _>((Bound::Excluded(after), Bound::Unbounded)),
+            None => tree.iter(),
+        };
+        range
+            .take(limit)
+            .map(|item| {
+                let (key, value) = item.map_err(backend)?;
+                Ok((key.to_vec(), value.to_vec()))
+            })
+            .collect()
+    }
+
     /// Opens (or creates) the database in `dir`. Only one process may hold it open.
     ///
     /// sled releases its lock file a moment after the last handle is dropped, so a

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 /// Tree nodes below this level are not stored: a leaf hash is the hash of its entry and
 /// a lower node is hashed from at most 8 entries when a proof needs it.
-pub(super) const STORED_LEVEL: u32 = 4;
+pub const STORED_LEVEL: u32 = 4;
 
 /// A signed statement of the log's size and root at a time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -35,7 +35,7 @@ mod pipeline;
 mod verify;
 
 pub use chains::AuditFilter;
-pub use checkpoints::Checkpoint;
+pub use checkpoints::{Checkpoint, STORED_LEVEL};
 pub use entry::{AuditEntry, AuditEvent, Outcome};
 pub use verify::{
     LogInvalid, LogReport, VERIFY_BATCH, export_store, verify_entries, verify_extension,

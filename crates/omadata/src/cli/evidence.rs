@@ -2,10 +2,10 @@
 //! from published keys alone.
 
 use super::{CliError, file_error, read, read_jwks, say};
+use crate::store::{OpenStore, StoreChoice};
 use clap::{Args, Subcommand};
 use omadata_consent::audit::{self, Checkpoint};
 use omadata_consent::receipt::verify_receipt;
-use omadata_store_sled::SledStore;
 use omadata_vault::VaultError;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -21,9 +21,9 @@ pub(super) enum ReceiptCommand {
 }
 
 #[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
+#[group(required = false, multiple = false)]
 pub(super) struct LogSource {
-    /// A data directory (its `db` holds the log).
+    /// A data directory (its `db` holds the log); not needed with a PostgreSQL `--store`.
     #[arg(long)]
     data: Option<PathBuf>,
     /// An exported entries file (one canonical JSON entry per line).
@@ -45,8 +45,9 @@ pub(super) enum AuditCommand {
     },
     /// Writes the log's entries and checkpoints for offline verification.
     Export {
+        /// The data directory (not needed with a PostgreSQL `--store`).
         #[arg(long)]
-        data: PathBuf,
+        data: Option<PathBuf>,
         #[arg(long)]
         entries: PathBuf,
         #[arg(long)]
@@ -72,33 +73,52 @@ pub(super) fn receipt(command: ReceiptCommand, out: &mut dyn Write) -> Result<()
     )
 }
 
-pub(super) fn audit(command: AuditCommand, out: &mut dyn Write) -> Result<(), CliError> {
+pub(super) fn audit(
+    command: AuditCommand,
+    choice: &StoreChoice,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
     match command {
         AuditCommand::Verify {
             source,
             checkpoints,
             jwks,
-        } => verify_log(source, checkpoints, &jwks, out),
+        } => verify_log(source, choice, checkpoints, &jwks, out),
         AuditCommand::Export {
             data,
             entries,
             checkpoints,
-        } => export_log(&data, &entries, &checkpoints, out),
+        } => export_log(data.as_deref(), choice, &entries, &checkpoints, out),
+    }
+}
+
+/// The store that holds the log: PostgreSQL when chosen, else sled in `data`.
+fn log_store(data: Option<&Path>, choice: &StoreChoice) -> Result<Option<OpenStore>, CliError> {
+    match (choice, data) {
+        (StoreChoice::Postgres(_), _) => Ok(Some(
+            OpenStore::open_to_read(Path::new(""), choice).map_err(VaultError::from)?,
+        )),
+        (StoreChoice::Embedded, Some(data)) => Ok(Some(
+            OpenStore::open_to_read(data, choice).map_err(VaultError::from)?,
+        )),
+        (StoreChoice::Embedded, None) => Ok(None),
     }
 }
 
 fn verify_log(
     source: LogSource,
+    choice: &StoreChoice,
     checkpoints: Option<PathBuf>,
     jwks: &Path,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     let keys = read_jwks(jwks)?;
-    let report = match (source.data, source.entries, checkpoints) {
-        (Some(data), _, _) => {
-            let store = SledStore::open(&data.join("db")).map_err(VaultError::from)?;
-            audit::verify_store(&store, &keys)?
-        }
+    let store = match source.entries {
+        Some(_) => None,
+        None => log_store(source.data.as_deref(), choice)?,
+    };
+    let report = match (store, source.entries, checkpoints) {
+        (Some(store), _, _) => audit::verify_store(store.consent().as_ref(), &keys)?,
         (None, Some(entries), Some(checkpoints)) => {
             let bytes = read(&entries)?;
             let checkpoints: Vec<Checkpoint> = serde_json::from_slice(&read(&checkpoints)?)
@@ -125,13 +145,15 @@ fn verify_log(
 }
 
 fn export_log(
-    data: &Path,
+    data: Option<&Path>,
+    choice: &StoreChoice,
     entries: &Path,
     checkpoints: &Path,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let store = SledStore::open(&data.join("db")).map_err(VaultError::from)?;
-    let (raw, signed) = audit::export_store(&store)?;
+    let store = log_store(data, choice)?
+        .ok_or_else(|| CliError::Usage("give --data, or a PostgreSQL --store\n".into()))?;
+    let (raw, signed) = audit::export_store(store.consent().as_ref())?;
     let mut lines = Vec::new();
     for entry in &raw {
         lines.extend_from_slice(entry);

@@ -1,9 +1,9 @@
 //! `keys`: master and signing keys, the published JWKS, and master-key rotation.
 
 use super::{CliError, file_error, say};
+use crate::store::{OpenStore, StoreChoice};
 use clap::Subcommand;
 use omadata_consent::{Jwks, ServiceKey};
-use omadata_store_sled::SledStore;
 use omadata_vault::{Catalogue, Keyring, MasterKey, Vault, VaultError};
 use std::io::Write;
 use std::path::PathBuf;
@@ -37,7 +37,11 @@ pub(super) enum KeysCommand {
     },
 }
 
-pub(super) fn keys(command: KeysCommand, out: &mut dyn Write) -> Result<(), CliError> {
+pub(super) fn keys(
+    command: KeysCommand,
+    choice: &StoreChoice,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
     match command {
         KeysCommand::GenerateMaster { out: path } => {
             let key = MasterKey::generate()?;
@@ -70,7 +74,9 @@ pub(super) fn keys(command: KeysCommand, out: &mut dyn Write) -> Result<(), CliE
             let old = MasterKey::from_file(&old_key)?;
             let new = MasterKey::from_file(&new_key)?;
             let new_id = new.id().clone();
-            let store = Arc::new(SledStore::open(&data.join("db")).map_err(VaultError::from)?);
+            let store = OpenStore::open(&data, choice)
+                .map_err(VaultError::from)?
+                .vault();
             // The keyring holds both; `open` accepts a store under either or mid-rotation.
             let keyring = Keyring::new(old).with(MasterKey::from_file(&new_key)?);
             let vault = Vault::open(store, keyring, Arc::new(Catalogue::builtin()?))?;

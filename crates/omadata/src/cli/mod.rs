@@ -7,14 +7,18 @@
 //! - `register`: `register` organisations and staff; confirm or deactivate staff.
 //! - `keys`: `keys` (master and signing keys, the JWKS, master-key rotation).
 //! - `evidence`: `receipt verify`, `audit verify` and `audit export`.
-//! - `backup`: `backup` and `restore`.
+//! - `backup`: `backup` and `restore` (the embedded store).
+//! - `migrate`: `migrate` (a PostgreSQL store's schema) and `migrate-store` (sled to
+//!   PostgreSQL).
 
 mod backup;
 mod evidence;
 mod keys;
+mod migrate;
 mod register;
 mod serve;
 
+use crate::store::StoreChoice;
 use clap::{Parser, Subcommand};
 use evidence::{AuditCommand, ReceiptCommand};
 use keys::KeysCommand;
@@ -37,6 +41,10 @@ use std::path::{Path, PathBuf};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The store: `sled` in the data directory (the default) or a postgres://… connection
+    /// string (then the data directory holds only the key files); also OMADATA_STORE.
+    #[arg(long, global = true)]
+    store: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,6 +79,18 @@ enum Command {
         /// The backup file to create (must not exist).
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Creates or upgrades a PostgreSQL store's schema (`serve` also does at start).
+    Migrate,
+    /// Copies a sled store into an empty PostgreSQL store: records stay sealed, the audit
+    /// log keeps its tree and checkpoints. Run with the gateway stopped.
+    MigrateStore {
+        /// The data directory whose `db` is copied.
+        #[arg(long)]
+        from: PathBuf,
+        /// The empty PostgreSQL store (postgres://…).
+        #[arg(long)]
+        to: String,
     },
     /// Restores a backup into a data directory that has no store yet.
     Restore {
@@ -134,6 +154,16 @@ fn say(out: &mut dyn Write, text: std::fmt::Arguments<'_>) -> Result<(), CliErro
         .map_err(|e| file_error(Path::new("<stdout>"), e))
 }
 
+/// `backup` and `restore` copy the embedded store; PostgreSQL has its own tools.
+fn refuse_postgres(store: &StoreChoice, command: &str) -> Result<(), CliError> {
+    match store {
+        StoreChoice::Embedded => Ok(()),
+        StoreChoice::Postgres(_) => Err(CliError::Config(format!(
+            "`{command}` copies the embedded store; back up a PostgreSQL store with PostgreSQL's own tools (a base backup with pg_basebackup plus WAL archiving; see README, \"Running for real\")"
+        ))),
+    }
+}
+
 /// Parses `args` (the first is the program name) and runs the command.
 pub fn run<I, T>(args: I, out: &mut dyn Write) -> Result<(), CliError>
 where
@@ -155,15 +185,27 @@ where
         Err(CliError::Usage(message)) if message.is_empty() => return Ok(()),
         Err(e) => return Err(e),
     };
+    if let Command::Serve(args) = cli.command {
+        return serve::serve(args, cli.store, out);
+    }
+    let store = StoreChoice::resolve(cli.store, None).map_err(CliError::Config)?;
     match cli.command {
-        Command::Serve(args) => serve::serve(args, out),
+        Command::Serve(_) => Ok(()),
         #[cfg(feature = "demo")]
-        Command::Demo { listen, data } => serve::demo(listen, data, out),
-        Command::Register(command) => register::register(command, out),
-        Command::Keys(command) => keys::keys(command, out),
+        Command::Demo { listen, data } => serve::demo(listen, data, store, out),
+        Command::Register(command) => register::register(command, &store, out),
+        Command::Keys(command) => keys::keys(command, &store, out),
         Command::Receipt(command) => evidence::receipt(command, out),
-        Command::Audit(command) => evidence::audit(command, out),
-        Command::Backup { data, out: path } => backup::backup(&data, &path, out),
-        Command::Restore { from, data } => backup::restore(&from, &data, out),
+        Command::Audit(command) => evidence::audit(command, &store, out),
+        Command::Backup { data, out: path } => {
+            refuse_postgres(&store, "backup")?;
+            backup::backup(&data, &path, out)
+        }
+        Command::Restore { from, data } => {
+            refuse_postgres(&store, "restore")?;
+            backup::restore(&from, &data, out)
+        }
+        Command::Migrate => migrate::migrate(&store, out),
+        Command::MigrateStore { from, to } => migrate::migrate_store(&from, &to, out),
     }
 }

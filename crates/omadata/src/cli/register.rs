@@ -1,12 +1,12 @@
 //! `register`: organisations and their staff, written by the operator straight into the store.
 
 use super::{CliError, say};
+use crate::store::{OpenStore, StoreChoice};
 use clap::Subcommand;
 use omadata_consent::{
     Consent, ConsentConfig, Directory, NewOrganisation, NewStaff, OrganisationId, Profession,
     Registrar, SensitivityPolicy, ServiceKey, StaffRole, StaffStatus,
 };
-use omadata_store_sled::SledStore;
 use omadata_vault::{Catalogue, VaultError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -71,15 +71,16 @@ pub(super) enum RegisterCommand {
     },
 }
 
-fn open_directory(data: &Path) -> Result<Directory, CliError> {
-    let store = Arc::new(SledStore::open(&data.join("db")).map_err(VaultError::from)?);
+fn open_directory(data: &Path, choice: &StoreChoice) -> Result<Directory, CliError> {
+    let store = OpenStore::open(data, choice).map_err(VaultError::from)?;
     let secret = crate::server::read_enrolment_secret(&data.join("enrolment.secret"))?;
-    Ok(Directory::new(store, secret))
+    Ok(Directory::new(store.consent(), secret))
 }
 
 /// Sets a staff member's status and writes who did what to the audit log.
 fn set_staff_status(
     data: &Path,
+    choice: &StoreChoice,
     staff: &str,
     status: StaffStatus,
     now: chrono::DateTime<chrono::Utc>,
@@ -89,7 +90,9 @@ fn set_staff_status(
     let id: omadata_vault::ProfessionalId = staff
         .parse()
         .map_err(|_| CliError::Config("--staff must be a staff id".into()))?;
-    let store = Arc::new(SledStore::open(&data.join("db")).map_err(VaultError::from)?);
+    let store = OpenStore::open(data, choice)
+        .map_err(VaultError::from)?
+        .consent();
     let secret = crate::server::read_enrolment_secret(&data.join("enrolment.secret"))?;
     let directory = Directory::new(store.clone(), secret);
     let current = directory
@@ -135,7 +138,11 @@ fn parse_enum<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<
         .map_err(|_| CliError::Config(format!("unknown {what} `{text}`")))
 }
 
-pub(super) fn register(command: RegisterCommand, out: &mut dyn Write) -> Result<(), CliError> {
+pub(super) fn register(
+    command: RegisterCommand,
+    choice: &StoreChoice,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
     let now = omadata_clock::Clock::now(&omadata_clock::SystemClock);
     match command {
         RegisterCommand::Organisation {
@@ -145,12 +152,13 @@ pub(super) fn register(command: RegisterCommand, out: &mut dyn Write) -> Result<
             privacy_notice_url,
             dpo_contact,
         } => {
-            let organisation = open_directory(&data)?.register_organisation(NewOrganisation {
-                name,
-                business_id,
-                privacy_notice_url,
-                dpo_contact,
-            })?;
+            let organisation =
+                open_directory(&data, choice)?.register_organisation(NewOrganisation {
+                    name,
+                    business_id,
+                    privacy_notice_url,
+                    dpo_contact,
+                })?;
             say(
                 out,
                 format_args!(
@@ -177,7 +185,7 @@ pub(super) fn register(command: RegisterCommand, out: &mut dyn Write) -> Result<
                 .iter()
                 .map(|r| parse_enum::<StaffRole>("role", r))
                 .collect::<Result<_, _>>()?;
-            let staff = open_directory(&data)?.register_staff(
+            let staff = open_directory(&data, choice)?.register_staff(
                 organisation,
                 NewStaff {
                     name,
@@ -196,10 +204,10 @@ pub(super) fn register(command: RegisterCommand, out: &mut dyn Write) -> Result<
             )
         }
         RegisterCommand::ConfirmStaff { data, staff } => {
-            set_staff_status(&data, &staff, StaffStatus::Active, now, out)
+            set_staff_status(&data, choice, &staff, StaffStatus::Active, now, out)
         }
         RegisterCommand::DeactivateStaff { data, staff } => {
-            set_staff_status(&data, &staff, StaffStatus::Deactivated, now, out)
+            set_staff_status(&data, choice, &staff, StaffStatus::Deactivated, now, out)
         }
     }
 }

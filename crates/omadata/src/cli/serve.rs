@@ -3,6 +3,7 @@
 
 use super::{CliError, file_error, say};
 use crate::server::{ServerOptions, start};
+use crate::store::StoreChoice;
 use clap::Args;
 use omadata_gateway::config::{DEFAULT_ACCEPTED_ACR, OidcSettings};
 use std::io::Write;
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub(super) struct ServeArgs {
-    /// TOML file: listen, data, public_url, accepted_acr, insecure_http, trusted_proxies,
+    /// TOML file: listen, data, store, public_url, accepted_acr, insecure_http, trusted_proxies,
     /// header_read_timeout_secs, body_read_timeout_secs, idle_timeout_secs,
     /// max_connections, metrics_token_file, [oidc] issuer, client_id, client_secret_file.
     #[arg(long)]
@@ -34,6 +35,7 @@ pub(super) struct ServeArgs {
 struct ConfigFile {
     listen: Option<SocketAddr>,
     data: Option<PathBuf>,
+    store: Option<String>,
     public_url: Option<String>,
     accepted_acr: Option<Vec<String>>,
     insecure_http: Option<bool>,
@@ -129,7 +131,11 @@ struct OidcFile {
     client_secret_file: Option<PathBuf>,
 }
 
-pub(super) fn serve(args: ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
+pub(super) fn serve(
+    args: ServeArgs,
+    store_flag: Option<String>,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
     let file: ConfigFile = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| file_error(path, e))?;
@@ -154,6 +160,7 @@ pub(super) fn serve(args: ServeArgs, out: &mut dyn Write) -> Result<(), CliError
         .ok_or_else(|| {
             CliError::Config("give --data, OMADATA_DATA or `data` in the config file".into())
         })?;
+    let store = StoreChoice::resolve(store_flag, file.store).map_err(CliError::Config)?;
     let public_url = env("OMADATA_PUBLIC_URL")
         .or(file.public_url)
         .map(|u| url::Url::parse(&u).map_err(|e| CliError::Config(format!("public_url: {e}"))))
@@ -181,6 +188,7 @@ pub(super) fn serve(args: ServeArgs, out: &mut dyn Write) -> Result<(), CliError
     let options = ServerOptions {
         listen,
         data,
+        store,
         public_url,
         oidc: Some(OidcSettings {
             issuer,
@@ -203,8 +211,15 @@ pub(super) fn serve(args: ServeArgs, out: &mut dyn Write) -> Result<(), CliError
 
 /// `demo`: the test identity provider and demo data, on `listen`, in `data`.
 #[cfg(feature = "demo")]
-pub(super) fn demo(listen: SocketAddr, data: PathBuf, out: &mut dyn Write) -> Result<(), CliError> {
-    serve_until_signal(ServerOptions::demo(listen, data), out, list_test_persons)
+pub(super) fn demo(
+    listen: SocketAddr,
+    data: PathBuf,
+    store: StoreChoice,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let mut options = ServerOptions::demo(listen, data);
+    options.store = store;
+    serve_until_signal(options, out, list_test_persons)
 }
 
 fn env(name: &str) -> Option<String> {

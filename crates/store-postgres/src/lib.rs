@@ -1,0 +1,368 @@
+//! The PostgreSQL store, for real deployments: OmaData's storage traits on one PostgreSQL
+//! database (a primary with a synchronous standby; gateways find the primary through a
+//! multi-host connection string with `target_session_attrs=read-write`).
+//!
+//! - [`PgStore`]: opens the database, runs the migrations, holds the writer lease, and
+//!   implements [`omadata_vault::store::VaultStore`] (`vault.rs`) and
+//!   [`omadata_consent::store::ConsentStore`] (`consent.rs`).
+//! - [`migrations`]: the schema, created and upgraded by numbered migrations at open.
+//! - `bridge`: the traits are synchronous and the gateway calls them on blocking threads;
+//!   each call runs its queries on the store's own small runtime and waits for the
+//!   answer, so no async worker of the gateway ever waits on the database.
+//!
+//! Durability: a mutating method returns after its transaction committed with
+//! `synchronous_commit = on` (the WAL flushed, and with a synchronous standby on both
+//! servers), except `apply_deferred`, which commits without waiting and is made durable
+//! by the next `sync` (whose commit flushes the WAL past it). A write whose commit
+//! outcome is unknown (the connection broke) is reported as
+//! [`StoreError::Unconfirmed`], never as "nothing changed".
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use omadata_vault::store::StoreError;
+use parking_lot::Mutex;
+use std::fmt;
+use std::time::Duration;
+use tokio_postgres::NoTls;
+
+mod bridge;
+mod consent;
+pub mod migrations;
+mod vault;
+
+use bridge::Bridge;
+
+/// Connections kept open to the database by one gateway.
+pub const DEFAULT_POOL_SIZE: usize = 32;
+
+/// How long a call may wait for a pooled connection or a new one.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The advisory lock that one OmaData process holds while it uses the database: the
+/// audit log's tail, the consent-change lock and the caches live in that process.
+const WRITER_LEASE: i64 = 0x4f6d_6144_6174_6101;
+
+/// Settings for [`PgStore::open`].
+#[derive(Clone, Debug)]
+pub struct PgOptions {
+    pub pool_size: usize,
+    /// Take the writer lease (every command that writes or serves).
+    pub lease: bool,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        Self {
+            pool_size: DEFAULT_POOL_SIZE,
+            lease: true,
+        }
+    }
+}
+
+/// One PostgreSQL database holding the vault, consent, the directory and the audit log.
+pub struct PgStore {
+    bridge: Bridge,
+    pool: Pool,
+    /// Where the connection string pointed, without the password (for messages).
+    target: String,
+    /// The connection holding the writer lease, kept open for the store's life.
+    lease: Mutex<Option<tokio_postgres::Client>>,
+    /// The journal sequence number the next append starts at; moved on only after a
+    /// confirmed commit, so a retried append of a batch that did land finds its own rows.
+    journal_next: Mutex<Option<u64>>,
+}
+
+impl fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgStore")
+            .field("target", &self.target)
+            .field("pool", &self.pool.status())
+            .finish()
+    }
+}
+
+/// Whether `location` names a PostgreSQL database rather than a directory.
+pub fn is_postgres_url(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// A connection string's hosts and database, without credentials.
+fn describe(config: &tokio_postgres::Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
+        .map(|(host, port)| match host {
+            tokio_postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    format!(
+        "postgres://{}/{}",
+        hosts.join(","),
+        config.get_dbname().unwrap_or("")
+    )
+}
+
+impl PgStore {
+    /// Connects to the database at `url`, creates or upgrades its schema, and (with
+    /// `options.lease`) takes the writer lease, refusing when another process holds it.
+    pub fn open(url: &str, options: &PgOptions) -> Result<Self, StoreError> {
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Backend(format!("not a PostgreSQL connection string: {e}")))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("omadata");
+        }
+        let target = describe(&config);
+        let bridge = Bridge::new()?;
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(1))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(CONNECT_TIMEOUT))
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .recycle_timeout(Some(CONNECT_TIMEOUT))
+            .build()
+            .map_err(|e| StoreError::Backend(format!("connection pool: {e}")))?;
+        let store = Self {
+            bridge,
+            pool,
+            target,
+            lease: Mutex::new(None),
+            journal_next: Mutex::new(None),
+        };
+        if options.lease {
+            store.take_lease(config)?;
+        }
+        let pool = store.pool.clone();
+        store.bridge.run_write(async move {
+            let mut client = connection(&pool).await?;
+            migrations::run(&mut client).await
+        })?;
+        Ok(store)
+    }
+
+    /// Takes the writer lease on a connection of its own.
+    fn take_lease(&self, config: tokio_postgres::Config) -> Result<(), StoreError> {
+        let target = self.target.clone();
+        let client = self.bridge.run_read(async move {
+            let (client, connection) = config
+                .connect(NoTls)
+                .await
+                .map_err(|e| StoreError::Backend(format!("cannot connect to {target}: {e}")))?;
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::error!(%error, "the connection holding the database lease ended");
+                }
+            });
+            let row = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LEASE])
+                .await
+                .map_err(backend)?;
+            let taken: bool = row.try_get(0).map_err(backend)?;
+            if taken {
+                Ok(client)
+            } else {
+                Err(StoreError::Backend(format!(
+                    "another OmaData process is using {target}; stop it first (one gateway per database for now)"
+                )))
+            }
+        })?;
+        *self.lease.lock() = Some(client);
+        Ok(())
+    }
+
+    /// Where this store is, without credentials.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The schema version the database is at.
+    pub fn schema_version(&self) -> Result<i32, StoreError> {
+        let pool = self.pool.clone();
+        self.bridge.run_read(async move {
+            let client = connection(&pool).await?;
+            migrations::current(&client).await
+        })
+    }
+
+    /// Whether the database holds nothing of OmaData's (settings, client data, consent
+    /// entries or audit entries): the only target `migrate-store` writes into.
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        let pool = self.pool.clone();
+        self.bridge.run_read(async move {
+            let client = connection(&pool).await?;
+            let row = client
+                .query_one(
+                    "SELECT NOT (EXISTS (SELECT 1 FROM vault_meta) \
+                     OR EXISTS (SELECT 1 FROM vault_wrapped_keys) \
+                     OR EXISTS (SELECT 1 FROM vault_records) \
+                     OR EXISTS (SELECT 1 FROM consent_entries) \
+                     OR EXISTS (SELECT 1 FROM audit_journal) \
+                     OR EXISTS (SELECT 1 FROM audit_snapshot))",
+                    &[],
+                )
+                .await
+                .map_err(backend)?;
+            row.try_get(0).map_err(backend)
+        })
+    }
+}
+
+/// One statement parameter.
+type Param = Box<dyn tokio_postgres::types::ToSql + Send + Sync>;
+type Params = Vec<Param>;
+
+impl PgStore {
+    /// Runs one read statement and maps its rows.
+    fn rows<T: Send + 'static>(
+        &self,
+        sql: &'static str,
+        params: Params,
+        map: fn(Vec<tokio_postgres::Row>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let pool = self.pool.clone();
+        self.bridge.run_read(async move {
+            let client = connection(&pool).await?;
+            let statement = client.prepare_cached(sql).await.map_err(backend)?;
+            map(client
+                .query(&statement, &as_refs(&params))
+                .await
+                .map_err(backend)?)
+        })
+    }
+
+    /// Runs one writing statement (its own durable transaction); returns the rows it
+    /// changed.
+    fn execute(&self, sql: &'static str, params: Params) -> Result<u64, StoreError> {
+        let pool = self.pool.clone();
+        self.bridge.run_write(async move {
+            let client = connection(&pool).await?;
+            let statement = client.prepare_cached(sql).await.map_err(backend)?;
+            client
+                .execute(&statement, &as_refs(&params))
+                .await
+                .map_err(write_error)
+        })
+    }
+}
+
+fn as_refs(params: &Params) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+    params.iter().map(|p| p.as_ref() as _).collect()
+}
+
+/// A pooled connection, or why none could be had (nothing was done).
+async fn connection(pool: &Pool) -> Result<deadpool_postgres::Object, StoreError> {
+    pool.get()
+        .await
+        .map_err(|e| StoreError::Backend(format!("no database connection: {e}")))
+}
+
+/// An error before anything could have been written.
+fn backend(error: tokio_postgres::Error) -> StoreError {
+    StoreError::Backend(error.to_string())
+}
+
+/// An error from a statement that writes: when the server answered with an error the
+/// change did not happen; when the connection broke, it may have.
+fn write_error(error: tokio_postgres::Error) -> StoreError {
+    if error.as_db_error().is_some() {
+        StoreError::Backend(error.to_string())
+    } else {
+        StoreError::Unconfirmed(error.to_string())
+    }
+}
+
+/// A `u64` the database keeps as `bigint`.
+fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Backend(format!("{what} {value} is out of range")))
+}
+
+/// A stored `bigint` read back as the `u64` it was written from.
+fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value} is negative")))
+}
+
+/// Rows copied in from another store, written in one transaction (`omadata
+/// migrate-store`). The target must not hold them yet.
+#[derive(Debug, Default)]
+pub struct ImportBatch {
+    pub meta: Vec<(String, Vec<u8>)>,
+    pub wrapped_keys: Vec<(omadata_vault::ClientId, Vec<u8>)>,
+    pub records: Vec<(omadata_vault::ClientId, omadata_vault::store::StoredVersion)>,
+    pub consent: Vec<omadata_consent::store::Entry>,
+}
+
+impl ImportBatch {
+    pub fn len(&self) -> usize {
+        self.meta.len() + self.wrapped_keys.len() + self.records.len() + self.consent.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl PgStore {
+    /// Writes `batch` in one durable transaction.
+    pub fn import(&self, batch: ImportBatch) -> Result<(), StoreError> {
+        let (names, meta_values): (Vec<String>, Vec<Vec<u8>>) = batch.meta.into_iter().unzip();
+        let (key_clients, wrapped): (Vec<Vec<u8>>, Vec<Vec<u8>>) = batch
+            .wrapped_keys
+            .into_iter()
+            .map(|(client, key)| (client.as_bytes().to_vec(), key))
+            .unzip();
+        let mut record_clients = Vec::with_capacity(batch.records.len());
+        let mut paths = Vec::with_capacity(batch.records.len());
+        let mut versions = Vec::with_capacity(batch.records.len());
+        let mut sealed = Vec::with_capacity(batch.records.len());
+        for (client, version) in batch.records {
+            record_clients.push(client.as_bytes().to_vec());
+            paths.push(version.path);
+            versions.push(to_i64(version.version, "record version")?);
+            sealed.push(version.sealed);
+        }
+        let (keys, values): (Vec<Vec<u8>>, Vec<Vec<u8>>) = batch.consent.into_iter().unzip();
+        let pool = self.pool.clone();
+        self.bridge.run_write(async move {
+            let mut client = connection(&pool).await?;
+            let tx = client.transaction().await.map_err(backend)?;
+            tx.execute(
+                "INSERT INTO vault_meta (name, value) SELECT * FROM unnest($1::text[], $2::bytea[])",
+                &[&names, &meta_values],
+            )
+            .await
+            .map_err(backend)?;
+            tx.execute(
+                "INSERT INTO vault_wrapped_keys (client, wrapped) \
+                 SELECT * FROM unnest($1::bytea[], $2::bytea[])",
+                &[&key_clients, &wrapped],
+            )
+            .await
+            .map_err(backend)?;
+            tx.execute(
+                "INSERT INTO vault_records (client, path, version, sealed) \
+                 SELECT * FROM unnest($1::bytea[], $2::text[], $3::bigint[], $4::bytea[])",
+                &[&record_clients, &paths, &versions, &sealed],
+            )
+            .await
+            .map_err(backend)?;
+            tx.execute(
+                "INSERT INTO consent_entries (key, value) SELECT * FROM unnest($1::bytea[], $2::bytea[])",
+                &[&keys, &values],
+            )
+            .await
+            .map_err(backend)?;
+            tx.commit().await.map_err(write_error)
+        })
+    }
+}

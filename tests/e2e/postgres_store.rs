@@ -1,0 +1,439 @@
+//! The PostgreSQL store: its traits agree with the in-memory ones, its journal appends
+//! whole batches and tells a retry from a second writer, one process holds a database at
+//! a time, migrations run once and a newer schema is refused, and a sled data directory
+//! moves to PostgreSQL whole (`migrate-store`) and serves there: the same records, the
+//! same audit log (it verifies), old receipts still verify.
+
+use omadata::cli::run;
+use omadata::server::ServerOptions;
+use omadata::store::StoreChoice;
+use omadata_consent::store::{ConsentStore, JournalRecord, MemoryConsentStore};
+use omadata_e2e::postgres::fresh_database;
+use omadata_e2e::{Browser, Gateway};
+use omadata_store_postgres::{PgOptions, PgStore};
+use omadata_vault::ClientId;
+use omadata_vault::memory::MemoryStore;
+use omadata_vault::store::VaultStore;
+use proptest::prelude::*;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use std::path::Path;
+
+fn omadata(args: &[&str]) -> Result<String, omadata::cli::CliError> {
+    let mut out = Vec::new();
+    let mut argv = vec!["omadata"];
+    argv.extend_from_slice(args);
+    run(argv, &mut out)?;
+    Ok(String::from_utf8(out).unwrap())
+}
+
+fn p(path: &Path) -> String {
+    path.to_str().unwrap().to_owned()
+}
+
+fn open(url: &str) -> PgStore {
+    PgStore::open(url, &PgOptions::default()).unwrap()
+}
+
+fn reader(url: &str) -> PgStore {
+    PgStore::open(
+        url,
+        &PgOptions {
+            lease: false,
+            ..PgOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+fn bytes() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(
+        prop_oneof![Just(0u8), Just(1u8), Just(0xffu8), any::<u8>()],
+        0..4,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+    /// Scans and batches behave exactly as in memory, at prefix edges (0x00, 0xff), in
+    /// both directions, from any start; later writes to one key in a batch win.
+    #[test]
+    fn postgres_and_memory_consent_stores_agree(
+        batches in proptest::collection::vec(proptest::collection::vec((bytes(), proptest::option::of(bytes())), 1..6), 1..6),
+        scans in proptest::collection::vec((bytes(), proptest::option::of(bytes()), any::<bool>(), 0..5usize), 1..10),
+    ) {
+        use std::sync::OnceLock;
+        static URL: OnceLock<String> = OnceLock::new();
+        let store = reader(URL.get_or_init(|| fresh_database().unwrap()));
+        // One database for every case: empty it first.
+        let old: Vec<_> = store.scan(&[], None, false, usize::MAX).unwrap().into_iter().map(|(k, _)| (k, None)).collect();
+        store.apply(old).unwrap();
+        let memory = MemoryConsentStore::new();
+        for (i, batch) in batches.into_iter().enumerate() {
+            if i % 2 == 0 {
+                store.apply(batch.clone()).unwrap();
+                memory.apply(batch).unwrap();
+            } else {
+                store.apply_deferred(batch.clone()).unwrap();
+                memory.apply_deferred(batch).unwrap();
+                store.sync().unwrap();
+            }
+        }
+        for (prefix, from, reverse, limit) in scans {
+            let a = store.scan(&prefix, from.as_deref(), reverse, limit).unwrap();
+            let b = memory.scan(&prefix, from.as_deref(), reverse, limit).unwrap();
+            prop_assert_eq!(&a, &b, "prefix {:?} from {:?} reverse {}", prefix, from, reverse);
+            prop_assert_eq!(store.get(&prefix).unwrap(), memory.get(&prefix).unwrap());
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum VaultOp {
+    SetMeta(u8, Option<Vec<u8>>),
+    Swap(u8, Option<u8>, Option<u8>),
+    Insert(u8, u8, u64, u8),
+    Prune(u8, u8, u64),
+    DeleteClient(u8),
+}
+
+fn vault_op() -> impl Strategy<Value = VaultOp> {
+    let key = || proptest::option::of(0u8..3);
+    prop_oneof![
+        1 => (0u8..2, proptest::option::of(bytes())).prop_map(|(n, v)| VaultOp::SetMeta(n, v)),
+        1 => (0u8..3, key(), key()).prop_map(|(c, e, n)| VaultOp::Swap(c, e, n)),
+        3 => (0u8..3, 0u8..3, 0u64..5, any::<u8>()).prop_map(|(c, p, v, s)| VaultOp::Insert(c, p, v, s)),
+        1 => (0u8..3, 0u8..3, 0u64..5).prop_map(|(c, p, v)| VaultOp::Prune(c, p, v)),
+        1 => (0u8..3).prop_map(VaultOp::DeleteClient),
+    ]
+}
+
+const PATHS: [&str; 3] = ["a.b", "a.bc", "identity.name"];
+
+/// Everything one vault store holds, read through the trait.
+fn vault_state(store: &dyn VaultStore, clients: &[ClientId]) -> String {
+    let mut state = format!(
+        "meta {:?} {:?}; keys {:?}; data {:?}",
+        store.meta("m0").unwrap(),
+        store.meta("m1").unwrap(),
+        store.wrapped_keys_after(None, 10).unwrap(),
+        store.holds_client_data().unwrap()
+    );
+    for client in clients {
+        state += &format!(
+            "; {:?} after {:?}",
+            store.client_records(*client).unwrap(),
+            store.wrapped_keys_after(Some(*client), 1).unwrap()
+        );
+        for path in PATHS {
+            state += &format!(
+                " {:?} {:?}",
+                store.latest_record_version(*client, path).unwrap(),
+                store.record_versions(*client, path).unwrap()
+            );
+        }
+    }
+    state
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, .. ProptestConfig::default() })]
+
+    /// Every vault store method answers exactly as the in-memory store does.
+    #[test]
+    fn postgres_and_memory_vault_stores_agree(ops in proptest::collection::vec(vault_op(), 1..30)) {
+        let store = reader(&fresh_database().unwrap());
+        let memory = MemoryStore::new();
+        let clients: Vec<ClientId> = (0..3).map(|_| ClientId::random()).collect();
+        let wrapped = |k: u8| vec![k; 8];
+        for op in &ops {
+            let outcome = |s: &dyn VaultStore| match op {
+                VaultOp::SetMeta(n, v) => format!("{:?}", s.set_meta(&format!("m{n}"), v.as_deref())),
+                VaultOp::Swap(c, e, n) => format!(
+                    "{:?}",
+                    s.compare_and_swap_wrapped_key(clients[*c as usize], e.map(wrapped).as_deref(), n.map(wrapped).as_deref())
+                ),
+                VaultOp::Insert(c, p, v, b) => format!("{:?}", s.insert_record_version(clients[*c as usize], PATHS[*p as usize], *v, &[*b])),
+                VaultOp::Prune(c, p, v) => format!("{:?}", s.prune_record_versions(clients[*c as usize], PATHS[*p as usize], *v)),
+                VaultOp::DeleteClient(c) => format!("{:?}", s.delete_client_records(clients[*c as usize])),
+            };
+            prop_assert_eq!(outcome(&store), outcome(&memory), "{:?}", op);
+        }
+        prop_assert_eq!(vault_state(&store, &clients), vault_state(&memory, &clients));
+    }
+}
+
+fn record(i: u64) -> JournalRecord {
+    JournalRecord {
+        bytes: format!("{{\"entry\":{i}}}").into_bytes(),
+        meta: [i as u8; 32],
+    }
+}
+
+#[test]
+fn the_audit_journal_appends_whole_batches_takes_a_retry_and_refuses_a_second_writer() {
+    let url = fresh_database().unwrap();
+    let first = reader(&url);
+    let second = reader(&url);
+    assert_eq!(first.journal_len().unwrap(), 0);
+    assert_eq!(second.journal_len().unwrap(), 0);
+    first
+        .journal_append(&[record(0), record(1)], &[(4, 0, [7; 32])])
+        .unwrap();
+    // The same batch again at the same place (a retry after an unknown commit outcome)
+    // lands once.
+    second.journal_append(&[record(0), record(1)], &[]).unwrap();
+    assert_eq!(second.journal_len().unwrap(), 2);
+    // Other entries at a place already written: refused, nothing changed.
+    let third = reader(&url);
+    assert_eq!(third.journal_len().unwrap(), 2);
+    first.journal_append(&[record(2)], &[]).unwrap();
+    let error = third.journal_append(&[record(9)], &[]).unwrap_err();
+    assert!(error.to_string().contains("another process"), "{error}");
+    let fresh = reader(&url);
+    assert_eq!(fresh.journal_len().unwrap(), 3);
+    assert_eq!(fresh.journal_record(2).unwrap(), Some(record(2)));
+    assert_eq!(fresh.journal_record(3).unwrap(), None);
+    assert_eq!(fresh.journal_node(4, 0).unwrap(), Some([7; 32]));
+    assert_eq!(fresh.journal_node(4, 1).unwrap(), None);
+    fresh.save_journal_snapshot(b"heads").unwrap();
+    fresh.save_journal_snapshot(b"heads 2").unwrap();
+    assert_eq!(
+        reader(&url).journal_snapshot().unwrap(),
+        Some(b"heads 2".to_vec())
+    );
+}
+
+#[test]
+fn one_process_holds_a_database_and_its_schema_is_migrated_once() {
+    let url = fresh_database().unwrap();
+    let holder = open(&url);
+    assert_eq!(holder.schema_version().unwrap(), 1);
+    let refused = PgStore::open(&url, &PgOptions::default()).unwrap_err();
+    assert!(
+        refused.to_string().contains("another OmaData process"),
+        "{refused}"
+    );
+    // Reading (audit verify) is not refused.
+    assert_eq!(reader(&url).schema_version().unwrap(), 1);
+    drop(holder);
+    // The lease ends with the process's connection.
+    let mut reopened = None;
+    for _ in 0..50 {
+        match PgStore::open(&url, &PgOptions::default()) {
+            Ok(store) => {
+                reopened = Some(store);
+                break;
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+        }
+    }
+    let reopened = reopened.expect("the lease was not released");
+    assert_eq!(reopened.schema_version().unwrap(), 1);
+    drop(reopened);
+
+    // A database a newer OmaData upgraded is refused, not used.
+    let said = omadata(&["migrate", "--store", &url]).unwrap();
+    assert!(said.contains("schema at version 1"), "{said}");
+    assert!(
+        !said.contains("postgres@"),
+        "no credentials in output: {said}"
+    );
+    let bump = omadata_store_postgres::migrations::latest() + 1;
+    run_sql(
+        &url,
+        &format!("INSERT INTO omadata_migrations (version, name) VALUES ({bump}, 'future')"),
+    );
+    let error = PgStore::open(&url, &PgOptions::default()).unwrap_err();
+    assert!(
+        error.to_string().contains("newer than this OmaData"),
+        "{error}"
+    );
+}
+
+/// Runs SQL on the test database (through the store's own client library).
+fn run_sql(url: &str, sql: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let task = tokio::spawn(connection);
+        client.batch_execute(sql).await.unwrap();
+        drop(client);
+        let _ = task.await;
+    });
+}
+
+async fn sign_in(base: &str, person: &str) -> Browser {
+    let mut browser = Browser {
+        http: reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap(),
+        base: base.to_owned(),
+        csrf: None,
+        bearer: None,
+    };
+    let (status, page) = browser.login(person, None).await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{page}");
+    browser
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sled_store_moves_to_postgres_whole_and_serves_there() {
+    let mut gateway = Gateway::demo_with(|options| options.store = StoreChoice::Embedded)
+        .await
+        .unwrap();
+    let data = gateway.data_dir();
+    let client = gateway.signed_in("client2", None).await.unwrap();
+    let (status, body) = client
+        .call(
+            Method::PUT,
+            "/api/v1/me/record/plan.follow_up",
+            Some(json!({ "value": "ennen siirtoa" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let professional = gateway.signed_in("pro-employment", None).await.unwrap();
+    let request = professional
+        .ask_access(
+            &client,
+            json!({
+                "fields": [{"path": "plan.follow_up"}],
+                "actions": ["read"],
+                "purpose": {"code": "guidance"},
+                "valid_until": (gateway.now() + chrono::Duration::days(10)).to_rfc3339(),
+            }),
+        )
+        .await
+        .unwrap();
+    let (status, grant) = client
+        .call(
+            Method::POST,
+            &format!(
+                "/api/v1/me/access-requests/{}/approve",
+                request["id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{grant}");
+    let (status, receipt) = client
+        .raw(&format!(
+            "/api/v1/me/grants/{}/receipt",
+            grant["id"].as_str().unwrap()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    let (_, me) = client.get("/api/v1/me").await.unwrap();
+    let client_id = me["id"].as_str().unwrap().to_owned();
+    let (status, read) = professional
+        .get(&format!("/api/v1/clients/{client_id}/record"))
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{read}");
+    gateway.stop().await.unwrap();
+
+    let jwks_file = gateway.dir.path().join("jwks.json");
+    let jwks = omadata(&[
+        "keys",
+        "jwks",
+        "--signing-key",
+        &p(&data.join("signing.key")),
+    ])
+    .unwrap();
+    std::fs::write(&jwks_file, jwks).unwrap();
+    let before = omadata(&[
+        "audit",
+        "verify",
+        "--data",
+        &p(&data),
+        "--jwks",
+        &p(&jwks_file),
+    ])
+    .unwrap();
+    let entries = |said: &str| -> u64 {
+        said.split("valid: ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+
+    // Not a connection string, or a target that holds data: refused.
+    assert!(omadata(&["migrate-store", "--from", &p(&data), "--to", "/tmp/x"]).is_err());
+    let url = fresh_database().unwrap();
+    let said = omadata(&["migrate-store", "--from", &p(&data), "--to", &url]).unwrap();
+    assert!(said.contains("audit entries"), "{said}");
+    let again = omadata(&["migrate-store", "--from", &p(&data), "--to", &url]).unwrap_err();
+    assert!(again.to_string().contains("already holds data"), "{again}");
+
+    // The log verifies on PostgreSQL with the same entries, root and checkpoints.
+    let after = omadata(&["audit", "verify", "--store", &url, "--jwks", &p(&jwks_file)]).unwrap();
+    assert_eq!(entries(&after), entries(&before), "{before} / {after}");
+    let root = |said: &str| {
+        said.split("root ")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(root(&after), root(&before));
+    // The receipt issued on sled still verifies.
+    let receipt_file = gateway.dir.path().join("receipt.json");
+    std::fs::write(&receipt_file, &receipt).unwrap();
+    let verified = omadata(&[
+        "receipt",
+        "verify",
+        &p(&receipt_file),
+        "--jwks",
+        &p(&jwks_file),
+    ])
+    .unwrap();
+    assert!(verified.contains("receipt valid"), "{verified}");
+    // The embedded store's backup does not pretend to copy PostgreSQL.
+    let refused = omadata(&[
+        "backup",
+        "--store",
+        &url,
+        "--data",
+        &p(&data),
+        "--out",
+        "/tmp/never",
+    ])
+    .unwrap_err();
+    assert!(refused.to_string().contains("pg_basebackup"), "{refused}");
+
+    // The gateway on PostgreSQL (same key files) serves the same data, seeds nothing.
+    let mut options = ServerOptions::demo("127.0.0.1:0".parse().unwrap(), data.clone());
+    options.store = StoreChoice::resolve(Some(url.clone()), None).unwrap();
+    let server = omadata::server::start(options).await.unwrap();
+    let base = server.public_url.as_str().trim_end_matches('/').to_owned();
+    let client = sign_in(&base, "client2").await;
+    let (status, record) = client.get("/api/v1/me/record").await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert!(record.to_string().contains("ennen siirtoa"), "{record}");
+    let professional = sign_in(&base, "pro-employment").await;
+    let (status, read) = professional
+        .get(&format!("/api/v1/clients/{client_id}/record"))
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert!(read.to_string().contains("ennen siirtoa"), "{read}");
+    server.stop().await.unwrap();
+    let last = omadata(&["audit", "verify", "--store", &url, "--jwks", &p(&jwks_file)]).unwrap();
+    assert!(entries(&last) > entries(&before), "{last}");
+}
