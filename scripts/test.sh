@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every check OmaData runs: formatting, lints, dependency policy, all tests (Rust, then the
-# web pages in Chromium, then API conformance with schemathesis). Installs what it needs itself, so it works on a bare machine;
+# end-to-end tests again on PostgreSQL, then the web pages in Chromium, then API
+# conformance with schemathesis on both stores). Installs what it needs itself, so it works on a bare machine;
 # .ci/run calls it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,8 +43,16 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p omadata --no-default-features --all-targets --locked -- -D warnings
 echo "== cargo deny check bans licenses sources"
 cargo deny --log-level error check bans licenses sources
+echo "== a private PostgreSQL cluster (scripts/postgres.sh) for the PostgreSQL store"
+pg_dir=$(mktemp -d)
+scripts/postgres.sh start "$pg_dir" >/dev/null
+trap 'scripts/postgres.sh stop "$pg_dir"; rm -rf "$pg_dir" "$pg_dir.lock"' EXIT
+export OMADATA_TEST_POSTGRES="$pg_dir"
+
 echo "== tests"
 cargo nextest run --workspace --locked --no-fail-fast
+echo "== the end-to-end tests again, every gateway on PostgreSQL"
+OMADATA_TEST_STORE=postgres cargo nextest run -p omadata-e2e --locked --no-fail-fast
 
 echo "== web pages in Chromium (playwright-core, axe-core)"
 cargo build --locked -p omadata
@@ -52,3 +61,5 @@ target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import js
 
 echo "== API conformance: schemathesis (PyPI) as each role against the published OpenAPI document"
 scripts/conformance.sh 10
+echo "== API conformance again, the gateway on PostgreSQL"
+OMADATA_STORE=$(scripts/postgres.sh createdb "$pg_dir" conformance) scripts/conformance.sh 10

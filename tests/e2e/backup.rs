@@ -25,7 +25,11 @@ fn p(path: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_backup_restores_every_acknowledged_write() {
-    let mut gateway = Gateway::demo().await.unwrap();
+    // `backup` copies the embedded store (PostgreSQL has its own tools).
+    let mut gateway =
+        Gateway::demo_with(|options| options.store = omadata::store::StoreChoice::Embedded)
+            .await
+            .unwrap();
     let data = gateway.data_dir();
     let mut client = gateway.browser().unwrap();
     assert_eq!(

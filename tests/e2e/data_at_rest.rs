@@ -43,7 +43,11 @@ fn not_private(dir: &Path) -> Vec<(PathBuf, u32)> {
 async fn the_data_directory_is_private_and_a_readable_one_is_fixed_on_start() {
     // What a service manager's default umask would let everyone read.
     let old_umask = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
-    let mut gateway = Gateway::demo().await.unwrap();
+    // The embedded store's files and control socket (PostgreSQL keeps its own).
+    let mut gateway =
+        Gateway::demo_with(|options| options.store = omadata::store::StoreChoice::Embedded)
+            .await
+            .unwrap();
     let data = gateway.data_dir();
     let mut client = gateway.browser().unwrap();
     assert_eq!(

@@ -396,13 +396,11 @@ async fn logins_are_checked_for_assurance_level_and_registration() {
     let (_, verify) = auditor.get("/api/v1/audit/verify").await.unwrap();
     assert!(verify["entries"].as_u64().unwrap() > 0);
     let reasons: Vec<String> = {
-        let data = gateway.data_dir();
         gateway.stop().await.unwrap();
-        let store = omadata_store_sled::SledStore::open(&data.join("db")).unwrap();
-        let (entries, _) = omadata_consent::audit::export_store(&store).unwrap();
-        entries
-            .iter()
-            .map(|e| serde_json::from_slice::<Value>(e).unwrap())
+        gateway
+            .audit_entries()
+            .unwrap()
+            .into_iter()
             .filter(|e| e["event"] == "login_refused")
             .map(|e| e["reason"].as_str().unwrap_or("").to_owned())
             .collect()
@@ -623,10 +621,8 @@ async fn operator_registers_staff_from_the_cli_and_data_survives_a_restart() {
     // The operator registers a new organisation and a professional while the service is down.
     let data = gateway.data_dir();
     let data_arg = data.to_str().unwrap();
-    let mut out = Vec::new();
-    omadata::cli::run(
-        [
-            "omadata",
+    let text = gateway
+        .cli(&[
             "register",
             "organisation",
             "--data",
@@ -639,16 +635,11 @@ async fn operator_registers_staff_from_the_cli_and_data_survives_a_restart() {
             "https://paja.example.fi/tietosuoja",
             "--dpo-contact",
             "dpo@paja.example.fi",
-        ],
-        &mut out,
-    )
-    .unwrap();
-    let text = String::from_utf8(out).unwrap();
+        ])
+        .unwrap();
     let organisation = text.split_whitespace().nth(1).unwrap().to_owned();
-    let mut out = Vec::new();
-    omadata::cli::run(
-        [
-            "omadata",
+    gateway
+        .cli(&[
             "register",
             "staff",
             "--data",
@@ -665,37 +656,30 @@ async fn operator_registers_staff_from_the_cli_and_data_survives_a_restart() {
             "professional",
             "--login-subject",
             "stranger",
-        ],
-        &mut out,
-    )
-    .unwrap();
-    let bad = omadata::cli::run(
-        [
-            "omadata",
-            "register",
-            "staff",
-            "--data",
-            data_arg,
-            "--organisation",
-            &organisation,
-            "--name",
-            "X",
-            "--title",
-            "Y",
-            "--profession",
-            "astrology",
-            "--role",
-            "professional",
-            "--login-subject",
-            "z",
-        ],
-        &mut Vec::new(),
-    );
+        ])
+        .unwrap();
+    let bad = gateway.cli(&[
+        "register",
+        "staff",
+        "--data",
+        data_arg,
+        "--organisation",
+        &organisation,
+        "--name",
+        "X",
+        "--title",
+        "Y",
+        "--profession",
+        "astrology",
+        "--role",
+        "professional",
+        "--login-subject",
+        "z",
+    ]);
     assert!(bad.is_err());
 
     // Restart on the same data: the client is still there, and the stranger is now a professional.
-    let mut options =
-        omadata::server::ServerOptions::demo("127.0.0.1:0".parse().unwrap(), data.clone());
+    let mut options = gateway.restart_options().unwrap();
     options.clock = Some(gateway.clock.clone());
     let server = omadata::server::start(options).await.unwrap();
     gateway.base = server.public_url.as_str().trim_end_matches('/').to_owned();
@@ -976,14 +960,8 @@ async fn guessing_pairing_codes_and_hammering_login_are_stopped_and_audited() {
     }
     assert!(limited, "80 sign-in starts in a minute were all accepted");
 
-    let data = gateway.data_dir();
     gateway.stop().await.unwrap();
-    let store = omadata_store_sled::SledStore::open(&data.join("db")).unwrap();
-    let (entries, _) = omadata_consent::audit::export_store(&store).unwrap();
-    let events: Vec<Value> = entries
-        .iter()
-        .map(|e| serde_json::from_slice(e).unwrap())
-        .collect();
+    let events = gateway.audit_entries().unwrap();
     assert!(
         events
             .iter()

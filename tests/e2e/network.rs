@@ -7,7 +7,6 @@ use chrono::Duration;
 use omadata::cli::run;
 use omadata_e2e::{Gateway, METRICS_TOKEN};
 use reqwest::StatusCode;
-use serde_json::Value;
 use std::net::IpAddr;
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -91,13 +90,11 @@ async fn a_sign_in_flood_from_one_address_neither_locks_out_others_nor_grows_the
         written = audit_entries(&gateway).await - before;
     }
     assert_eq!(written, 2);
-    let data = gateway.data_dir();
     gateway.stop().await.unwrap();
-    let store = omadata_store_sled::SledStore::open(&data.join("db")).unwrap();
-    let (entries, _) = omadata_consent::audit::export_store(&store).unwrap();
-    let reasons: Vec<String> = entries
-        .iter()
-        .map(|e| serde_json::from_slice::<Value>(e).unwrap())
+    let reasons: Vec<String> = gateway
+        .audit_entries()
+        .unwrap()
+        .into_iter()
         .filter(|e| e["event"] == "login_refused")
         .map(|e| e["reason"].as_str().unwrap_or("").to_owned())
         .collect();

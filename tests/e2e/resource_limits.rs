@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 /// Restarts the gateway on its own data directory (same clock).
 async fn restart(gateway: &mut Gateway) {
     gateway.stop().await.unwrap();
-    let mut options =
-        omadata::server::ServerOptions::demo("127.0.0.1:0".parse().unwrap(), gateway.data_dir());
+    let mut options = gateway.restart_options().unwrap();
     options.clock = Some(gateway.clock.clone());
     let server = omadata::server::start(options).await.unwrap();
     gateway.base = server.public_url.as_str().trim_end_matches('/').to_owned();
@@ -25,9 +24,9 @@ async fn restart(gateway: &mut Gateway) {
 /// verifying it takes a while.
 fn grow_log(gateway: &Gateway, n: u64) {
     let data = gateway.data_dir();
-    let store = omadata_store_sled::SledStore::open(&data.join("db")).unwrap();
+    let store = gateway.open_store().unwrap();
     let key = ServiceKey::from_file(&data.join("signing.key")).unwrap();
-    let log = AuditLog::open(Arc::new(store), Arc::new(key)).unwrap();
+    let log = AuditLog::open(store.consent(), Arc::new(key)).unwrap();
     let now = gateway.now();
     for i in 0..n {
         log.append_deferred(AuditEntry::new(AuditEvent::Access, now))

@@ -29,19 +29,16 @@ fn code(body: &Value) -> Option<&str> {
 /// issuer, which admin registrations name, stays the same), with the same clock.
 async fn restart(gateway: &mut Gateway, addr: std::net::SocketAddr) {
     gateway.stop().await.unwrap();
-    let mut options = omadata::server::ServerOptions::demo(addr, gateway.data_dir());
+    let mut options = gateway.restart_options().unwrap();
+    options.listen = addr;
     options.clock = Some(gateway.clock.clone());
     let server = omadata::server::start(options).await.unwrap();
     gateway.base = server.public_url.as_str().trim_end_matches('/').to_owned();
     gateway.server = Some(server);
 }
 
-fn cli(args: &[&str]) -> Result<String, String> {
-    let mut out = Vec::new();
-    let mut all = vec!["omadata"];
-    all.extend_from_slice(args);
-    omadata::cli::run(all, &mut out).map_err(|e| e.to_string())?;
-    Ok(String::from_utf8(out).unwrap())
+fn cli(gateway: &Gateway, args: &[&str]) -> Result<String, String> {
+    gateway.cli(args).map_err(|e| e.to_string())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -301,25 +298,31 @@ async fn an_admins_health_care_registration_waits_for_the_operator() {
     gateway.stop().await.unwrap();
     let data = gateway.data_dir();
     let data = data.to_str().unwrap();
-    let said = cli(&[
-        "register",
-        "confirm-staff",
-        "--data",
-        data,
-        "--staff",
-        &nurse_id,
-    ])
-    .unwrap();
-    assert!(said.contains("confirmed"), "{said}");
-    assert!(
-        cli(&[
+    let said = cli(
+        &gateway,
+        &[
             "register",
             "confirm-staff",
             "--data",
             data,
             "--staff",
-            &nurse_id
-        ])
+            &nurse_id,
+        ],
+    )
+    .unwrap();
+    assert!(said.contains("confirmed"), "{said}");
+    assert!(
+        cli(
+            &gateway,
+            &[
+                "register",
+                "confirm-staff",
+                "--data",
+                data,
+                "--staff",
+                &nurse_id
+            ]
+        )
         .is_err()
     );
     restart(&mut gateway, addr).await;
@@ -336,14 +339,17 @@ async fn an_admins_health_care_registration_waits_for_the_operator() {
 
     // And the operator can remove them from the CLI too.
     gateway.stop().await.unwrap();
-    let said = cli(&[
-        "register",
-        "deactivate-staff",
-        "--data",
-        data,
-        "--staff",
-        &nurse_id,
-    ])
+    let said = cli(
+        &gateway,
+        &[
+            "register",
+            "deactivate-staff",
+            "--data",
+            data,
+            "--staff",
+            &nurse_id,
+        ],
+    )
     .unwrap();
     assert!(said.contains("deactivated"), "{said}");
     restart(&mut gateway, addr).await;
@@ -455,7 +461,6 @@ async fn deactivated_staff_lose_sessions_and_tokens_at_once_and_cannot_sign_in_a
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_whose_subject_was_registered_as_staff_stays_a_client_unless_they_choose() {
     use omadata_consent::{ClientIdentity, Directory};
-    use omadata_store_sled::SledStore;
     use omadata_vault::{Catalogue, Keyring, MasterKey, Vault};
     use std::sync::Arc;
 
@@ -470,15 +475,15 @@ async fn a_client_whose_subject_was_registered_as_staff_stays_a_client_unless_th
     let data = gateway.data_dir();
     // "newcomer" becomes a client by national identity number, never having signed in.
     let client_id = {
-        let store = Arc::new(SledStore::open(&data.join("db")).unwrap());
+        let store = gateway.open_store().unwrap();
         let vault = Vault::open(
-            store.clone(),
+            store.vault(),
             Keyring::new(MasterKey::from_file(&data.join("master.key")).unwrap()),
             Arc::new(Catalogue::builtin().unwrap()),
         )
         .unwrap();
         let directory = Directory::new(
-            store,
+            store.consent(),
             omadata::server::read_enrolment_secret(&data.join("enrolment.secret")).unwrap(),
         );
         let id = vault.enrol_client().unwrap();
@@ -488,24 +493,27 @@ async fn a_client_whose_subject_was_registered_as_staff_stays_a_client_unless_th
         id.to_string()
     };
     let data_arg = data.to_str().unwrap();
-    cli(&[
-        "register",
-        "staff",
-        "--data",
-        data_arg,
-        "--organisation",
-        &organisation,
-        "--name",
-        "Niko Uusi",
-        "--title",
-        "Ohjaaja",
-        "--profession",
-        "youth_work",
-        "--role",
-        "professional",
-        "--login-subject",
-        "newcomer",
-    ])
+    cli(
+        &gateway,
+        &[
+            "register",
+            "staff",
+            "--data",
+            data_arg,
+            "--organisation",
+            &organisation,
+            "--name",
+            "Niko Uusi",
+            "--title",
+            "Ohjaaja",
+            "--profession",
+            "youth_work",
+            "--role",
+            "professional",
+            "--login-subject",
+            "newcomer",
+        ],
+    )
     .unwrap();
     restart(&mut gateway, addr).await;
 

@@ -68,6 +68,7 @@ async fn login_through_oidc_provider_checks_acr_too() {
 
     let gateway = omadata_e2e::Gateway {
         server: None,
+        store: omadata::store::StoreChoice::Embedded,
         base: base.clone(),
         clock: Arc::new(ManualClock::new(SystemClock.now())),
         dir: tempfile::tempdir().unwrap(),

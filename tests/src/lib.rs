@@ -16,6 +16,7 @@ pub mod powercut_fs;
 
 use chrono::{DateTime, Utc};
 use omadata::server::{RunningServer, ServerOptions};
+use omadata::store::{OpenStore, StoreChoice};
 use omadata_clock::{Clock, ManualClock, SystemClock};
 use omadata_store_sled::SledStore;
 use omadata_vault::{Catalogue, Keyring, MasterKey, Vault, VaultError};
@@ -38,6 +39,8 @@ pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
 #[derive(Debug)]
 pub struct Gateway {
     pub server: Option<RunningServer>,
+    /// Where its data lives (sled in the data directory, or a PostgreSQL database).
+    pub store: StoreChoice,
     pub base: String,
     pub clock: Arc<ManualClock>,
     pub dir: tempfile::TempDir,
@@ -65,10 +68,12 @@ impl Gateway {
                 omadata::store::StoreChoice::resolve(Some(postgres::fresh_database()?), None)?;
         }
         adjust(&mut options);
+        let store = options.store.clone();
         let server = omadata::server::start(options).await?;
         let base = server.public_url.as_str().trim_end_matches('/').to_owned();
         Ok(Self {
             server: Some(server),
+            store,
             base,
             clock,
             dir,
@@ -81,6 +86,48 @@ impl Gateway {
 
     pub fn data_dir(&self) -> std::path::PathBuf {
         self.dir.path().join("data")
+    }
+
+    /// The `--store` arguments that point a CLI command at this gateway's store (none
+    /// for sled in the data directory).
+    pub fn store_args(&self) -> Vec<String> {
+        match &self.store {
+            StoreChoice::Embedded => Vec::new(),
+            StoreChoice::Postgres(url) => vec!["--store".into(), url.expose().to_owned()],
+        }
+    }
+
+    /// Runs `omadata <args>` in-process on this gateway's store; returns what it printed.
+    pub fn cli(&self, args: &[&str]) -> Result<String, omadata::cli::CliError> {
+        let mut out = Vec::new();
+        let argv = std::iter::once("omadata".to_owned())
+            .chain(args.iter().map(|a| (*a).to_owned()))
+            .chain(self.store_args());
+        omadata::cli::run(argv, &mut out)?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// Options that start the demo wiring again on this gateway's data and store.
+    pub fn restart_options(&self) -> Result<ServerOptions, Fail> {
+        let mut options = ServerOptions::demo("127.0.0.1:0".parse()?, self.data_dir());
+        options.store = self.store.clone();
+        Ok(options)
+    }
+
+    /// This gateway's store, opened to read as `omadata audit` does (stop it first when
+    /// it is sled, whose lock only one process holds).
+    pub fn open_store(&self) -> Result<OpenStore, Fail> {
+        Ok(OpenStore::open_to_read(&self.data_dir(), &self.store)?)
+    }
+
+    /// Every audit entry in the store, as JSON (stop the gateway first).
+    pub fn audit_entries(&self) -> Result<Vec<Value>, Fail> {
+        let store = self.open_store()?;
+        let (entries, _) = omadata_consent::audit::export_store(store.consent().as_ref())?;
+        entries
+            .iter()
+            .map(|e| Ok(serde_json::from_slice::<Value>(e)?))
+            .collect()
     }
 
     pub async fn stop(&mut self) -> Result<(), Fail> {

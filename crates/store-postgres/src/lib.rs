@@ -41,6 +41,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// audit log's tail, the consent-change lock and the caches live in that process.
 const WRITER_LEASE: i64 = 0x4f6d_6144_6174_6101;
 
+/// Tries for the lease, 100 ms apart.
+const LEASE_ATTEMPTS: u32 = 30;
+
 /// Settings for [`PgStore::open`].
 #[derive(Clone, Debug)]
 pub struct PgOptions {
@@ -164,18 +167,21 @@ impl PgStore {
                     tracing::error!(%error, "the connection holding the database lease ended");
                 }
             });
-            let row = client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LEASE])
-                .await
-                .map_err(backend)?;
-            let taken: bool = row.try_get(0).map_err(backend)?;
-            if taken {
-                Ok(client)
-            } else {
-                Err(StoreError::Backend(format!(
-                    "another OmaData process is using {target}; stop it first (one gateway per database for now)"
-                )))
+            // A process that just stopped may still be closing its connections (a
+            // restart): wait briefly, as for sled's lock file.
+            for _ in 0..LEASE_ATTEMPTS {
+                let row = client
+                    .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LEASE])
+                    .await
+                    .map_err(backend)?;
+                if row.try_get::<_, bool>(0).map_err(backend)? {
+                    return Ok(client);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
+            Err(StoreError::Backend(format!(
+                "another OmaData process is using {target}; stop it first (one gateway per database for now)"
+            )))
         })?;
         *self.lease.lock() = Some(client);
         Ok(())
