@@ -53,6 +53,8 @@ echo "== tests"
 cargo nextest run --workspace --locked --no-fail-fast
 echo "== the end-to-end tests again, every gateway on PostgreSQL"
 OMADATA_TEST_STORE=postgres cargo nextest run -p omadata-e2e --locked --no-fail-fast
+echo "== failover drill: the primary killed and the standby promoted under load, then SIGKILL of the server"
+scripts/failover-drill.sh 4
 
 echo "== web pages in Chromium (playwright-core, axe-core)"
 cargo build --locked -p omadata

@@ -4,6 +4,7 @@
 //! The gateway runs in a child process: this test binary re-run with only the ignored
 //! `gateway_crash_child` selected (the real `omadata demo` wiring on a fixed port).
 
+use omadata::store::{OpenStore, StoreChoice};
 use omadata_consent::{Jwks, ServiceKey};
 use omadata_e2e::Browser;
 use reqwest::{Method, StatusCode};
@@ -15,9 +16,11 @@ use std::time::{Duration, Instant};
 
 const DIR_ENV: &str = "OMADATA_GATEWAY_CRASH_DIR";
 const PORT_ENV: &str = "OMADATA_GATEWAY_CRASH_PORT";
+/// The PostgreSQL store the child serves, when the run puts gateways on PostgreSQL.
+const STORE_ENV: &str = "OMADATA_GATEWAY_CRASH_STORE";
 const CYCLES: usize = 5;
 
-fn spawn_gateway(dir: &std::path::Path, port: u16) -> Child {
+fn spawn_gateway(dir: &std::path::Path, port: u16, store: &StoreChoice) -> Child {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "gateway_crash::gateway_crash_child",
@@ -28,6 +31,13 @@ fn spawn_gateway(dir: &std::path::Path, port: u16) -> Child {
         ])
         .env(DIR_ENV, dir)
         .env(PORT_ENV, port.to_string())
+        .env(
+            STORE_ENV,
+            match store {
+                StoreChoice::Embedded => "",
+                StoreChoice::Postgres(url) => url.expose(),
+            },
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -78,10 +88,15 @@ async fn acknowledged_writes_survive_repeated_gateway_kills() {
         .unwrap()
         .port();
     let base = format!("http://127.0.0.1:{port}");
+    let store = if omadata_e2e::postgres::gateways_on_postgres() {
+        StoreChoice::resolve(Some(omadata_e2e::postgres::fresh_database().unwrap()), None).unwrap()
+    } else {
+        StoreChoice::Embedded
+    };
     let acked: Arc<Mutex<Vec<Acked>>> = Arc::default();
     let mut client_id = None;
     for cycle in 0..CYCLES {
-        let mut gateway = spawn_gateway(&data, port);
+        let mut gateway = spawn_gateway(&data, port, &store);
         let client = Arc::new(login(&base, "client1").await);
         let youth = Arc::new(login(&base, "pro-youth").await);
         let (_, me) = client.get("/api/v1/me").await.unwrap();
@@ -181,12 +196,13 @@ async fn acknowledged_writes_survive_repeated_gateway_kills() {
     );
 
     // The audit log of everything that happened verifies.
-    let store = omadata_store_sled::SledStore::open(&data.join("db")).unwrap();
+    let store = OpenStore::open_to_read(&data, &store).unwrap().consent();
     let key = ServiceKey::from_file(&data.join("signing.key")).unwrap();
-    let report = omadata_consent::audit::verify_store(&store, &Jwks::of(&[key.public()])).unwrap();
+    let report =
+        omadata_consent::audit::verify_store(store.as_ref(), &Jwks::of(&[key.public()])).unwrap();
     // The stored Merkle nodes (re-derived at open where a kill cut an append short) give
     // the same root as the entries recomputed from scratch.
-    let log = omadata_consent::audit::AuditLog::open(Arc::new(store), Arc::new(key)).unwrap();
+    let log = omadata_consent::audit::AuditLog::open(store, Arc::new(key)).unwrap();
     assert_eq!(log.len(), report.entries);
     let stored_root: String = log
         .root(log.len())
@@ -225,10 +241,12 @@ fn gateway_crash_child() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let options = omadata::server::ServerOptions::demo(
+        let mut options = omadata::server::ServerOptions::demo(
             format!("127.0.0.1:{port}").parse().unwrap(),
             dir.into(),
         );
+        let store = std::env::var(STORE_ENV).ok().filter(|url| !url.is_empty());
+        options.store = StoreChoice::resolve(store, None).unwrap();
         let server = omadata::server::start(options).await.unwrap();
         println!("READY {}", server.public_url);
         server.wait().await.unwrap();

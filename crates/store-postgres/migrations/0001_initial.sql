@@ -38,11 +38,3 @@ CREATE TABLE audit_snapshot (
     id boolean PRIMARY KEY DEFAULT true CHECK (id),
     bytes bytea NOT NULL
 );
-
--- One row a durable commit updates: committing it flushes the WAL past every earlier
--- commit made without waiting (`synchronous_commit = off`).
-CREATE TABLE sync_marker (
-    id boolean PRIMARY KEY DEFAULT true CHECK (id),
-    count bigint NOT NULL
-);
-INSERT INTO sync_marker (count) VALUES (0);

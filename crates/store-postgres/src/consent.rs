@@ -132,7 +132,9 @@ impl ConsentStore for PgStore {
         }
     }
 
+    /// Durable on return (the trait allows later): see [`ConsentStore::sync`] below.
     fn apply_deferred(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.check_lease()?;
         // Later writes to a key win, as if applied in order.
         let last: BTreeMap<Vec<u8>, Option<Vec<u8>>> = writes.into_iter().collect();
         let (mut keys, mut values, mut removed) = (Vec::new(), Vec::new(), Vec::new());
@@ -149,9 +151,6 @@ impl ConsentStore for PgStore {
         self.bridge.run_write(async move {
             let mut client = connection(&pool).await?;
             let tx = client.transaction().await.map_err(backend)?;
-            tx.batch_execute("SET LOCAL synchronous_commit TO off")
-                .await
-                .map_err(backend)?;
             if !keys.is_empty() {
                 let upsert = tx
                     .prepare_cached(
@@ -177,10 +176,9 @@ impl ConsentStore for PgStore {
     }
 
     fn sync(&self) -> Result<(), StoreError> {
-        // A durable commit flushes the WAL through itself, so through every earlier
-        // commit that did not wait.
-        self.execute("UPDATE sync_marker SET count = count + 1", Vec::new())
-            .map(drop)
+        // Every batch was committed durably already: a batch committed without waiting
+        // could be lost in a failover after its audit entry was journaled.
+        Ok(())
     }
 
     fn journal_len(&self) -> Result<u64, StoreError> {
@@ -200,6 +198,7 @@ impl ConsentStore for PgStore {
         records: &[JournalRecord],
         nodes: &[JournalNode],
     ) -> Result<(), StoreError> {
+        self.check_lease()?;
         let mut next = self.journal_next.lock();
         let start = match *next {
             Some(start) => start,

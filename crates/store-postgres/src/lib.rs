@@ -10,12 +10,16 @@
 //!   each call runs its queries on the store's own small runtime and waits for the
 //!   answer, so no async worker of the gateway ever waits on the database.
 //!
-//! Durability: a mutating method returns after its transaction committed with
+//! Durability: every mutating method returns after its transaction committed with
 //! `synchronous_commit = on` (the WAL flushed, and with a synchronous standby on both
-//! servers), except `apply_deferred`, which commits without waiting and is made durable
-//! by the next `sync` (whose commit flushes the WAL past it). A write whose commit
-//! outcome is unknown (the connection broke) is reported as
-//! [`StoreError::Unconfirmed`], never as "nothing changed".
+//! servers). A write whose commit outcome is unknown (the connection broke) is reported
+//! as [`StoreError::Unconfirmed`], never as "nothing changed".
+//!
+//! The writer lease: the audit log's tail, the consent-change lock and the caches live
+//! in the serving process, so one process at a time writes a database. It holds a
+//! session advisory lock on a connection of its own; when that connection ends (the
+//! primary failed over), every write first takes the lease again on the new primary,
+//! and fails while another process holds it (fencing).
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use omadata_vault::store::StoreError;
@@ -69,6 +73,8 @@ pub struct PgStore {
     target: String,
     /// The connection holding the writer lease, kept open for the store's life.
     lease: Mutex<Option<tokio_postgres::Client>>,
+    /// How to connect for the lease, when this store writes under one.
+    lease_config: Option<tokio_postgres::Config>,
     /// The journal sequence number the next append starts at; moved on only after a
     /// confirmed commit, so a retried append of a batch that did land finds its own rows.
     journal_next: Mutex<Option<u64>>,
@@ -119,6 +125,9 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name("omadata");
         }
+        // A primary that vanished without closing its sockets is noticed in seconds.
+        config.keepalives(true);
+        config.keepalives_idle(Duration::from_secs(5));
         let target = describe(&config);
         let bridge = Bridge::new()?;
         let manager = Manager::from_config(
@@ -141,10 +150,12 @@ impl PgStore {
             pool,
             target,
             lease: Mutex::new(None),
+            lease_config: options.lease.then(|| config.clone()),
             journal_next: Mutex::new(None),
         };
         if options.lease {
-            store.take_lease(config)?;
+            let lease = store.connect_lease(LEASE_ATTEMPTS)?;
+            *store.lease.lock() = lease;
         }
         let pool = store.pool.clone();
         store.bridge.run_write(async move {
@@ -154,8 +165,29 @@ impl PgStore {
         Ok(store)
     }
 
-    /// Takes the writer lease on a connection of its own.
-    fn take_lease(&self, config: tokio_postgres::Config) -> Result<(), StoreError> {
+    /// Makes sure this store still holds the writer lease before it writes: after a
+    /// failover its lease connection is gone, and it takes the lease again (once) on the
+    /// server it now reaches.
+    fn check_lease(&self) -> Result<(), StoreError> {
+        if self.lease_config.is_none() {
+            return Ok(());
+        }
+        // Held while the lease is taken again, so one writer does it and the others wait.
+        let mut lease = self.lease.lock();
+        if lease.as_ref().is_some_and(|c| !c.is_closed()) {
+            return Ok(());
+        }
+        tracing::warn!(target = %self.target, "the database lease connection ended; taking the lease again");
+        *lease = self.connect_lease(1)?;
+        Ok(())
+    }
+
+    /// Takes the writer lease on a connection of its own, trying `attempts` times; the
+    /// connection holds it (`None`: this store writes without one).
+    fn connect_lease(&self, attempts: u32) -> Result<Option<tokio_postgres::Client>, StoreError> {
+        let Some(config) = self.lease_config.clone() else {
+            return Ok(None);
+        };
         let target = self.target.clone();
         let client = self.bridge.run_read(async move {
             let (client, connection) = config
@@ -169,7 +201,7 @@ impl PgStore {
             });
             // A process that just stopped may still be closing its connections (a
             // restart): wait briefly, as for sled's lock file.
-            for _ in 0..LEASE_ATTEMPTS {
+            for attempt in 1..=attempts {
                 let row = client
                     .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LEASE])
                     .await
@@ -177,14 +209,15 @@ impl PgStore {
                 if row.try_get::<_, bool>(0).map_err(backend)? {
                     return Ok(client);
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                if attempt < attempts {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
             }
             Err(StoreError::Backend(format!(
                 "another OmaData process is using {target}; stop it first (one gateway per database for now)"
             )))
         })?;
-        *self.lease.lock() = Some(client);
-        Ok(())
+        Ok(Some(client))
     }
 
     /// Where this store is, without credentials.
@@ -250,6 +283,7 @@ impl PgStore {
     /// Runs one writing statement (its own durable transaction); returns the rows it
     /// changed.
     fn execute(&self, sql: &'static str, params: Params) -> Result<u64, StoreError> {
+        self.check_lease()?;
         let pool = self.pool.clone();
         self.bridge.run_write(async move {
             let client = connection(&pool).await?;
@@ -321,6 +355,7 @@ impl ImportBatch {
 impl PgStore {
     /// Writes `batch` in one durable transaction.
     pub fn import(&self, batch: ImportBatch) -> Result<(), StoreError> {
+        self.check_lease()?;
         let (names, meta_values): (Vec<String>, Vec<Vec<u8>>) = batch.meta.into_iter().unzip();
         let (key_clients, wrapped): (Vec<Vec<u8>>, Vec<Vec<u8>>) = batch
             .wrapped_keys

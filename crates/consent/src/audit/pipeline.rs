@@ -160,10 +160,16 @@ impl AuditLog {
                     .iter()
                     .map(|&seq| (layout::audit_entry(seq), None)),
             );
-            if let Err(e) = self.store.apply_deferred(writes) {
-                // Nothing landed: the change did not happen, so neither did its entry.
-                Self::unpush(&mut tail, frontier, last_at);
-                return Err(e.into());
+            match self.store.apply_deferred(writes) {
+                Ok(()) => {}
+                // The change may have landed (with the copy of its entry): the entry
+                // stays, so its sequence number is never given to another.
+                Err(e @ StoreError::Unconfirmed(_)) => return Err(e.into()),
+                Err(e) => {
+                    // Nothing landed: the change did not happen, so neither did its entry.
+                    Self::unpush(&mut tail, frontier, last_at);
+                    return Err(e.into());
+                }
             }
             tail.stale_copies.clear();
             (
