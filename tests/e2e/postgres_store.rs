@@ -437,3 +437,41 @@ async fn a_sled_store_moves_to_postgres_whole_and_serves_there() {
     let last = omadata(&["audit", "verify", "--store", &url, "--jwks", &p(&jwks_file)]).unwrap();
     assert!(entries(&last) > entries(&before), "{last}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_gateway_stands_by_until_the_first_stops_then_takes_over() {
+    let url = fresh_database().unwrap();
+    let mut first = Gateway::demo_with(|options| {
+        options.store = StoreChoice::resolve(Some(url.clone()), None).unwrap();
+    })
+    .await
+    .unwrap();
+    let client = first.signed_in("client2", None).await.unwrap();
+    let (status, body) = client
+        .call(
+            Method::PUT,
+            "/api/v1/me/record/plan.follow_up",
+            Some(json!({ "value": "ennen vaihtoa" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // The standby shares the key files and the database; it waits for the lease.
+    let options = first.restart_options().unwrap();
+    let standby = tokio::spawn(omadata::server::start(options));
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(!standby.is_finished(), "the standby started while the first gateway served");
+    first.stop().await.unwrap();
+    let second = tokio::time::timeout(std::time::Duration::from_secs(20), standby)
+        .await
+        .expect("the standby did not take over")
+        .unwrap()
+        .unwrap();
+    let base = second.public_url.as_str().trim_end_matches('/').to_owned();
+    let client = sign_in(&base, "client2").await;
+    let (status, record) = client.get("/api/v1/me/record").await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert!(record.to_string().contains("ennen vaihtoa"), "{record}");
+    second.stop().await.unwrap();
+}

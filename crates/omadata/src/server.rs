@@ -217,7 +217,14 @@ pub async fn start(options: ServerOptions) -> Result<RunningServer, ServerError>
         .map_err(io(format!("data directory {}", data.display())))?;
     let keys = key_files(data);
     let new_directory = OpenStore::is_new(data, &options.store);
-    let store = OpenStore::open(data, &options.store).map_err(VaultError::from)?;
+    // A standby gateway waits here (on a blocking thread) until the active one stops.
+    let store = {
+        let (data, choice) = (data.clone(), options.store.clone());
+        tokio::task::spawn_blocking(move || OpenStore::open_to_serve(&data, &choice))
+            .await
+            .map_err(|e| ServerError::Config(format!("opening the store: {e}")))?
+            .map_err(VaultError::from)?
+    };
     let fresh = match &store {
         OpenStore::Sled(_) => new_directory,
         // Several demo gateways may share one database: only the first seeds it.

@@ -60,6 +60,17 @@ impl StoreChoice {
     }
 }
 
+/// Whether a PostgreSQL store is opened under the writer lease.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lease {
+    /// Read only: no lease.
+    None,
+    /// Take it, waiting briefly for a process that just stopped.
+    Take,
+    /// Wait as long as another gateway holds it.
+    StandBy,
+}
+
 /// An open store, as the domain's traits.
 #[derive(Clone, Debug)]
 pub enum OpenStore {
@@ -71,21 +82,33 @@ impl OpenStore {
     /// Opens the chosen store (sled in `data/db`) to serve or change it: a PostgreSQL
     /// store is refused while another process holds it.
     pub fn open(data: &Path, choice: &StoreChoice) -> Result<Self, StoreError> {
-        Self::open_with(data, choice, true)
+        Self::open_with(data, choice, Lease::Take)
+    }
+
+    /// Opens the chosen store to serve it: while another gateway holds a PostgreSQL
+    /// store, this one stands by until it is free (then takes over).
+    pub fn open_to_serve(data: &Path, choice: &StoreChoice) -> Result<Self, StoreError> {
+        Self::open_with(data, choice, Lease::StandBy)
     }
 
     /// Opens the chosen store only to read it (`audit verify`, `audit export`): a
     /// PostgreSQL store can be read while a gateway serves it.
     pub fn open_to_read(data: &Path, choice: &StoreChoice) -> Result<Self, StoreError> {
-        Self::open_with(data, choice, false)
+        Self::open_with(data, choice, Lease::None)
     }
 
-    fn open_with(data: &Path, choice: &StoreChoice, lease: bool) -> Result<Self, StoreError> {
+    fn open_with(data: &Path, choice: &StoreChoice, lease: Lease) -> Result<Self, StoreError> {
         match choice {
             StoreChoice::Embedded => Ok(Self::Sled(Arc::new(SledStore::open(&sled_dir(data))?))),
             StoreChoice::Postgres(url) => {
                 let options = PgOptions {
-                    lease,
+                    lease: lease != Lease::None,
+                    lease_wait: match lease {
+                        Lease::StandBy => None,
+                        Lease::Take | Lease::None => {
+                            Some(omadata_store_postgres::DEFAULT_LEASE_WAIT)
+                        }
+                    },
                     ..PgOptions::default()
                 };
                 Ok(Self::Postgres(Arc::new(PgStore::open(

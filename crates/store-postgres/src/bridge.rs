@@ -8,7 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 /// The longest a call may take; a call still running then is abandoned.
-const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Worker threads of the store's runtime: they only wait on sockets.
 const WORKERS: usize = 2;
@@ -37,7 +37,17 @@ impl Bridge {
         &self,
         work: impl Future<Output = Result<T, StoreError>> + Send + 'static,
     ) -> Result<T, StoreError> {
-        self.run(work, StoreError::Backend)
+        self.run(work, StoreError::Backend, Some(CALL_TIMEOUT))
+    }
+
+    /// Runs `work`, which writes nothing, for as long as `limit` (`None`: no limit, for
+    /// a standby waiting for the lease).
+    pub(crate) fn run_waiting<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = Result<T, StoreError>> + Send + 'static,
+        limit: Option<Duration>,
+    ) -> Result<T, StoreError> {
+        self.run(work, StoreError::Backend, limit)
     }
 
     /// Runs `work`, which may write: a timeout leaves its outcome unknown.
@@ -45,13 +55,14 @@ impl Bridge {
         &self,
         work: impl Future<Output = Result<T, StoreError>> + Send + 'static,
     ) -> Result<T, StoreError> {
-        self.run(work, StoreError::Unconfirmed)
+        self.run(work, StoreError::Unconfirmed, Some(CALL_TIMEOUT))
     }
 
     fn run<T: Send + 'static>(
         &self,
         work: impl Future<Output = Result<T, StoreError>> + Send + 'static,
         timed_out: fn(String) -> StoreError,
+        limit: Option<Duration>,
     ) -> Result<T, StoreError> {
         let runtime = self
             .runtime
@@ -59,12 +70,15 @@ impl Bridge {
             .ok_or_else(|| StoreError::Backend("the store is closed".into()))?;
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         runtime.spawn(async move {
-            let outcome = match tokio::time::timeout(CALL_TIMEOUT, work).await {
-                Ok(outcome) => outcome,
-                Err(_) => Err(timed_out(format!(
-                    "the database did not answer within {} s",
-                    CALL_TIMEOUT.as_secs()
-                ))),
+            let outcome = match limit {
+                None => work.await,
+                Some(limit) => match tokio::time::timeout(limit, work).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(timed_out(format!(
+                        "the database did not answer within {} s",
+                        limit.as_secs()
+                    ))),
+                },
             };
             let _ = tx.send(outcome);
         });

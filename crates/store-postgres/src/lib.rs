@@ -45,8 +45,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// audit log's tail, the consent-change lock and the caches live in that process.
 const WRITER_LEASE: i64 = 0x4f6d_6144_6174_6101;
 
-/// Tries for the lease, 100 ms apart.
-const LEASE_ATTEMPTS: u32 = 30;
+/// How often a process waiting for the lease asks again.
+const LEASE_RETRY: Duration = Duration::from_millis(100);
+
+/// How long a command waits for the lease by default: a gateway that just stopped may
+/// still be closing its connections.
+pub const DEFAULT_LEASE_WAIT: Duration = Duration::from_secs(3);
 
 /// Settings for [`PgStore::open`].
 #[derive(Clone, Debug)]
@@ -54,6 +58,9 @@ pub struct PgOptions {
     pub pool_size: usize,
     /// Take the writer lease (every command that writes or serves).
     pub lease: bool,
+    /// How long to wait while another process holds the lease (`None`: until it is
+    /// free, as a standby gateway does).
+    pub lease_wait: Option<Duration>,
 }
 
 impl Default for PgOptions {
@@ -61,6 +68,7 @@ impl Default for PgOptions {
         Self {
             pool_size: DEFAULT_POOL_SIZE,
             lease: true,
+            lease_wait: Some(DEFAULT_LEASE_WAIT),
         }
     }
 }
@@ -154,7 +162,7 @@ impl PgStore {
             journal_next: Mutex::new(None),
         };
         if options.lease {
-            let lease = store.connect_lease(LEASE_ATTEMPTS)?;
+            let lease = store.connect_lease(options.lease_wait)?;
             *store.lease.lock() = lease;
         }
         let pool = store.pool.clone();
@@ -178,18 +186,23 @@ impl PgStore {
             return Ok(());
         }
         tracing::warn!(target = %self.target, "the database lease connection ended; taking the lease again");
-        *lease = self.connect_lease(1)?;
+        *lease = self.connect_lease(Some(Duration::ZERO))?;
         Ok(())
     }
 
-    /// Takes the writer lease on a connection of its own, trying `attempts` times; the
-    /// connection holds it (`None`: this store writes without one).
-    fn connect_lease(&self, attempts: u32) -> Result<Option<tokio_postgres::Client>, StoreError> {
+    /// Takes the writer lease on a connection of its own, waiting up to `wait` (`None`:
+    /// as long as it takes); the connection holds it (`None`: this store writes without
+    /// one).
+    fn connect_lease(
+        &self,
+        wait: Option<Duration>,
+    ) -> Result<Option<tokio_postgres::Client>, StoreError> {
         let Some(config) = self.lease_config.clone() else {
             return Ok(None);
         };
         let target = self.target.clone();
-        let client = self.bridge.run_read(async move {
+        let client = self.bridge.run_waiting(
+            async move {
             let (client, connection) = config
                 .connect(NoTls)
                 .await
@@ -199,24 +212,33 @@ impl PgStore {
                     tracing::error!(%error, "the connection holding the database lease ended");
                 }
             });
-            // A process that just stopped may still be closing its connections (a
-            // restart): wait briefly, as for sled's lock file.
-            for attempt in 1..=attempts {
+            let started = tokio::time::Instant::now();
+            let mut said = None::<tokio::time::Instant>;
+            loop {
                 let row = client
                     .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LEASE])
                     .await
                     .map_err(backend)?;
                 if row.try_get::<_, bool>(0).map_err(backend)? {
+                    if said.is_some() {
+                        tracing::info!(%target, "took the database lease: this gateway is now the active one");
+                    }
                     return Ok(client);
                 }
-                if attempt < attempts {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                if wait.is_some_and(|wait| started.elapsed() >= wait) {
+                    return Err(StoreError::Backend(format!(
+                        "another OmaData process is using {target}; stop it first (one gateway writes a database at a time)"
+                    )));
                 }
+                if said.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+                    tracing::info!(%target, "another gateway holds the database lease: standing by until it is free");
+                    said = Some(tokio::time::Instant::now());
+                }
+                tokio::time::sleep(LEASE_RETRY).await;
             }
-            Err(StoreError::Backend(format!(
-                "another OmaData process is using {target}; stop it first (one gateway per database for now)"
-            )))
-        })?;
+            },
+            wait.map(|wait| wait + bridge::CALL_TIMEOUT),
+        )?;
         Ok(Some(client))
     }
 
