@@ -61,9 +61,10 @@ case "$cmd" in
     fi
     port=${3:-$(cat "$dir/port" 2>/dev/null || free_port)}
     echo "$port" | as_owner tee "$dir/port" >/dev/null
+    # The server must not inherit the lock (fd 9), or later callers would wait forever.
     as_owner "$bin/pg_ctl" --pgdata="$dir/data" --log="$dir/server.log" --wait --timeout=60 \
       -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='$dir' -c max_connections=300 -c fsync=on -c synchronous_commit=on" \
-      start >/dev/null || { tail -n 30 "$dir/server.log" >&2; exit 1; }
+      start 9>&- >/dev/null || { tail -n 30 "$dir/server.log" >&2; exit 1; }
     echo "postgres://postgres@127.0.0.1:$port/postgres"
     ;;
   stop)

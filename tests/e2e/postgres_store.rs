@@ -446,7 +446,7 @@ async fn a_second_gateway_stands_by_until_the_first_stops_then_takes_over() {
     })
     .await
     .unwrap();
-    let client = first.signed_in("client2", None).await.unwrap();
+    let mut client = first.signed_in("client2", None).await.unwrap();
     let (status, body) = client
         .call(
             Method::PUT,
@@ -461,17 +461,30 @@ async fn a_second_gateway_stands_by_until_the_first_stops_then_takes_over() {
     let options = first.restart_options().unwrap();
     let standby = tokio::spawn(omadata::server::start(options));
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    assert!(!standby.is_finished(), "the standby started while the first gateway served");
+    assert!(
+        !standby.is_finished(),
+        "the standby started while the first gateway served"
+    );
     first.stop().await.unwrap();
     let second = tokio::time::timeout(std::time::Duration::from_secs(20), standby)
         .await
         .expect("the standby did not take over")
         .unwrap()
         .unwrap();
-    let base = second.public_url.as_str().trim_end_matches('/').to_owned();
-    let client = sign_in(&base, "client2").await;
+    // The client is still signed in: the session was in the store, not in the first
+    // gateway's memory.
+    client.base = second.public_url.as_str().trim_end_matches('/').to_owned();
     let (status, record) = client.get("/api/v1/me/record").await.unwrap();
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::OK, "{record}");
     assert!(record.to_string().contains("ennen vaihtoa"), "{record}");
+    let (status, body) = client
+        .call(
+            Method::PUT,
+            "/api/v1/me/record/plan.follow_up",
+            Some(json!({ "value": "vaihdon jälkeen" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "the CSRF token carried over too: {body}");
     second.stop().await.unwrap();
 }

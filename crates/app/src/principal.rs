@@ -45,7 +45,8 @@ impl Role {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Principal {
     Client { id: ClientId, display_name: String },
     Staff { staff: Box<Staff>, role: Role },

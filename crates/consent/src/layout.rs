@@ -67,6 +67,12 @@ pub const SUBJECT_HASH: &str = "subject";
 /// What the keyed hash of a `dcs/` key covers: a sign-in subject.
 pub const SIGN_IN_SUBJECT_HASH: &str = "login-subject";
 
+// ---- the gateway's sessions ---------------------------------------------------------
+
+/// `sess/sid`: a signed-in session, sealed under a key derived from the service key
+/// (expiry in clear first, for the sweep).
+pub const SESSION: &[u8] = b"sess/";
+
 // ---- audit log (entries themselves live in the store's journal) -------------------
 
 /// `a/e/seq`: entries of stores from before the journal, and the copies a consent change

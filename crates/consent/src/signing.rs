@@ -40,6 +40,20 @@ impl ServiceKey {
         Self { signing, kid }
     }
 
+    /// A 32-byte secret for `context`, derived from this key's seed (HKDF-SHA256): every
+    /// gateway with the same key file derives the same one, nothing else can.
+    pub fn derive_secret(&self, context: &[u8]) -> Result<Zeroizing<[u8; 32]>, ConsentError> {
+        use ring::hkdf;
+        let seed = Zeroizing::new(self.signing.to_bytes());
+        let prk =
+            hkdf::Salt::new(hkdf::HKDF_SHA256, b"omadata-derived-secret-v1").extract(seed.as_ref());
+        let mut secret = Zeroizing::new([0u8; 32]);
+        prk.expand(&[context], hkdf::HKDF_SHA256)
+            .and_then(|okm| okm.fill(secret.as_mut()))
+            .map_err(|_| ConsentError::SigningKey("deriving a secret failed".into()))?;
+        Ok(secret)
+    }
+
     /// Reads a key file: the 32-byte seed as 64 hex characters.
     pub fn from_file(path: &Path) -> Result<Self, ConsentError> {
         // Refuses a file others may read (`chmod 600` fixes it).

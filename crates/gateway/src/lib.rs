@@ -92,6 +92,12 @@ pub fn state(
     let relying_party = oidc::RelyingParty::new(config.oidc.clone(), config.redirect_url())?;
     let bearer = tokens::BearerKeys::new(&signing_key, config.public_url.to_string())
         .map_err(|e| StartError::Keys(e.to_string()))?;
+    let session_secret = signing_key
+        .derive_secret(b"omadata gateway sessions")
+        .map_err(|e| StartError::Keys(e.to_string()))?;
+    let sessions = sessions::SessionVault::new(consent.store(), &session_secret)
+        .map(sessions::Sessions::persistent)
+        .ok_or_else(|| StartError::Keys("the session key".into()))?;
     let app = omadata_app::Services::start(
         vault,
         consent,
@@ -104,7 +110,7 @@ pub fn state(
         signing_key,
         clock,
         config,
-        sessions: sessions::Sessions::default(),
+        sessions,
         relying_party,
         bearer,
         metrics: Metrics::default(),

@@ -170,6 +170,11 @@ impl Consent {
         &self.audit
     }
 
+    /// The store consent keeps its records in (the gateway keeps its sessions there too).
+    pub fn store(&self) -> Arc<dyn ConsentStore> {
+        self.store.clone()
+    }
+
     /// A shared handle on the log, for a flusher thread (group commit).
     pub fn audit_handle(&self) -> Arc<AuditLog> {
         self.audit.clone()

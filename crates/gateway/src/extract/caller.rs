@@ -84,6 +84,7 @@ impl FromRequestParts<AppState> for Caller {
             let session = services
                 .sessions
                 .get_by_sid(&claims.sid, now)
+                .await
                 .ok_or_else(ApiError::unauthenticated)?;
             let principal = sign_in::principal_from_subject(state.app(), &claims.sub, claims.role)?
                 .ok_or_else(ApiError::unauthenticated)?;
@@ -102,6 +103,7 @@ impl FromRequestParts<AppState> for Caller {
         let session = services
             .sessions
             .get(session_id, now)
+            .await
             .ok_or_else(ApiError::unauthenticated)?;
         if state_changing(&parts.method) {
             let sent = parts

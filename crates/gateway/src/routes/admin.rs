@@ -68,6 +68,7 @@ pub(crate) async fn deactivate_staff(
 ) -> ApiResult<Json<Staff>> {
     let admin = caller.staff(Role::Admin)?;
     let staff = admin::deactivate_staff(state.app(), admin, &id, state.now()).await?;
-    state.services().sessions.remove_staff(staff.id);
+    // Deactivated staff are refused at every request whatever their sessions say.
+    state.services().sessions.remove_staff(staff.id).await;
     Ok(Json(staff))
 }

@@ -259,12 +259,16 @@ pub(crate) async fn callback(
     let is_client = principal.role() == Role::Client;
     // The provider's word on when the person authenticated, never later than now.
     let authenticated_at = identity.auth_time.map_or(now, |at| at.min(now));
-    let Some((session_id, _)) =
-        services
-            .sessions
-            .create(principal, authenticated_at, now, now + ttl)
+    let Some((session_id, _)) = services
+        .sessions
+        .create(principal, authenticated_at, now, now + ttl)
+        .await
     else {
-        return ApiError::internal().into_response();
+        // The session could not be kept: nothing is signed in.
+        return ApiError::from(omadata_vault::store::StoreError::Backend(
+            "the session could not be stored".into(),
+        ))
+        .into_response();
     };
     let location = match pending.next.as_deref() {
         Some(page) if is_client && web::is_client_page(page) => format!("/my/{page}"),
@@ -291,7 +295,11 @@ pub(crate) async fn callback(
 #[utoipa::path(post, path = "/auth/logout", tag = "session", responses((status = 204, description = "signed out; the session and its tokens ended"), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
 pub(crate) async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let services = state.services();
-    services.sessions.remove_sid(&caller.session.sid);
+    if !services.sessions.remove_sid(&caller.session.sid).await {
+        return Err(ApiError::from(omadata_vault::store::StoreError::Backend(
+            "the session could not be ended".into(),
+        )));
+    }
     sign_in::audit_sign_out(state.app(), &caller.principal, state.now()).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
@@ -321,13 +329,17 @@ pub(crate) async fn sign_out_form(
     });
     let services = state.services();
     let now = state.now();
-    if let Some(session) =
-        cookie(&headers, SESSION_COOKIE).and_then(|id| services.sessions.get(id, now))
-    {
+    let session = match cookie(&headers, SESSION_COOKIE) {
+        Some(id) => services.sessions.get(id, now).await,
+        None => None,
+    };
+    if let Some(session) = session {
         if !same_secret(form.csrf.as_bytes(), session.csrf_token.as_bytes()) {
             return web::refusal(&headers, StatusCode::FORBIDDEN, "form-expired");
         }
-        services.sessions.remove_sid(&session.sid);
+        if !services.sessions.remove_sid(&session.sid).await {
+            return web::refusal(&headers, StatusCode::SERVICE_UNAVAILABLE, "not-signed-out");
+        }
         // The session has ended whatever happens to its audit entry, so the person is
         // told so and the cookie goes; a failed entry is logged.
         if let Err(error) = sign_in::audit_sign_out(state.app(), &session.principal, now).await {

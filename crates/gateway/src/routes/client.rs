@@ -469,9 +469,12 @@ pub(crate) async fn erase_me(
         state.now(),
     )
     .await?;
+    // The client's data is gone whatever happens here; a session left in the store finds
+    // no client and is refused.
     state
         .services()
         .sessions
-        .remove_principal(&caller.principal);
+        .remove_principal(&caller.principal)
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -196,8 +196,10 @@ pub(crate) async fn front(
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
     headers: HeaderMap,
 ) -> Response {
-    let session = crate::extract::cookie(&headers, crate::sessions::SESSION_COOKIE)
-        .and_then(|id| state.services().sessions.get(id, state.now()));
+    let session = match crate::extract::cookie(&headers, crate::sessions::SESSION_COOKIE) {
+        Some(id) => state.services().sessions.get(id, state.now()).await,
+        None => None,
+    };
     match session.map(|s| s.principal.role()) {
         Some(omadata_app::Role::Client) => axum::response::Redirect::to("/my/data").into_response(),
         Some(_) => crate::pages::app_shell().await.into_response(),

@@ -130,7 +130,8 @@ async fn erase(
         .remove_principal(&Principal::Client {
             id: page.client,
             display_name: String::new(),
-        });
+        })
+        .await;
     // Nobody is signed in on the goodbye page.
     let chrome = Chrome::new(&headers, "/");
     let mut response = render(StatusCode::OK, &ErasedPage { chrome: &chrome });

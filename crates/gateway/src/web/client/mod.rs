@@ -126,8 +126,10 @@ impl FromRequestParts<AppState> for ClientPage {
     ) -> Result<Self, Self::Rejection> {
         let path = parts.uri.path();
         let page = page_of(path);
-        let session = cookie(&parts.headers, SESSION_COOKIE)
-            .and_then(|id| state.services().sessions.get(id, state.now()));
+        let session = match cookie(&parts.headers, SESSION_COOKIE) {
+            Some(id) => state.services().sessions.get(id, state.now()).await,
+            None => None,
+        };
         let Some(session) = session else {
             // Signed out or expired: a page is shown after signing in again; a form's
             // post is not repeated (and a redirect to the provider would break the
