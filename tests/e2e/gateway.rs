@@ -973,3 +973,63 @@ async fn guessing_pairing_codes_and_hammering_login_are_stopped_and_audited() {
             .any(|e| e["event"] == "login_refused" && e["reason"] == "rate_limited")
     );
 }
+
+/// A restart forgives nothing and signs nobody out: the pairing-code lockout and the
+/// professional's session are in the store, not in the stopped process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_pairing_lockouts_and_sessions() {
+    let mut gateway = Gateway::demo().await.unwrap();
+    let mut pro = gateway.signed_in("pro-unrelated", None).await.unwrap();
+    let ask = |code: &str, now: chrono::DateTime<chrono::Utc>| {
+        json!({
+            "pairing_code": code,
+            "fields": [{"path": "identity.name"}],
+            "actions": ["read"],
+            "purpose": {"code": "guidance"},
+            "valid_until": (now + Duration::days(5)).to_rfc3339(),
+        })
+    };
+    for guess in 0..5 {
+        let (status, _) = pro
+            .call(
+                Method::POST,
+                "/api/v1/access-requests",
+                Some(ask(&format!("BBBBB-BBBB{guess}"), gateway.now())),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    gateway.stop().await.unwrap();
+    let mut options = gateway.restart_options().unwrap();
+    options.clock = Some(gateway.clock.clone());
+    let server = omadata::server::start(options).await.unwrap();
+    gateway.base = server.public_url.as_str().trim_end_matches('/').to_owned();
+    gateway.server = Some(server);
+    pro.base = gateway.base.clone();
+    // The same browser session, without signing in again: still signed in, still locked out.
+    let (status, problem) = pro
+        .call(
+            Method::POST,
+            "/api/v1/access-requests",
+            Some(ask("BBBBB-BBBB9", gateway.now())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("too_many_attempts")),
+        "{problem}"
+    );
+    // Past the window the professional may try again.
+    gateway.clock.advance(Duration::minutes(16));
+    let (status, problem) = pro
+        .call(
+            Method::POST,
+            "/api/v1/access-requests",
+            Some(ask("BBBBB-BBBB9", gateway.now())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+}

@@ -485,6 +485,10 @@ async fn a_second_gateway_stands_by_until_the_first_stops_then_takes_over() {
         )
         .await
         .unwrap();
-    assert_eq!(status, StatusCode::OK, "the CSRF token carried over too: {body}");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the CSRF token carried over too: {body}"
+    );
     second.stop().await.unwrap();
 }

@@ -1,6 +1,7 @@
 //! The client's own data and consents: their record, pairing codes, requests, grants,
 //! receipts, who has looked, the export, and erasure.
 
+use crate::limits::Quota;
 use crate::{AppError, AppResult, Services};
 use chrono::{DateTime, Duration, Utc};
 use omadata_consent::audit::{AuditEntry, AuditEvent, AuditFilter};
@@ -226,7 +227,9 @@ pub async fn create_grant(
     let grant = services
         .on_disk(move |services| Ok(services.consent.grant(client, &grantee, ask, now)?))
         .await?;
-    created.record(&limiter_key, now);
+    services
+        .count(Quota::GrantsCreated, limiter_key, now)
+        .await?;
     Ok(grant)
 }
 

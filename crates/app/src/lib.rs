@@ -39,6 +39,7 @@ pub mod sign_in;
 pub use error::{AppError, AppResult};
 pub use principal::{Principal, Role};
 
+use chrono::{DateTime, Utc};
 use omadata_clock::Clock;
 use omadata_consent::audit::AuditEntry;
 use omadata_consent::{Consent, Directory};
@@ -85,6 +86,9 @@ impl Services {
         clock: Arc<dyn Clock>,
         checkpoint_every: Option<Duration>,
     ) -> std::io::Result<Arc<Self>> {
+        // Events counted before a restart (or by the gateway this one took over from).
+        let quotas = limits::Quotas::restore(consent.store().as_ref(), clock.now())
+            .map_err(std::io::Error::other)?;
         let committer = commit::AuditCommitter::start(consent.audit_handle())?;
         let checkpointer = checkpoint_every
             .map(|every| checkpoints::Checkpointer::start(consent.audit_handle(), clock, every))
@@ -95,7 +99,7 @@ impl Services {
             vault,
             consent,
             directory,
-            quotas: limits::Quotas::default(),
+            quotas,
             decisions: DecisionCounters::default(),
         }))
     }
@@ -133,6 +137,21 @@ impl Services {
     /// entries).
     pub fn save_audit_heads(&self) -> AppResult<()> {
         Ok(self.consent.audit().save_heads()?)
+    }
+
+    /// Counts one event of `quota` for `key`, durably; whether it was within the limit.
+    pub async fn count(
+        self: &Arc<Self>,
+        quota: limits::Quota,
+        key: String,
+        now: DateTime<Utc>,
+    ) -> AppResult<bool> {
+        self.on_disk(move |services| {
+            Ok(services
+                .quotas
+                .record(services.consent.store().as_ref(), quota, &key, now)?)
+        })
+        .await
     }
 
     /// Runs `work`, which waits for the disk (a durable write), on the blocking pool so

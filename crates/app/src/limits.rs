@@ -1,7 +1,13 @@
 //! Quotas the use cases keep: against guessing pairing codes, probing client ids, and
-//! growing storage. In memory: they protect one running gateway.
+//! growing storage. Counted in memory; every counted event is also written to the store
+//! (`layout::QUOTA_EVENT`) and read back at start, so a restart or a standby taking over
+//! forgives nothing. Events are few by design (each quota stops its own growth), so the
+//! writes are bounded per professional or client.
 
 use chrono::{DateTime, Duration, Utc};
+use omadata_consent::layout;
+use omadata_consent::store::{ConsentStore, Write};
+use omadata_vault::store::StoreError;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,6 +52,90 @@ impl RateLimiter {
     }
 }
 
+/// A quota's events in the store: `q/NAME\0KEY\0` then the time (8 bytes) and a
+/// counter (4 bytes), so two events in one millisecond are two keys.
+fn event_prefix(name: &str, key: &str) -> Vec<u8> {
+    layout::key(&[
+        layout::QUOTA_EVENT,
+        name.as_bytes(),
+        b"\0",
+        key.as_bytes(),
+        b"\0",
+    ])
+}
+
+/// Stored events read per scan.
+const SCAN_BATCH: usize = 1_000;
+
+impl RateLimiter {
+    /// The writes that store one event for `key` at `now` and drop its events that left
+    /// the window.
+    fn stored_event(
+        &self,
+        store: &dyn ConsentStore,
+        name: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Write>, StoreError> {
+        let prefix = event_prefix(name, key);
+        let existing = store.scan(&prefix, None, false, SCAN_BATCH)?;
+        let mut writes: Vec<Write> = existing
+            .iter()
+            .filter(|(k, _)| Self::time_of(&prefix, k).is_none_or(|at| at <= now - self.window))
+            .map(|(k, _)| (k.clone(), None))
+            .collect();
+        let mut event = prefix;
+        event.extend_from_slice(&layout::time_key(&now));
+        event.extend_from_slice(&(existing.len() as u32).to_be_bytes());
+        writes.push((event, Some(Vec::new())));
+        Ok(writes)
+    }
+
+    fn time_of(prefix: &[u8], key: &[u8]) -> Option<DateTime<Utc>> {
+        layout::time_of_key(key.get(prefix.len()..prefix.len() + 8)?)
+    }
+
+    /// Takes the events of the stored quota `name` still inside the window at `now`.
+    fn restore(
+        &self,
+        store: &dyn ConsentStore,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let prefix = layout::key(&[layout::QUOTA_EVENT, name.as_bytes(), b"\0"]);
+        let mut from: Option<Vec<u8>> = None;
+        let mut restored = 0;
+        let mut events = self.events.lock();
+        loop {
+            let page = store.scan(&prefix, from.as_deref(), false, SCAN_BATCH + 1)?;
+            let fresh: Vec<_> = page
+                .into_iter()
+                .filter(|(k, _)| from.as_deref() != Some(k.as_slice()))
+                .collect();
+            let Some((last, _)) = fresh.last() else {
+                return Ok(restored);
+            };
+            from = Some(last.clone());
+            for (stored, _) in &fresh {
+                let rest = stored.get(prefix.len()..).unwrap_or_default();
+                let Some(end) = rest.iter().position(|b| *b == 0) else {
+                    continue;
+                };
+                let (Ok(key), Some(at)) = (
+                    std::str::from_utf8(rest.get(..end).unwrap_or_default()),
+                    rest.get(end + 1..end + 9).and_then(layout::time_of_key),
+                ) else {
+                    continue;
+                };
+                if at > now - self.window && at <= now {
+                    events.entry(key.to_owned()).or_default().push(at);
+                    restored += 1;
+                }
+            }
+        }
+    }
+}
+
 /// The use cases' quotas.
 #[derive(Debug)]
 pub struct Quotas {
@@ -74,6 +164,63 @@ impl Default for Quotas {
     }
 }
 
+/// Which stored quota.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quota {
+    PairingFailures,
+    RefusedReads,
+    GrantsCreated,
+}
+
+impl Quota {
+    const ALL: [Quota; 3] = [
+        Quota::PairingFailures,
+        Quota::RefusedReads,
+        Quota::GrantsCreated,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Quota::PairingFailures => "pairing",
+            Quota::RefusedReads => "refused",
+            Quota::GrantsCreated => "grants",
+        }
+    }
+}
+
+impl Quotas {
+    pub fn limiter(&self, quota: Quota) -> &RateLimiter {
+        match quota {
+            Quota::PairingFailures => &self.pairing_failures,
+            Quota::RefusedReads => &self.refused_reads,
+            Quota::GrantsCreated => &self.grants_created,
+        }
+    }
+
+    /// The quotas with every stored event still inside its window at `now`.
+    pub fn restore(store: &dyn ConsentStore, now: DateTime<Utc>) -> Result<Self, StoreError> {
+        let quotas = Self::default();
+        for quota in Quota::ALL {
+            quotas.limiter(quota).restore(store, quota.name(), now)?;
+        }
+        Ok(quotas)
+    }
+
+    /// Counts one event of `quota` for `key`, in the store first; returns whether it was
+    /// still within the limit. A store that refuses it leaves it uncounted and says so.
+    pub fn record(
+        &self,
+        store: &dyn ConsentStore,
+        quota: Quota,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let limiter = self.limiter(quota);
+        store.apply(limiter.stored_event(store, quota.name(), key, now)?)?;
+        Ok(limiter.record(key, now))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +237,52 @@ mod tests {
         assert!(!limiter.record("a", t0 + Duration::seconds(5)));
         assert!(limiter.allows("b", t0 + Duration::seconds(5)));
         assert!(limiter.allows("a", t0 + Duration::seconds(70)));
+    }
+
+    #[test]
+    fn stored_events_count_again_after_a_restart_until_their_window_passes() {
+        use omadata_consent::store::MemoryConsentStore;
+        let store = MemoryConsentStore::new();
+        let t0 = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let quotas = Quotas::default();
+        for i in 0..5 {
+            let within = quotas
+                .record(
+                    &store,
+                    Quota::PairingFailures,
+                    "pro-1",
+                    t0 + Duration::milliseconds(i % 2),
+                )
+                .unwrap();
+            assert!(within);
+        }
+        assert!(!quotas.pairing_failures.allows("pro-1", t0));
+        // A restarted gateway still refuses, and counts nothing for others.
+        let restarted = Quotas::restore(&store, t0 + Duration::minutes(1)).unwrap();
+        assert!(
+            !restarted
+                .pairing_failures
+                .allows("pro-1", t0 + Duration::minutes(1))
+        );
+        assert!(
+            restarted
+                .pairing_failures
+                .allows("pro-2", t0 + Duration::minutes(1))
+        );
+        assert!(
+            restarted
+                .grants_created
+                .allows("pro-1", t0 + Duration::minutes(1))
+        );
+        // Past the window the events neither count nor come back; the next event drops
+        // the stored ones that left the window.
+        let later = t0 + Duration::minutes(16);
+        let fresh = Quotas::restore(&store, later).unwrap();
+        assert!(fresh.pairing_failures.allows("pro-1", later));
+        fresh
+            .record(&store, Quota::PairingFailures, "pro-1", later)
+            .unwrap();
+        let prefix = event_prefix("pairing", "pro-1");
+        assert_eq!(store.scan(&prefix, None, false, 100).unwrap().len(), 1);
     }
 }

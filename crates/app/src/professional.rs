@@ -3,6 +3,7 @@
 //! returned.
 
 use crate::client::{AuthoredRecord, authored};
+use crate::limits::Quota;
 use crate::{AppError, AppResult, Services};
 use chrono::{DateTime, Utc};
 use omadata_consent::audit::{AuditEntry, AuditEvent};
@@ -38,7 +39,9 @@ pub async fn request_access(
         .await?;
     match result {
         Err(ConsentError::PairingCodeInvalid) => {
-            failures.record(&limiter_key, now);
+            services
+                .count(Quota::PairingFailures, limiter_key.clone(), now)
+                .await?;
             if !failures.allows(&limiter_key, now) {
                 audit_lockout(services, staff, "pairing_code_guessing", now).await?;
             }
@@ -266,10 +269,16 @@ pub async fn write_client_field(
 /// Counts one refused read or write by `staff`; the refusal that reaches the limit is
 /// audited once, as the summary of the probing (later ones are refused before any
 /// decision, so they add nothing to the log).
-async fn count_refusal(services: &Services, staff: &Staff, now: DateTime<Utc>) -> AppResult<()> {
+async fn count_refusal(
+    services: &Arc<Services>,
+    staff: &Staff,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
     let refused = &services.quotas.refused_reads;
     let key = staff.id.to_string();
-    refused.record(&key, now);
+    services
+        .count(Quota::RefusedReads, key.clone(), now)
+        .await?;
     if !refused.allows(&key, now) {
         audit_lockout(services, staff, "refused_reads", now).await?;
     }
@@ -296,7 +305,7 @@ async fn audit_lockout(
 /// adds nothing to the log; what the grants allow goes on, so the clients' service does
 /// not stop.
 async fn probed_client(
-    services: &Services,
+    services: &Arc<Services>,
     staff: &Staff,
     now: DateTime<Utc>,
     client: &str,

@@ -73,6 +73,10 @@ pub const SIGN_IN_SUBJECT_HASH: &str = "login-subject";
 /// (expiry in clear first, for the sweep).
 pub const SESSION: &[u8] = b"sess/";
 
+/// `q/quota\0key\0time n`: one counted event of a quota (a failed pairing code, a
+/// refused read, a created grant), kept while it counts.
+pub const QUOTA_EVENT: &[u8] = b"q/";
+
 // ---- audit log (entries themselves live in the store's journal) -------------------
 
 /// `a/e/seq`: entries of stores from before the journal, and the copies a consent change
