@@ -2,7 +2,6 @@
 //! data directory, and the restored service: every write acknowledged before the backup
 //! began is there, the audit log verifies, and the client can sign in and read it.
 
-use omadata::cli::run;
 use omadata::server::ServerOptions;
 use omadata_e2e::{Gateway, open_sled_vault};
 use reqwest::{Method, StatusCode};
@@ -12,11 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 fn omadata(args: &[&str]) -> Result<String, omadata::cli::CliError> {
-    let mut out = Vec::new();
-    let mut argv = vec!["omadata"];
-    argv.extend_from_slice(args);
-    run(argv, &mut out)?;
-    Ok(String::from_utf8(out).unwrap())
+    omadata_e2e::omadata_cli(args)
 }
 
 fn p(path: &Path) -> String {

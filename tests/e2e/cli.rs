@@ -2,7 +2,7 @@
 //! verification (offline, from published keys only), export, and master-key rotation.
 
 use chrono::{DateTime, Duration, Utc};
-use omadata::cli::{CliError, run};
+use omadata::cli::CliError;
 use omadata_consent::audit::AuditFilter;
 use omadata_consent::*;
 use omadata_store_sled::SledStore;
@@ -15,12 +15,8 @@ fn t(seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_790_000_000 + seconds, 0).unwrap()
 }
 
-fn omadata(args: &[&str]) -> Result<String, CliError> {
-    let mut out = Vec::new();
-    let mut argv = vec!["omadata"];
-    argv.extend_from_slice(args);
-    run(argv, &mut out)?;
-    Ok(String::from_utf8(out).unwrap())
+fn omadata(args: &[&str]) -> Result<String, omadata::cli::CliError> {
+    omadata_e2e::omadata_cli(args)
 }
 
 fn p(path: &Path) -> &str {

@@ -56,21 +56,6 @@ fn spawn_gateway(dir: &std::path::Path, port: u16, store: &StoreChoice) -> Child
     child
 }
 
-async fn login(base: &str, person: &str) -> Browser {
-    let mut browser = Browser {
-        http: reqwest::Client::builder()
-            .cookie_store(true)
-            .build()
-            .unwrap(),
-        base: base.to_owned(),
-        csrf: None,
-        bearer: None,
-    };
-    let (status, page) = browser.login(person, None).await.unwrap();
-    assert_eq!(status, StatusCode::OK, "{person}: {page}");
-    browser
-}
-
 #[derive(Debug, Clone)]
 struct Acked {
     path: String,
@@ -97,8 +82,8 @@ async fn acknowledged_writes_survive_repeated_gateway_kills() {
     let mut client_id = None;
     for cycle in 0..CYCLES {
         let mut gateway = spawn_gateway(&data, port, &store);
-        let client = Arc::new(login(&base, "client1").await);
-        let youth = Arc::new(login(&base, "pro-youth").await);
+        let client = Arc::new(Browser::signed_in_at(&base, "client1").await.unwrap());
+        let youth = Arc::new(Browser::signed_in_at(&base, "pro-youth").await.unwrap());
         let (_, me) = client.get("/api/v1/me").await.unwrap();
         let id = me["id"].as_str().unwrap().to_owned();
         assert_eq!(

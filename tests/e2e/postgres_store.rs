@@ -4,7 +4,6 @@
 //! moves to PostgreSQL whole (`migrate-store`) and serves there: the same records, the
 //! same audit log (it verifies), old receipts still verify.
 
-use omadata::cli::run;
 use omadata::server::ServerOptions;
 use omadata::store::StoreChoice;
 use omadata_consent::store::{ConsentStore, JournalRecord, MemoryConsentStore};
@@ -20,11 +19,7 @@ use serde_json::json;
 use std::path::Path;
 
 fn omadata(args: &[&str]) -> Result<String, omadata::cli::CliError> {
-    let mut out = Vec::new();
-    let mut argv = vec!["omadata"];
-    argv.extend_from_slice(args);
-    run(argv, &mut out)?;
-    Ok(String::from_utf8(out).unwrap())
+    omadata_e2e::omadata_cli(args)
 }
 
 fn p(path: &Path) -> String {
@@ -269,21 +264,6 @@ fn run_sql(url: &str, sql: &str) {
     });
 }
 
-async fn sign_in(base: &str, person: &str) -> Browser {
-    let mut browser = Browser {
-        http: reqwest::Client::builder()
-            .cookie_store(true)
-            .build()
-            .unwrap(),
-        base: base.to_owned(),
-        csrf: None,
-        bearer: None,
-    };
-    let (status, page) = browser.login(person, None).await.unwrap();
-    assert_eq!(status, StatusCode::OK, "{page}");
-    browser
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sled_store_moves_to_postgres_whole_and_serves_there() {
     let mut gateway = Gateway::demo_with(|options| options.store = StoreChoice::Embedded)
@@ -422,11 +402,13 @@ async fn a_sled_store_moves_to_postgres_whole_and_serves_there() {
     options.store = StoreChoice::resolve(Some(url.clone()), None).unwrap();
     let server = omadata::server::start(options).await.unwrap();
     let base = server.public_url.as_str().trim_end_matches('/').to_owned();
-    let client = sign_in(&base, "client2").await;
+    let client = Browser::signed_in_at(&base, "client2").await.unwrap();
     let (status, record) = client.get("/api/v1/me/record").await.unwrap();
     assert_eq!(status, StatusCode::OK);
     assert!(record.to_string().contains("ennen siirtoa"), "{record}");
-    let professional = sign_in(&base, "pro-employment").await;
+    let professional = Browser::signed_in_at(&base, "pro-employment")
+        .await
+        .unwrap();
     let (status, read) = professional
         .get(&format!("/api/v1/clients/{client_id}/record"))
         .await

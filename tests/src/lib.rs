@@ -32,6 +32,15 @@ pub fn open_sled_vault(dir: &Path) -> Result<Vault, VaultError> {
     Vault::open(store, Keyring::new(key), Arc::new(Catalogue::builtin()?))
 }
 
+/// Runs `omadata <args>` in-process; returns what it printed.
+pub fn omadata_cli<S: AsRef<str>>(args: &[S]) -> Result<String, omadata::cli::CliError> {
+    let mut out = Vec::new();
+    let argv =
+        std::iter::once("omadata".to_owned()).chain(args.iter().map(|a| a.as_ref().to_owned()));
+    omadata::cli::run(argv, &mut out)?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
 /// The bearer token the test gateways' `/metrics` requires.
 pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
 
@@ -99,12 +108,12 @@ impl Gateway {
 
     /// Runs `omadata <args>` in-process on this gateway's store; returns what it printed.
     pub fn cli(&self, args: &[&str]) -> Result<String, omadata::cli::CliError> {
-        let mut out = Vec::new();
-        let argv = std::iter::once("omadata".to_owned())
-            .chain(args.iter().map(|a| (*a).to_owned()))
-            .chain(self.store_args());
-        omadata::cli::run(argv, &mut out)?;
-        Ok(String::from_utf8_lossy(&out).into_owned())
+        let argv: Vec<String> = args
+            .iter()
+            .map(|a| (*a).to_owned())
+            .chain(self.store_args())
+            .collect();
+        omadata_cli(&argv)
     }
 
     /// Options that start the demo wiring again on this gateway's data and store.
@@ -180,6 +189,22 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// A browser signed in as `person` on the gateway at `base` (a server a test started
+    /// itself); an error when the sign-in does not end on the app.
+    pub async fn signed_in_at(base: &str, person: &str) -> Result<Self, Fail> {
+        let mut browser = Browser {
+            http: reqwest::Client::builder().cookie_store(true).build()?,
+            base: base.to_owned(),
+            csrf: None,
+            bearer: None,
+        };
+        let (status, page) = browser.login(person, None).await?;
+        if status != StatusCode::OK {
+            return Err(format!("{person} could not sign in: {status}: {page}").into());
+        }
+        Ok(browser)
+    }
+
     /// Follows the whole login through the test provider; returns the final status and
     /// page. On success the CSRF token is fetched from `/api/v1/me`.
     pub async fn login(
