@@ -9,7 +9,7 @@ use omadata::store::StoreChoice;
 use omadata_consent::store::{ConsentStore, JournalRecord, MemoryConsentStore};
 use omadata_e2e::postgres::fresh_database;
 use omadata_e2e::{Browser, Gateway};
-use omadata_store_postgres::{PgOptions, PgStore};
+use omadata_store_postgres::{Access, PgOptions, PgStore};
 use omadata_vault::ClientId;
 use omadata_vault::memory::MemoryStore;
 use omadata_vault::store::VaultStore;
@@ -34,11 +34,22 @@ fn reader(url: &str) -> PgStore {
     PgStore::open(
         url,
         &PgOptions {
-            lease: false,
+            access: Access::Read,
             ..PgOptions::default()
         },
     )
     .unwrap()
+}
+
+fn alone(url: &str) -> Result<PgStore, omadata_vault::store::StoreError> {
+    PgStore::open(
+        url,
+        &PgOptions {
+            access: Access::Exclusive,
+            lease_wait: Some(std::time::Duration::ZERO),
+            ..PgOptions::default()
+        },
+    )
 }
 
 fn bytes() -> impl Strategy<Value = Vec<u8>> {
@@ -201,22 +212,28 @@ fn the_audit_journal_appends_whole_batches_takes_a_retry_and_refuses_a_second_wr
 }
 
 #[test]
-fn one_process_holds_a_database_and_its_schema_is_migrated_once() {
+fn gateways_share_a_database_a_command_that_must_be_alone_is_refused_and_migrations_run_once() {
     let url = fresh_database().unwrap();
+    let latest = omadata_store_postgres::migrations::latest();
     let holder = open(&url);
-    assert_eq!(holder.schema_version().unwrap(), 1);
-    let refused = PgStore::open(&url, &PgOptions::default()).unwrap_err();
+    assert_eq!(holder.schema_version().unwrap(), latest);
+    // A second gateway serves beside the first.
+    let beside = open(&url);
+    assert_eq!(beside.schema_version().unwrap(), latest);
+    // `keys rotate` must be alone: refused while any gateway serves.
+    let refused = alone(&url).unwrap_err();
     assert!(
-        refused.to_string().contains("another OmaData process"),
+        refused.to_string().contains("excludes this one"),
         "{refused}"
     );
     // Reading (audit verify) is not refused.
-    assert_eq!(reader(&url).schema_version().unwrap(), 1);
+    assert_eq!(reader(&url).schema_version().unwrap(), latest);
     drop(holder);
-    // The lease ends with the process's connection.
+    drop(beside);
+    // The lease ends with the processes' connections.
     let mut reopened = None;
     for _ in 0..50 {
-        match PgStore::open(&url, &PgOptions::default()) {
+        match alone(&url) {
             Ok(store) => {
                 reopened = Some(store);
                 break;
@@ -225,12 +242,26 @@ fn one_process_holds_a_database_and_its_schema_is_migrated_once() {
         }
     }
     let reopened = reopened.expect("the lease was not released");
-    assert_eq!(reopened.schema_version().unwrap(), 1);
+    assert_eq!(reopened.schema_version().unwrap(), latest);
+    // ... and while it is alone, no gateway starts.
+    assert!(
+        PgStore::open(
+            &url,
+            &PgOptions {
+                lease_wait: Some(std::time::Duration::ZERO),
+                ..PgOptions::default()
+            }
+        )
+        .is_err()
+    );
     drop(reopened);
 
     // A database a newer OmaData upgraded is refused, not used.
     let said = omadata(&["migrate", "--store", &url]).unwrap();
-    assert!(said.contains("schema at version 1"), "{said}");
+    assert!(
+        said.contains(&format!("schema at version {latest}")),
+        "{said}"
+    );
     assert!(
         !said.contains("postgres@"),
         "no credentials in output: {said}"
@@ -421,56 +452,172 @@ async fn a_sled_store_moves_to_postgres_whole_and_serves_there() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_gateway_stands_by_until_the_first_stops_then_takes_over() {
+async fn two_gateways_serve_one_database_at_once_and_share_everything() {
     let url = fresh_database().unwrap();
     let mut first = Gateway::demo_with(|options| {
         options.store = StoreChoice::resolve(Some(url.clone()), None).unwrap();
     })
     .await
     .unwrap();
-    let mut client = first.signed_in("client2", None).await.unwrap();
-    let (status, body) = client
-        .call(
-            Method::PUT,
-            "/api/v1/me/record/plan.follow_up",
-            Some(json!({ "value": "ennen vaihtoa" })),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, StatusCode::OK, "{body}");
+    // The second shares the key files, the database and the clock; it serves at once.
+    let mut options = first.restart_options().unwrap();
+    options.clock = Some(first.clock.clone());
+    let second = omadata::server::start(options).await.unwrap();
+    let second_base = second.public_url.as_str().trim_end_matches('/').to_owned();
+    let first_base = first.base.clone();
 
-    // The standby shares the key files and the database; it waits for the lease.
-    let options = first.restart_options().unwrap();
-    let standby = tokio::spawn(omadata::server::start(options));
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    assert!(
-        !standby.is_finished(),
-        "the standby started while the first gateway served"
-    );
-    first.stop().await.unwrap();
-    let second = tokio::time::timeout(std::time::Duration::from_secs(20), standby)
-        .await
-        .expect("the standby did not take over")
-        .unwrap()
-        .unwrap();
-    // The client is still signed in: the session was in the store, not in the first
-    // gateway's memory.
-    client.base = second.public_url.as_str().trim_end_matches('/').to_owned();
-    let (status, record) = client.get("/api/v1/me/record").await.unwrap();
-    assert_eq!(status, StatusCode::OK, "{record}");
-    assert!(record.to_string().contains("ennen vaihtoa"), "{record}");
-    let (status, body) = client
+    // Signed in at the first, the client is signed in at the second (the same cookie).
+    let mut client = first.signed_in("client2", None).await.unwrap();
+    let (_, me) = client.get("/api/v1/me").await.unwrap();
+    let client_id = me["id"].as_str().unwrap().to_owned();
+    client.base = second_base.clone();
+    let (status, _) = client
         .call(
             Method::PUT,
-            "/api/v1/me/record/plan.follow_up",
-            Some(json!({ "value": "vaihdon jälkeen" })),
+            "/api/v1/me/record/identity.phone",
+            Some(json!({ "value": "+358 50 111 2222" })),
         )
         .await
         .unwrap();
     assert_eq!(
         status,
         StatusCode::OK,
-        "the CSRF token carried over too: {body}"
+        "the session and its CSRF token are shared"
     );
+    client.base = first_base.clone();
+
+    // A professional at the second asks with a code the first issued; the client
+    // approves at the first; the professional reads at the second.
+    let pro = Browser::signed_in_at(&second_base, "pro-employment")
+        .await
+        .unwrap();
+    let until = (first.now() + chrono::Duration::days(30)).to_rfc3339();
+    let request = pro
+        .ask_access(
+            &client,
+            json!({
+                "fields": [{"path": "identity.phone"}],
+                "actions": ["read"],
+                "purpose": {"code": "guidance"},
+                "valid_until": until,
+            }),
+        )
+        .await
+        .unwrap();
+    let (status, grant) = client
+        .call(
+            Method::POST,
+            &format!(
+                "/api/v1/me/access-requests/{}/approve",
+                request["id"].as_str().unwrap()
+            ),
+            Some(json!({})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{grant}");
+    let record_path = format!("/api/v1/clients/{client_id}/record");
+    // Both gateways append to the one audit log at once.
+    let mut pro_at_first = Browser::signed_in_at(&first_base, "pro-employment")
+        .await
+        .unwrap();
+    for _ in 0..10 {
+        let (a, b) = tokio::join!(pro.get(&record_path), pro_at_first.get(&record_path));
+        let ((status_a, record), (status_b, _)) = (a.unwrap(), b.unwrap());
+        assert_eq!(
+            (status_a, status_b),
+            (StatusCode::OK, StatusCode::OK),
+            "{record}"
+        );
+        assert!(record.to_string().contains("+358 50 111 2222"), "{record}");
+    }
+
+    // Revoked through the first: the very next read through the second is refused.
+    let (status, _) = client
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/me/grants/{}", grant["id"].as_str().unwrap()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = pro.get(&record_path).await.unwrap();
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a revocation holds at every gateway"
+    );
+
+    // Wrong pairing codes count across gateways: 3 at one and 2 at the other lock out.
+    let ask = |code: &str| {
+        json!({
+            "pairing_code": code,
+            "fields": [{"path": "identity.name"}],
+            "actions": ["read"],
+            "purpose": {"code": "guidance"},
+            "valid_until": until,
+        })
+    };
+    for guess in 0..5 {
+        let guesser = if guess < 3 { &pro_at_first } else { &pro };
+        let (status, _) = guesser
+            .call(
+                Method::POST,
+                "/api/v1/access-requests",
+                Some(ask(&format!("BBBBB-BBBB{guess}"))),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let (status, problem) = pro_at_first
+        .call(
+            Method::POST,
+            "/api/v1/access-requests",
+            Some(ask("BBBBB-BBBB9")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("too_many_attempts")),
+        "{problem}"
+    );
+
+    // Signed out at the second: the same session is gone at the first too.
+    pro_at_first.base = second_base.clone();
+    let (status, _) = pro_at_first
+        .call(Method::POST, "/auth/logout", None)
+        .await
+        .unwrap();
+    assert!(status.is_success() || status.is_redirection(), "{status}");
+    pro_at_first.base = first_base.clone();
+    let (status, _) = pro_at_first.get("/api/v1/me").await.unwrap();
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "signed out everywhere");
+
+    // One log, with both gateways' entries in one order: it verifies.
     second.stop().await.unwrap();
+    first.stop().await.unwrap();
+    let jwks_file = first.dir.path().join("jwks.json");
+    let jwks = omadata(&[
+        "keys",
+        "jwks",
+        "--signing-key",
+        &p(&first.data_dir().join("signing.key")),
+    ])
+    .unwrap();
+    std::fs::write(&jwks_file, jwks).unwrap();
+    let said = omadata(&["audit", "verify", "--store", &url, "--jwks", &p(&jwks_file)]).unwrap();
+    assert!(said.contains("valid"), "{said}");
+    let reads = first
+        .audit_entries()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "access" && e["outcome"] == "permit")
+        .count();
+    assert!(
+        reads >= 20,
+        "every read through either gateway is in the log: {reads}"
+    );
 }

@@ -220,8 +220,10 @@ pub async fn create_grant(
         .ok_or(AppError::UnknownProfessional)?;
     let grantee = services.directory.grantee(&staff)?;
     let limiter_key = client.to_string();
-    let created = &services.quotas.grants_created;
-    if !created.allows(&limiter_key, now) {
+    if !services
+        .allows(Quota::GrantsCreated, &limiter_key, now)
+        .await?
+    {
         return Err(AppError::TooManyGrants);
     }
     let grant = services

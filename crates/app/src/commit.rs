@@ -2,7 +2,7 @@
 //! tells waiting handlers, so no response leaves before its audit entry is on disk and
 //! concurrent requests share one flush (no blocking thread per waiting request).
 
-use omadata_consent::audit::AuditLog;
+use omadata_consent::audit::{AuditLog, Ticket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -17,16 +17,17 @@ const COMMIT_WINDOW: Duration = Duration::from_micros(500);
 /// What the flusher last achieved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Durability {
-    /// Entries below this sequence number are on disk.
-    durable_below: u64,
-    /// A flush meant to cover the entries below this number failed: their waiters get an
-    /// error instead of hanging. Later entries wait for the next flush.
-    failed_below: u64,
+    /// Entries of tickets below this are settled: on disk, or void.
+    settled_below: Ticket,
+    /// A flush meant to cover the tickets below this failed: their waiters get an error
+    /// instead of hanging. Later entries wait for the next flush.
+    failed_below: Ticket,
 }
 
 /// The flusher thread and the channel it reports on. Dropping it stops the thread.
 #[derive(Debug)]
 pub struct AuditCommitter {
+    audit: Arc<AuditLog>,
     durability: watch::Receiver<Durability>,
     stop: Arc<AtomicBool>,
     flusher: Option<std::thread::JoinHandle<()>>,
@@ -36,11 +37,12 @@ impl AuditCommitter {
     /// Starts the flusher for `audit`.
     pub fn start(audit: Arc<AuditLog>) -> std::io::Result<Self> {
         let (sender, durability) = watch::channel(Durability {
-            durable_below: audit.durable_below(),
-            failed_below: 0,
+            settled_below: audit.settled_below(),
+            failed_below: audit.settled_below(),
         });
         let stop = Arc::new(AtomicBool::new(false));
         let stop_flag = stop.clone();
+        let log = audit.clone();
         let flusher = std::thread::Builder::new()
             .name("audit-flusher".into())
             .spawn(move || {
@@ -48,10 +50,10 @@ impl AuditCommitter {
                 while !stop_flag.load(Ordering::Acquire) {
                     // A consent change flushes for itself and may cover entries others
                     // wait for: publish whatever is durable, even with nothing pending.
-                    let durable_below = audit.durable_below();
+                    let settled_below = audit.settled_below();
                     sender.send_if_modified(|d| {
-                        let advanced = durable_below > d.durable_below;
-                        d.durable_below = d.durable_below.max(durable_below);
+                        let advanced = settled_below > d.settled_below;
+                        d.settled_below = d.settled_below.max(settled_below);
                         advanced
                     });
                     // The timeout only bounds how long a stop request waits.
@@ -62,17 +64,20 @@ impl AuditCommitter {
                         // Others are arriving too: let them join this flush.
                         std::thread::sleep(COMMIT_WINDOW);
                     }
-                    let covering = audit.len();
+                    let covering = audit.next_ticket();
                     let before = audit.durable_below();
                     match audit.sync_pending() {
                         Ok(durable_below) => {
                             last_group = durable_below.saturating_sub(before);
-                            sender.send_modify(|d| d.durable_below = durable_below);
+                            let settled_below = audit.settled_below();
+                            sender.send_modify(|d| {
+                                d.settled_below = d.settled_below.max(settled_below);
+                            });
                         }
                         Err(error) => {
                             tracing::error!(%error, "audit log flush failed");
                             sender.send_modify(|d| {
-                                d.durable_below = audit.durable_below();
+                                d.settled_below = d.settled_below.max(audit.settled_below());
                                 d.failed_below = d.failed_below.max(covering);
                             });
                             // Do not spin on a failing disk.
@@ -82,6 +87,7 @@ impl AuditCommitter {
                 }
             })?;
         Ok(Self {
+            audit: log,
             durability,
             stop,
             flusher: Some(flusher),
@@ -97,18 +103,18 @@ impl AuditCommitter {
         }
     }
 
-    /// Returns once audit entry `seq` (and all before it) is on disk.
-    pub async fn durable(&self, seq: Option<u64>) -> Result<(), CommitError> {
-        let Some(seq) = seq else { return Ok(()) };
+    /// Returns once the audit entry of `ticket` (and all before it) is on disk.
+    pub async fn durable(&self, ticket: Option<Ticket>) -> Result<(), CommitError> {
+        let Some(ticket) = ticket else { return Ok(()) };
         let mut durability = self.durability.clone();
-        let reached = durability
-            .wait_for(|d| d.durable_below > seq || d.failed_below > seq)
+        durability
+            .wait_for(|d| d.settled_below > ticket || d.failed_below > ticket)
             .await
             .map_err(|_| CommitError::FlusherStopped)?;
-        if reached.durable_below > seq {
-            Ok(())
-        } else {
-            Err(CommitError::FlushFailed)
+        match self.audit.settled(ticket) {
+            Some(Ok(())) => Ok(()),
+            // Void (another gateway appended at its place first), or its flush failed.
+            Some(Err(_)) | None => Err(CommitError::FlushFailed),
         }
     }
 }
@@ -150,13 +156,13 @@ mod tests {
         let now = chrono::DateTime::UNIX_EPOCH;
         let mut seqs = Vec::new();
         for _ in 0..50 {
-            let entry = audit
+            let (entry, ticket) = audit
                 .append_deferred(AuditEntry::new(AuditEvent::Access, now))
                 .unwrap();
-            seqs.push(entry.seq);
+            seqs.push((entry.seq, ticket));
         }
-        for seq in seqs {
-            committer.durable(Some(seq)).await.unwrap();
+        for (seq, ticket) in seqs {
+            committer.durable(Some(ticket)).await.unwrap();
             assert!(audit.durable_below() > seq);
         }
         committer.durable(None).await.unwrap();
@@ -167,14 +173,14 @@ mod tests {
         let (audit, committer) = log_with_committer();
         let now = chrono::DateTime::UNIX_EPOCH;
         for _ in 0..200 {
-            let entry = audit
+            let (_, ticket) = audit
                 .append_deferred(AuditEntry::new(AuditEvent::Access, now))
                 .unwrap();
             // A consent change's own flush covers it, racing the flusher.
-            audit.sync_through(entry.seq).unwrap();
+            audit.sync_through(ticket).unwrap();
             tokio::time::timeout(
                 std::time::Duration::from_secs(2),
-                committer.durable(Some(entry.seq)),
+                committer.durable(Some(ticket)),
             )
             .await
             .expect("a waiter whose entry is on disk was never released")
@@ -198,18 +204,18 @@ mod tests {
         );
         let committer = AuditCommitter::start(audit.clone()).unwrap();
         let now = chrono::DateTime::UNIX_EPOCH;
-        let first = audit
+        let (first, first_ticket) = audit
             .append_deferred(AuditEntry::new(AuditEvent::Access, now))
             .unwrap();
-        let refused = committer.durable(Some(first.seq)).await.unwrap_err();
+        let refused = committer.durable(Some(first_ticket)).await.unwrap_err();
         assert_eq!(refused, CommitError::FlushFailed);
         assert!(audit.durable_below() <= first.seq);
 
         failing.store(false, Ordering::SeqCst);
-        let second = audit
+        let (second, second_ticket) = audit
             .append_deferred(AuditEntry::new(AuditEvent::Access, now))
             .unwrap();
-        committer.durable(Some(second.seq)).await.unwrap();
+        committer.durable(Some(second_ticket)).await.unwrap();
         assert!(audit.durable_below() > second.seq);
     }
 }

@@ -74,6 +74,8 @@ pub struct Services {
     pub directory: Directory,
     pub quotas: limits::Quotas,
     pub decisions: DecisionCounters,
+    /// The shared store's change count as of the last look ([`Services::observe_changes`]).
+    seen_changes: parking_lot::Mutex<Option<u64>>,
 }
 
 impl Services {
@@ -101,14 +103,15 @@ impl Services {
             directory,
             quotas,
             decisions: DecisionCounters::default(),
+            seen_changes: parking_lot::Mutex::new(None),
         }))
     }
 
     /// Appends an audit entry that changes nothing else and returns once it is on disk,
     /// sharing the flush with concurrent requests (group commit).
     pub async fn audit(&self, entry: AuditEntry) -> AppResult<AuditEntry> {
-        let entry = self.consent.audit().append_deferred(entry)?;
-        self.committer.durable(Some(entry.seq)).await?;
+        let (entry, ticket) = self.consent.audit().append_deferred(entry)?;
+        self.committer.durable(Some(ticket)).await?;
         Ok(entry)
     }
 
@@ -137,6 +140,57 @@ impl Services {
     /// entries).
     pub fn save_audit_heads(&self) -> AppResult<()> {
         Ok(self.consent.audit().save_heads()?)
+    }
+
+    /// Whether `key` is still under `quota`'s limit at `now` (nothing is counted). On a
+    /// shared store, a key whose events were forgotten is read from the store first.
+    pub async fn allows(
+        self: &Arc<Self>,
+        quota: limits::Quota,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> AppResult<bool> {
+        let limiter = self.quotas.limiter(quota);
+        if !limiter.is_current(key) {
+            let owned = key.to_owned();
+            self.on_disk(move |services| {
+                Ok(services.quotas.limiter(quota).reload(
+                    services.consent.store().as_ref(),
+                    quota.name(),
+                    &owned,
+                    now,
+                )?)
+            })
+            .await?;
+        }
+        Ok(limiter.allows(key, now))
+    }
+
+    /// On a store other gateways share: forgets what this process cached (grants, staff,
+    /// quota events) once the store's change count moved since the last look, and
+    /// returns whether it did (the gateway then forgets its sessions). Called before a
+    /// request is served, so a change any gateway acknowledged holds at the next request
+    /// through every other.
+    pub async fn observe_changes(self: &Arc<Self>) -> AppResult<bool> {
+        if !self.consent.audit().is_shared() {
+            return Ok(false);
+        }
+        let count = self
+            .on_disk(|services| Ok(services.consent.store().change_count()?))
+            .await?;
+        let Some(count) = count else {
+            return Ok(false);
+        };
+        // Held while forgetting, so no request goes on with what is being forgotten.
+        let mut seen = self.seen_changes.lock();
+        if seen.is_some_and(|seen| seen >= count) {
+            return Ok(false);
+        }
+        self.consent.forget_cached();
+        self.directory.forget_cached();
+        self.quotas.forget();
+        *seen = Some(count);
+        Ok(true)
     }
 
     /// Counts one event of `quota` for `key`, durably; whether it was within the limit.

@@ -1,8 +1,11 @@
 //! Quotas the use cases keep: against guessing pairing codes, probing client ids, and
 //! growing storage. Counted in memory; every counted event is also written to the store
-//! (`layout::QUOTA_EVENT`) and read back at start, so a restart or a standby taking over
-//! forgives nothing. Events are few by design (each quota stops its own growth), so the
-//! writes are bounded per professional or client.
+//! (`layout::QUOTA_EVENT`) and read back at start, so a restart forgives nothing. On a
+//! store other gateways share, the memory is a cache: forgotten when the store's change
+//! count moves ([`Quotas::forget`]), after which a key's events are read from the store
+//! again before it is judged, so 5 wrong pairing codes are 5 across all gateways. Events
+//! are few by design (each quota stops its own growth), so the writes are bounded per
+//! professional or client.
 
 use chrono::{DateTime, Duration, Utc};
 use omadata_consent::layout;
@@ -18,6 +21,10 @@ pub struct RateLimiter {
     limit: usize,
     window: Duration,
     events: Mutex<HashMap<String, Vec<DateTime<Utc>>>>,
+    /// Moved on by [`RateLimiter::forget`]; 0 while memory holds every event.
+    generation: std::sync::atomic::AtomicU64,
+    /// Keys read from the store again since the last [`RateLimiter::forget`].
+    current: Mutex<std::collections::HashSet<String>>,
 }
 
 impl RateLimiter {
@@ -26,7 +33,51 @@ impl RateLimiter {
             limit,
             window,
             events: Mutex::new(HashMap::new()),
+            generation: std::sync::atomic::AtomicU64::new(0),
+            current: Mutex::new(std::collections::HashSet::new()),
         }
+    }
+
+    /// Forgets the counted events: another process may have counted more.
+    pub fn forget(&self) {
+        let mut events = self.events.lock();
+        let mut current = self.current.lock();
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        events.clear();
+        current.clear();
+    }
+
+    /// Whether memory holds every event of `key` (else read them with
+    /// [`RateLimiter::reload`] before judging it).
+    pub fn is_current(&self, key: &str) -> bool {
+        self.generation.load(std::sync::atomic::Ordering::Acquire) == 0
+            || self.current.lock().contains(key)
+    }
+
+    /// Replaces memory's events of `key` with the stored ones still inside the window.
+    pub fn reload(
+        &self,
+        store: &dyn ConsentStore,
+        name: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
+        let prefix = event_prefix(name, key);
+        let stored: Vec<DateTime<Utc>> = store
+            .scan(&prefix, None, false, SCAN_BATCH)?
+            .iter()
+            .filter_map(|(k, _)| Self::time_of(&prefix, k))
+            .filter(|at| *at > now - self.window && *at <= now)
+            .collect();
+        let mut events = self.events.lock();
+        let mut current = self.current.lock();
+        if self.generation.load(std::sync::atomic::Ordering::Acquire) == generation {
+            events.insert(key.to_owned(), stored);
+            current.insert(key.to_owned());
+        }
+        Ok(())
     }
 
     /// Whether `key` is still under its limit at `now` (nothing is recorded).
@@ -35,6 +86,15 @@ impl RateLimiter {
         let recent = events.entry(key.to_owned()).or_default();
         recent.retain(|at| *at > now - self.window);
         recent.len() < self.limit
+    }
+
+    /// Whether the events of `key` counted so far (the newest included) are within the
+    /// limit.
+    fn allows_after(&self, key: &str, now: DateTime<Utc>) -> bool {
+        let mut events = self.events.lock();
+        let recent = events.entry(key.to_owned()).or_default();
+        recent.retain(|at| *at > now - self.window);
+        recent.len() <= self.limit
     }
 
     /// Records one event for `key`; returns whether it was still within the limit.
@@ -179,7 +239,7 @@ impl Quota {
         Quota::GrantsCreated,
     ];
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Quota::PairingFailures => "pairing",
             Quota::RefusedReads => "refused",
@@ -217,7 +277,19 @@ impl Quotas {
     ) -> Result<bool, StoreError> {
         let limiter = self.limiter(quota);
         store.apply(limiter.stored_event(store, quota.name(), key, now)?)?;
+        if store.shared() {
+            // Other gateways count too: the store has every event.
+            limiter.reload(store, quota.name(), key, now)?;
+            return Ok(limiter.allows_after(key, now));
+        }
         Ok(limiter.record(key, now))
+    }
+
+    /// Forgets every counted event (another gateway may have counted more).
+    pub fn forget(&self) {
+        for quota in Quota::ALL {
+            self.limiter(quota).forget();
+        }
     }
 }
 

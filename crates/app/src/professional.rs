@@ -25,8 +25,10 @@ pub async fn request_access(
     now: DateTime<Utc>,
 ) -> AppResult<AccessRequest> {
     let limiter_key = staff.id.to_string();
-    let failures = &services.quotas.pairing_failures;
-    if !failures.allows(&limiter_key, now) {
+    if !services
+        .allows(Quota::PairingFailures, &limiter_key, now)
+        .await?
+    {
         return Err(AppError::TooManyPairingAttempts);
     }
     let grantee = services.directory.grantee(staff)?;
@@ -42,7 +44,10 @@ pub async fn request_access(
             services
                 .count(Quota::PairingFailures, limiter_key.clone(), now)
                 .await?;
-            if !failures.allows(&limiter_key, now) {
+            if !services
+                .allows(Quota::PairingFailures, &limiter_key, now)
+                .await?
+            {
                 audit_lockout(services, staff, "pairing_code_guessing", now).await?;
             }
             Err(ConsentError::PairingCodeInvalid.into())
@@ -274,12 +279,11 @@ async fn count_refusal(
     staff: &Staff,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    let refused = &services.quotas.refused_reads;
     let key = staff.id.to_string();
     services
         .count(Quota::RefusedReads, key.clone(), now)
         .await?;
-    if !refused.allows(&key, now) {
+    if !services.allows(Quota::RefusedReads, &key, now).await? {
         audit_lockout(services, staff, "refused_reads", now).await?;
     }
     Ok(())
@@ -312,9 +316,8 @@ async fn probed_client(
     would_permit: impl FnOnce(ClientId) -> AppResult<bool>,
 ) -> AppResult<ClientId> {
     let probing = !services
-        .quotas
-        .refused_reads
-        .allows(&staff.id.to_string(), now);
+        .allows(Quota::RefusedReads, &staff.id.to_string(), now)
+        .await?;
     let Ok(client) = client.parse::<ClientId>() else {
         if probing {
             return Err(AppError::TooManyRefusedReads);

@@ -220,11 +220,14 @@ fn staff_login_key(subject: &str) -> Vec<u8> {
 pub struct Directory {
     store: Arc<dyn ConsentStore>,
     secret: EnrolmentSecret,
-    /// Staff records read so far. A record changes only through this Directory
-    /// ([`Directory::set_staff_status`] updates the cache in the same call) or through the
-    /// operator's CLI, which can open the store only while no gateway holds it; so a
-    /// cached one is never stale (absences are not cached).
+    /// Staff records read so far. A record changes through this Directory
+    /// ([`Directory::set_staff_status`] updates the cache in the same call), through the
+    /// operator's CLI, or through another gateway on a shared store; the last two move
+    /// the store's change count on, and the gateway then calls
+    /// [`Directory::forget_cached`]. Absences are not cached.
     staff_cache: Mutex<HashMap<ProfessionalId, Staff>>,
+    /// Moved on by [`Directory::forget_cached`]: a record read before it is not cached.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 /// Staff records cached at most; the cache is emptied when full.
@@ -236,7 +239,28 @@ impl Directory {
             store,
             secret,
             staff_cache: Mutex::new(HashMap::new()),
+            generation: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Forgets every cached staff record (another process may have changed one).
+    pub fn forget_cached(&self) {
+        let mut cache = self.staff_cache.lock();
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        cache.clear();
+    }
+
+    /// Caches `staff` as read in `generation`, unless the cache was forgotten since.
+    fn cache_staff(&self, staff: &Staff, generation: u64) {
+        let mut cache = self.staff_cache.lock();
+        if self.generation.load(std::sync::atomic::Ordering::Acquire) != generation {
+            return;
+        }
+        if cache.len() >= STAFF_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(staff.id, staff.clone());
     }
 
     pub fn register_organisation(
@@ -360,13 +384,10 @@ impl Directory {
             });
         }
         staff.status = status;
+        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
         self.store
             .apply(vec![(layout::staff(id), Some(json(&staff)?))])?;
-        let mut cache = self.staff_cache.lock();
-        if cache.len() >= STAFF_CACHE_LIMIT {
-            cache.clear();
-        }
-        cache.insert(id, staff.clone());
+        self.cache_staff(&staff, generation);
         Ok(staff)
     }
 
@@ -374,17 +395,14 @@ impl Directory {
         if let Some(staff) = self.staff_cache.lock().get(&id) {
             return Ok(Some(staff.clone()));
         }
+        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
         let staff: Option<Staff> = self
             .store
             .get(&layout::staff(id))?
             .map(|b| parse(&b))
             .transpose()?;
         if let Some(staff) = &staff {
-            let mut cache = self.staff_cache.lock();
-            if cache.len() >= STAFF_CACHE_LIMIT {
-                cache.clear();
-            }
-            cache.insert(id, staff.clone());
+            self.cache_staff(staff, generation);
         }
         Ok(staff)
     }

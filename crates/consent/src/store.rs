@@ -83,6 +83,49 @@ pub trait ConsentStore: Send + Sync + Debug {
 
     /// Replaces the snapshot blob whole, durably (a crash keeps the old or the new one).
     fn save_journal_snapshot(&self, bytes: &[u8]) -> Result<(), StoreError>;
+
+    /// Records `from..from + limit` (fewer at the journal's end).
+    fn journal_records(&self, from: u64, limit: usize) -> Result<Vec<JournalRecord>, StoreError> {
+        let mut records = Vec::new();
+        for seq in from..from.saturating_add(limit as u64) {
+            match self.journal_record(seq)? {
+                Some(record) => records.push(record),
+                None => break,
+            }
+        }
+        Ok(records)
+    }
+
+    /// Whether other processes write this store at the same time (several gateways on
+    /// one database). Then the audit log appends, and consent changes are made, only
+    /// during this process's turn ([`ConsentStore::take_turn`]), and caches follow
+    /// [`ConsentStore::change_count`].
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Waits for the turn and returns the journal's length as of then. Until
+    /// [`ConsentStore::release_turn`], no other process appends to the journal or applies
+    /// a batch with `apply_deferred`; when the turn is lost (the connection holding it
+    /// ended), those writes fail rather than land outside it.
+    fn take_turn(&self) -> Result<u64, StoreError> {
+        self.journal_len()
+    }
+
+    /// Gives the turn back (a turn already lost needs nothing).
+    fn release_turn(&self) {}
+
+    /// A number that moves on with every batch any process applied, so a process can tell
+    /// that what it cached may be stale (`None`: no other process writes this store).
+    fn change_count(&self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
+
+    /// Whether this process is the one that signs checkpoints and runs the sweeps now
+    /// (one at a time among the processes sharing the store).
+    fn leads(&self) -> bool {
+        true
+    }
 }
 
 /// The in-memory journal of a [`MemoryConsentStore`].
@@ -109,12 +152,28 @@ pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 /// counted or failing, in tests.
 pub type SyncHook = Arc<dyn Fn(&MemoryConsentStore) -> Result<(), StoreError> + Send + Sync>;
 
-/// In-memory store for tests. Clones share data.
+/// What the processes sharing one in-memory store share besides the data: the turn, the
+/// change count and the leader.
+#[derive(Debug, Default)]
+struct Sharing {
+    /// The process holding the turn.
+    holder: parking_lot::Mutex<Option<u64>>,
+    freed: parking_lot::Condvar,
+    changes: std::sync::atomic::AtomicU64,
+    processes: std::sync::atomic::AtomicU64,
+    leader: parking_lot::Mutex<Option<u64>>,
+}
+
+/// In-memory store for tests. Clones share data; [`MemoryConsentStore::shared`] and
+/// [`MemoryConsentStore::another_process`] make handles that behave like separate
+/// processes on one shared database.
 #[derive(Clone, Default)]
 pub struct MemoryConsentStore {
     map: Arc<RwLock<BTreeMap<Vec<u8>, Vec<u8>>>>,
     journal: Arc<RwLock<MemoryJournal>>,
     on_sync: Option<SyncHook>,
+    sharing: Option<Arc<Sharing>>,
+    process: u64,
 }
 
 impl Debug for MemoryConsentStore {
@@ -138,6 +197,61 @@ impl MemoryConsentStore {
             on_sync: Some(hook),
             ..Self::default()
         }
+    }
+
+    /// An empty store that several processes share (each takes a handle with
+    /// [`MemoryConsentStore::another_process`]).
+    pub fn shared() -> Self {
+        Self {
+            sharing: Some(Arc::new(Sharing::default())),
+            ..Self::default()
+        }
+    }
+
+    /// A handle on the same data that acts as another process: its own turn.
+    pub fn another_process(&self) -> Self {
+        let mut other = self.clone();
+        if let Some(sharing) = &self.sharing {
+            other.process = sharing
+                .processes
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel)
+                + 1;
+        }
+        other
+    }
+
+    /// Ends this process's turn from outside, as a broken connection would.
+    pub fn lose_turn(&self) {
+        self.release_turn();
+    }
+
+    /// Refuses a write outside this process's turn (a shared store only).
+    fn check_turn(&self) -> Result<(), StoreError> {
+        match &self.sharing {
+            Some(sharing) if *sharing.holder.lock() != Some(self.process) => Err(
+                StoreError::Backend("this process does not hold the turn".into()),
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    fn count_change(&self) {
+        if let Some(sharing) = &self.sharing {
+            sharing
+                .changes
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
+    }
+
+    fn write_map(&self, writes: Vec<Write>) {
+        let mut map = self.map.write();
+        for (key, value) in writes {
+            match value {
+                Some(v) => map.insert(key, v),
+                None => map.remove(&key),
+            };
+        }
+        self.count_change();
     }
 
     /// Overwrites or removes a raw entry, as an attacker with the files could.
@@ -217,14 +331,14 @@ impl ConsentStore for MemoryConsentStore {
     }
 
     fn apply_deferred(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        let mut map = self.map.write();
-        for (key, value) in writes {
-            match value {
-                Some(v) => map.insert(key, v),
-                None => map.remove(&key),
-            };
-        }
+        self.check_turn()?;
+        self.write_map(writes);
         Ok(())
+    }
+
+    fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.write_map(writes);
+        self.sync().map_err(StoreError::after_change)
     }
 
     fn journal_len(&self) -> Result<u64, StoreError> {
@@ -236,6 +350,7 @@ impl ConsentStore for MemoryConsentStore {
         records: &[JournalRecord],
         nodes: &[JournalNode],
     ) -> Result<(), StoreError> {
+        self.check_turn()?;
         if let Some(hook) = &self.on_sync {
             hook(self)?;
         }
@@ -264,5 +379,44 @@ impl ConsentStore for MemoryConsentStore {
     fn save_journal_snapshot(&self, bytes: &[u8]) -> Result<(), StoreError> {
         self.journal.write().snapshot = Some(bytes.to_vec());
         Ok(())
+    }
+
+    fn shared(&self) -> bool {
+        self.sharing.is_some()
+    }
+
+    fn take_turn(&self) -> Result<u64, StoreError> {
+        if let Some(sharing) = &self.sharing {
+            let mut holder = sharing.holder.lock();
+            while holder.is_some_and(|p| p != self.process) {
+                sharing.freed.wait(&mut holder);
+            }
+            *holder = Some(self.process);
+        }
+        self.journal_len()
+    }
+
+    fn release_turn(&self) {
+        if let Some(sharing) = &self.sharing {
+            let mut holder = sharing.holder.lock();
+            if *holder == Some(self.process) {
+                *holder = None;
+                sharing.freed.notify_all();
+            }
+        }
+    }
+
+    fn change_count(&self) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .sharing
+            .as_ref()
+            .map(|s| s.changes.load(std::sync::atomic::Ordering::Acquire)))
+    }
+
+    fn leads(&self) -> bool {
+        match &self.sharing {
+            Some(sharing) => *sharing.leader.lock().get_or_insert(self.process) == self.process,
+            None => true,
+        }
     }
 }

@@ -130,6 +130,28 @@ async fn count_responses(State(state): State<AppState>, request: Request, next: 
     response
 }
 
+/// With other gateways on the same store: before a request is served, forgets what this
+/// gateway cached if the store changed since (see `Services::observe_changes`). Assets,
+/// health and metrics need nothing cached.
+async fn observe_shared_changes(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    let cacheless =
+        path.starts_with("/assets/") || matches!(path, "/healthz" | "/readyz" | "/metrics");
+    if !cacheless {
+        match state.app().observe_changes().await {
+            Ok(true) => state.services().sessions.forget_cached(),
+            Ok(false) => {}
+            // What is cached may be stale: nothing is served from it.
+            Err(error) => return error::ApiError::from(error).into_response(),
+        }
+    }
+    next.run(request).await
+}
+
 async fn openapi_document() -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
@@ -204,7 +226,8 @@ pub fn app(state: AppState, extra: Router) -> Router {
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(middleware::from_fn_with_state(state.config().request_timeout, deadline::deadline))
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
-        .layer(middleware::from_fn_with_state(state.clone(), count_responses));
+        .layer(middleware::from_fn_with_state(state.clone(), count_responses))
+        .layer(middleware::from_fn_with_state(state.clone(), observe_shared_changes));
     router
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)

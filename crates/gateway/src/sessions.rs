@@ -227,6 +227,9 @@ impl SessionVault {
 #[derive(Debug, Default)]
 pub struct Sessions {
     live: Mutex<Live>,
+    /// Moved on by [`Sessions::forget_cached`]: a session read from the store before it
+    /// is not cached.
+    generation: std::sync::atomic::AtomicU64,
     pending: Mutex<PendingLogins>,
     /// `None`: in memory only (unit tests).
     vault: Option<Arc<SessionVault>>,
@@ -298,6 +301,15 @@ impl Sessions {
         Some((cookie, session))
     }
 
+    /// Forgets the sessions held in memory (another gateway may have ended one); they are
+    /// read from the store again when next used.
+    pub fn forget_cached(&self) {
+        let mut live = self.live.lock();
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        live.sessions.clear();
+    }
+
     /// The live session of a cookie value; an expired one is dropped.
     pub async fn get(&self, cookie: &str, now: DateTime<Utc>) -> Option<Session> {
         self.get_by_sid(&sid_of(cookie), now).await
@@ -319,6 +331,7 @@ impl Sessions {
         }
         let vault = self.vault.as_ref()?;
         let owned = sid.to_owned();
+        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
         let stored = match on_disk(vault, move |v| v.load(&owned)).await {
             Ok(stored) => stored?,
             Err(error) => {
@@ -329,10 +342,10 @@ impl Sessions {
         if stored.expires_at <= now {
             return None;
         }
-        self.live
-            .lock()
-            .sessions
-            .insert(stored.sid.clone(), stored.clone());
+        let mut live = self.live.lock();
+        if self.generation.load(std::sync::atomic::Ordering::Acquire) == generation {
+            live.sessions.insert(stored.sid.clone(), stored.clone());
+        }
         Some(stored)
     }
 

@@ -3,7 +3,7 @@
 //! `OMADATA_STORE`). With PostgreSQL the data directory holds only the key files.
 
 use omadata_consent::store::ConsentStore;
-use omadata_store_postgres::{PgOptions, PgStore};
+use omadata_store_postgres::{Access, PgOptions, PgStore};
 use omadata_store_sled::SledStore;
 use omadata_vault::store::{StoreError, VaultStore};
 use std::fmt;
@@ -60,15 +60,17 @@ impl StoreChoice {
     }
 }
 
-/// Whether a PostgreSQL store is opened under the writer lease.
+/// How a PostgreSQL store is opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Lease {
     /// Read only: no lease.
     None,
-    /// Take it, waiting briefly for a process that just stopped.
+    /// Beside other gateways, waiting briefly while a command that must be alone runs.
     Take,
-    /// Wait as long as another gateway holds it.
+    /// Beside other gateways, waiting as long as a command that must be alone runs.
     StandBy,
+    /// Alone: refused while any gateway serves.
+    Alone,
 }
 
 /// An open store, as the domain's traits.
@@ -79,14 +81,20 @@ pub enum OpenStore {
 }
 
 impl OpenStore {
-    /// Opens the chosen store (sled in `data/db`) to serve or change it: a PostgreSQL
-    /// store is refused while another process holds it.
+    /// Opens the chosen store (sled in `data/db`) to change it; a PostgreSQL store may be
+    /// served by gateways meanwhile.
     pub fn open(data: &Path, choice: &StoreChoice) -> Result<Self, StoreError> {
         Self::open_with(data, choice, Lease::Take)
     }
 
-    /// Opens the chosen store to serve it: while another gateway holds a PostgreSQL
-    /// store, this one stands by until it is free (then takes over).
+    /// Opens the chosen store for a change that must be made alone (`keys rotate`): a
+    /// PostgreSQL store is refused while any gateway serves it.
+    pub fn open_alone(data: &Path, choice: &StoreChoice) -> Result<Self, StoreError> {
+        Self::open_with(data, choice, Lease::Alone)
+    }
+
+    /// Opens the chosen store to serve it, beside any other gateways on the same
+    /// PostgreSQL database (waiting while a command that must be alone runs).
     pub fn open_to_serve(data: &Path, choice: &StoreChoice) -> Result<Self, StoreError> {
         Self::open_with(data, choice, Lease::StandBy)
     }
@@ -102,10 +110,14 @@ impl OpenStore {
             StoreChoice::Embedded => Ok(Self::Sled(Arc::new(SledStore::open(&sled_dir(data))?))),
             StoreChoice::Postgres(url) => {
                 let options = PgOptions {
-                    lease: lease != Lease::None,
+                    access: match lease {
+                        Lease::None => Access::Read,
+                        Lease::Take | Lease::StandBy => Access::Shared,
+                        Lease::Alone => Access::Exclusive,
+                    },
                     lease_wait: match lease {
                         Lease::StandBy => None,
-                        Lease::Take | Lease::None => {
+                        Lease::Take | Lease::None | Lease::Alone => {
                             Some(omadata_store_postgres::DEFAULT_LEASE_WAIT)
                         }
                     },

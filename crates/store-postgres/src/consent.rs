@@ -2,7 +2,7 @@
 //! sorts bytewise, as the domain's keys expect), the audit journal in `audit_journal`,
 //! its stored tree nodes in `audit_nodes`, and the heads' snapshot in `audit_snapshot`.
 
-use super::{Param, Params, PgStore, backend, connection, to_i64, write_error};
+use super::{Param, Params, PgStore, backend, connection, to_i64, writes};
 use omadata_consent::store::{ConsentStore, Entry, JournalNode, JournalRecord, Write, prefix_end};
 use omadata_vault::store::StoreError;
 use std::collections::BTreeMap;
@@ -85,9 +85,40 @@ fn scan_statement(
     })
 }
 
+/// Later writes to a key win, as if applied in order.
+fn batch_of(writes: Vec<Write>) -> writes::Batch {
+    let last: BTreeMap<Vec<u8>, Option<Vec<u8>>> = writes.into_iter().collect();
+    let mut batch = writes::Batch {
+        keys: Vec::new(),
+        values: Vec::new(),
+        removed: Vec::new(),
+    };
+    for (key, value) in last {
+        match value {
+            Some(value) => {
+                batch.keys.push(key);
+                batch.values.push(value);
+            }
+            None => batch.removed.push(key),
+        }
+    }
+    batch
+}
+
 impl PgStore {
+    /// Writes `batch` in its own durable transaction on a pooled connection.
+    fn apply_pooled(&self, batch: writes::Batch) -> Result<(), StoreError> {
+        self.check_lease()?;
+        let pool = self.pool.clone();
+        self.bridge.run_write(async move {
+            let client = connection(&pool).await?;
+            let statements = writes::Statements::cached(&client).await?;
+            writes::write_batch(&client, &statements, batch).await
+        })
+    }
+
     /// The journal's length as the database has it.
-    fn journal_len_stored(&self) -> Result<u64, StoreError> {
+    pub(crate) fn journal_len_stored(&self) -> Result<u64, StoreError> {
         self.rows(
             "SELECT coalesce(max(seq) + 1, 0) FROM audit_journal",
             Vec::new(),
@@ -132,47 +163,21 @@ impl ConsentStore for PgStore {
         }
     }
 
-    /// Durable on return (the trait allows later): see [`ConsentStore::sync`] below.
+    /// Durable on return (the trait allows later): see [`ConsentStore::sync`] below. On a
+    /// shared database, only on the connection holding this process's turn.
     fn apply_deferred(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        self.check_lease()?;
-        // Later writes to a key win, as if applied in order.
-        let last: BTreeMap<Vec<u8>, Option<Vec<u8>>> = writes.into_iter().collect();
-        let (mut keys, mut values, mut removed) = (Vec::new(), Vec::new(), Vec::new());
-        for (key, value) in last {
-            match value {
-                Some(value) => {
-                    keys.push(key);
-                    values.push(value);
-                }
-                None => removed.push(key),
-            }
+        let batch = batch_of(writes);
+        if self.shared {
+            let turn = self.turn_connection()?;
+            return self.bridge.run_write(async move {
+                writes::write_batch(&turn.client, &turn.statements, batch).await
+            });
         }
-        let pool = self.pool.clone();
-        self.bridge.run_write(async move {
-            let mut client = connection(&pool).await?;
-            let tx = client.transaction().await.map_err(backend)?;
-            if !keys.is_empty() {
-                let upsert = tx
-                    .prepare_cached(
-                        "INSERT INTO consent_entries (key, value) \
-                         SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
-                         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    )
-                    .await
-                    .map_err(backend)?;
-                tx.execute(&upsert, &[&keys, &values])
-                    .await
-                    .map_err(backend)?;
-            }
-            if !removed.is_empty() {
-                let delete = tx
-                    .prepare_cached("DELETE FROM consent_entries WHERE key = ANY($1::bytea[])")
-                    .await
-                    .map_err(backend)?;
-                tx.execute(&delete, &[&removed]).await.map_err(backend)?;
-            }
-            tx.commit().await.map_err(write_error)
-        })
+        self.apply_pooled(batch)
+    }
+
+    fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.apply_pooled(batch_of(writes))
     }
 
     fn sync(&self) -> Result<(), StoreError> {
@@ -182,6 +187,10 @@ impl ConsentStore for PgStore {
     }
 
     fn journal_len(&self) -> Result<u64, StoreError> {
+        if self.shared {
+            // Others append too: only the database knows.
+            return self.journal_len_stored();
+        }
         let mut next = self.journal_next.lock();
         match *next {
             Some(len) => Ok(len),
@@ -205,74 +214,93 @@ impl ConsentStore for PgStore {
             None => self.journal_len_stored()?,
         };
         let count = records.len() as u64;
-        let first = to_i64(start, "journal sequence number")?;
-        let bytes: Vec<Vec<u8>> = records.iter().map(|r| r.bytes.clone()).collect();
-        let metas: Vec<Vec<u8>> = records.iter().map(|r| r.meta.to_vec()).collect();
-        let levels: Vec<i32> = nodes
-            .iter()
-            .map(|(level, _, _)| i32::try_from(*level).unwrap_or(i32::MAX))
-            .collect();
-        let indexes = nodes
-            .iter()
-            .map(|(_, index, _)| to_i64(*index, "tree node index"))
-            .collect::<Result<Vec<i64>, _>>()?;
-        let hashes: Vec<Vec<u8>> = nodes.iter().map(|(_, _, hash)| hash.to_vec()).collect();
-        let pool = self.pool.clone();
-        self.bridge.run_write(async move {
-            let mut client = connection(&pool).await?;
-            let tx = client.transaction().await.map_err(backend)?;
-            let insert = tx
-                .prepare_cached(
-                    "INSERT INTO audit_journal (seq, bytes, meta) \
-                     SELECT $1::bigint + ord - 1, b, m \
-                     FROM unnest($2::bytea[], $3::bytea[]) WITH ORDINALITY AS t(b, m, ord) \
-                     ON CONFLICT (seq) DO NOTHING",
-                )
-                .await
-                .map_err(backend)?;
-            let inserted = tx
-                .execute(&insert, &[&first, &bytes, &metas])
-                .await
-                .map_err(backend)?;
-            if inserted < count {
-                // A retry of an append whose commit did land (its outcome was unknown):
-                // the rows there must be exactly these records.
-                let rows = tx
-                    .query(
-                        "SELECT bytes, meta FROM audit_journal WHERE seq >= $1 \
-                         ORDER BY seq LIMIT $2",
-                        &[&first, &i64::try_from(count).unwrap_or(i64::MAX)],
-                    )
-                    .await
-                    .map_err(backend)?;
-                let same = rows.len() == bytes.len()
-                    && rows.iter().zip(bytes.iter().zip(&metas)).all(|(row, (b, m))| {
-                        row.try_get::<_, Vec<u8>>(0).is_ok_and(|x| &x == b)
-                            && row.try_get::<_, Vec<u8>>(1).is_ok_and(|x| &x == m)
-                    });
-                if !same {
-                    return Err(StoreError::Backend(format!(
-                        "the audit journal already holds other entries from {start}: another process wrote to it"
-                    )));
-                }
-            }
-            if !levels.is_empty() {
-                let nodes = tx
-                    .prepare_cached(
-                        "INSERT INTO audit_nodes (level, index, hash) \
-                         SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bytea[]) \
-                         ON CONFLICT (level, index) DO UPDATE SET hash = excluded.hash",
-                    )
-                    .await
-                    .map_err(backend)?;
-                tx.execute(&nodes, &[&levels, &indexes, &hashes])
-                    .await
-                    .map_err(backend)?;
-            }
-            tx.commit().await.map_err(write_error)
-        })?;
+        let rows = writes::JournalRows {
+            first: to_i64(start, "journal sequence number")?,
+            bytes: records.iter().map(|r| r.bytes.clone()).collect(),
+            metas: records.iter().map(|r| r.meta.to_vec()).collect(),
+            levels: nodes
+                .iter()
+                .map(|(level, _, _)| i32::try_from(*level).unwrap_or(i32::MAX))
+                .collect(),
+            indexes: nodes
+                .iter()
+                .map(|(_, index, _)| to_i64(*index, "tree node index"))
+                .collect::<Result<Vec<i64>, _>>()?,
+            hashes: nodes.iter().map(|(_, _, hash)| hash.to_vec()).collect(),
+        };
+        if self.shared {
+            let turn = self.turn_connection()?;
+            self.bridge.run_write(async move {
+                writes::append_journal(&turn.client, &turn.statements, rows).await
+            })?;
+        } else {
+            let pool = self.pool.clone();
+            self.bridge.run_write(async move {
+                let client = connection(&pool).await?;
+                let statements = writes::Statements::cached(&client).await?;
+                writes::append_journal(&client, &statements, rows).await
+            })?;
+        }
         *next = Some(start + count);
         Ok(())
+    }
+
+    fn journal_records(&self, from: u64, limit: usize) -> Result<Vec<JournalRecord>, StoreError> {
+        let (Ok(from), Ok(limit)) = (i64::try_from(from), i64::try_from(limit)) else {
+            return Ok(Vec::new());
+        };
+        let records = self.rows(
+            "SELECT bytes, meta, seq FROM audit_journal WHERE seq >= $1 AND seq < $1 + $2 \
+             ORDER BY seq",
+            vec![Box::new(from), Box::new(limit)],
+            |rows| {
+                rows.iter()
+                    .map(|row| {
+                        Ok((
+                            row.try_get::<_, i64>(2).map_err(backend)?,
+                            journal_record(row)?,
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()
+            },
+        )?;
+        // Only the unbroken run from `from`, as record by record would read it.
+        Ok((from..)
+            .zip(records)
+            .take_while(|(expected, (seq, _))| expected == seq)
+            .map(|(_, (_, record))| record)
+            .collect())
+    }
+
+    fn shared(&self) -> bool {
+        self.shared
+    }
+
+    fn take_turn(&self) -> Result<u64, StoreError> {
+        let len = self.take_turn_now()?;
+        *self.journal_next.lock() = Some(len);
+        Ok(len)
+    }
+
+    fn release_turn(&self) {
+        self.release_turn_now();
+    }
+
+    fn change_count(&self) -> Result<Option<u64>, StoreError> {
+        if !self.shared {
+            return Ok(None);
+        }
+        self.rows("SELECT count FROM omadata_changes", Vec::new(), |rows| {
+            let count: i64 = match rows.first() {
+                Some(row) => row.try_get(0).map_err(backend)?,
+                None => 0,
+            };
+            Ok(Some(super::to_u64(count, "change count")?))
+        })
+    }
+
+    fn leads(&self) -> bool {
+        self.leads_now()
     }
 
     fn journal_record(&self, seq: u64) -> Result<Option<JournalRecord>, StoreError> {

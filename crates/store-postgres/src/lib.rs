@@ -15,11 +15,16 @@
 //! servers). A write whose commit outcome is unknown (the connection broke) is reported
 //! as [`StoreError::Unconfirmed`], never as "nothing changed".
 //!
-//! The writer lease: the audit log's tail, the consent-change lock and the caches live
-//! in the serving process, so one process at a time writes a database. It holds a
-//! session advisory lock on a connection of its own; when that connection ends (the
-//! primary failed over), every write first takes the lease again on the new primary,
-//! and fails while another process holds it (fencing).
+//! Several gateways serve one database at once ([`Access::Shared`]). Each holds a shared
+//! advisory lock (the lease) on a connection of its own, so a command that must be alone
+//! (`keys rotate`, [`Access::Exclusive`]) is refused while any gateway serves. The audit
+//! journal is appended, and consent is changed, by one gateway at a time: the gateway
+//! whose turn it is holds another advisory lock on a second connection and writes those
+//! batches on that connection only, so a turn that ended (the primary failed over) cannot
+//! write. Every consent batch moves a shared change count on in its transaction; the
+//! gateways compare it with what they cached. One gateway at a time leads (a third
+//! advisory lock): it signs the checkpoints and runs the sweeps. When a connection ends,
+//! the lease and the turn are taken again on the server reached next.
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use omadata_vault::store::StoreError;
@@ -32,6 +37,7 @@ mod bridge;
 mod consent;
 pub mod migrations;
 mod vault;
+mod writes;
 
 use bridge::Bridge;
 
@@ -41,9 +47,19 @@ pub const DEFAULT_POOL_SIZE: usize = 32;
 /// How long a call may wait for a pooled connection or a new one.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The advisory lock that one OmaData process holds while it uses the database: the
-/// audit log's tail, the consent-change lock and the caches live in that process.
+/// The lease: every gateway holds it shared while it serves; a command that must be
+/// alone holds it exclusively.
 const WRITER_LEASE: i64 = 0x4f6d_6144_6174_6101;
+
+/// The journal turn: held by the one gateway appending to the audit journal or changing
+/// consent.
+const JOURNAL_TURN: i64 = 0x4f6d_6144_6174_6103;
+
+/// Held by the gateway that signs checkpoints and runs the sweeps.
+const LEADER: i64 = 0x4f6d_6144_6174_6104;
+
+/// How long a gateway waits for its turn (the statement fails after it).
+const TURN_WAIT_SQL: &str = "SET lock_timeout = '10s'";
 
 /// How often a process waiting for the lease asks again.
 const LEASE_RETRY: Duration = Duration::from_millis(100);
@@ -52,14 +68,23 @@ const LEASE_RETRY: Duration = Duration::from_millis(100);
 /// still be closing its connections.
 pub const DEFAULT_LEASE_WAIT: Duration = Duration::from_secs(3);
 
+/// How a process uses the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Reads only (`audit verify`, `audit export`): no lease.
+    Read,
+    /// Serves or writes beside other gateways.
+    Shared,
+    /// Must be alone (`keys rotate`): refused while any gateway serves.
+    Exclusive,
+}
+
 /// Settings for [`PgStore::open`].
 #[derive(Clone, Debug)]
 pub struct PgOptions {
     pub pool_size: usize,
-    /// Take the writer lease (every command that writes or serves).
-    pub lease: bool,
-    /// How long to wait while another process holds the lease (`None`: until it is
-    /// free, as a standby gateway does).
+    pub access: Access,
+    /// How long to wait while the lease cannot be had (`None`: until it can).
     pub lease_wait: Option<Duration>,
 }
 
@@ -67,10 +92,16 @@ impl Default for PgOptions {
     fn default() -> Self {
         Self {
             pool_size: DEFAULT_POOL_SIZE,
-            lease: true,
+            access: Access::Shared,
             lease_wait: Some(DEFAULT_LEASE_WAIT),
         }
     }
+}
+
+/// The connection holding this gateway's turn, with its statements.
+struct TurnConnection {
+    client: tokio_postgres::Client,
+    statements: writes::Statements,
 }
 
 /// One PostgreSQL database holding the vault, consent, the directory and the audit log.
@@ -79,10 +110,17 @@ pub struct PgStore {
     pool: Pool,
     /// Where the connection string pointed, without the password (for messages).
     target: String,
-    /// The connection holding the writer lease, kept open for the store's life.
-    lease: Mutex<Option<tokio_postgres::Client>>,
-    /// How to connect for the lease, when this store writes under one.
+    /// The connection holding the lease, kept open for the store's life.
+    lease: Mutex<Option<std::sync::Arc<tokio_postgres::Client>>>,
+    /// How to connect, when this store holds a lease.
     lease_config: Option<tokio_postgres::Config>,
+    access: Access,
+    /// Other gateways write the same database ([`Access::Shared`]).
+    shared: bool,
+    /// The connection holding the journal turn, while this process holds it.
+    turn: Mutex<Option<std::sync::Arc<TurnConnection>>>,
+    /// This process leads, on the lease connection it holds now.
+    leading: std::sync::atomic::AtomicBool,
     /// The journal sequence number the next append starts at; moved on only after a
     /// confirmed commit, so a retried append of a batch that did land finds its own rows.
     journal_next: Mutex<Option<u64>>,
@@ -121,8 +159,8 @@ fn describe(config: &tokio_postgres::Config) -> String {
 }
 
 impl PgStore {
-    /// Connects to the database at `url`, creates or upgrades its schema, and (with
-    /// `options.lease`) takes the writer lease, refusing when another process holds it.
+    /// Connects to the database at `url`, creates or upgrades its schema, and (unless
+    /// reading only) takes the lease, refusing while it cannot be had.
     pub fn open(url: &str, options: &PgOptions) -> Result<Self, StoreError> {
         let mut config: tokio_postgres::Config = url
             .parse()
@@ -153,15 +191,20 @@ impl PgStore {
             .recycle_timeout(Some(CONNECT_TIMEOUT))
             .build()
             .map_err(|e| StoreError::Backend(format!("connection pool: {e}")))?;
+        let leased = options.access != Access::Read;
         let store = Self {
             bridge,
             pool,
             target,
             lease: Mutex::new(None),
-            lease_config: options.lease.then(|| config.clone()),
+            lease_config: leased.then(|| config.clone()),
+            access: options.access,
+            shared: options.access == Access::Shared,
+            turn: Mutex::new(None),
+            leading: std::sync::atomic::AtomicBool::new(false),
             journal_next: Mutex::new(None),
         };
-        if options.lease {
+        if leased {
             let lease = store.connect_lease(options.lease_wait)?;
             *store.lease.lock() = lease;
         }
@@ -186,8 +229,154 @@ impl PgStore {
             return Ok(());
         }
         tracing::warn!(target = %self.target, "the database lease connection ended; taking the lease again");
+        self.leading
+            .store(false, std::sync::atomic::Ordering::Release);
         *lease = self.connect_lease(Some(Duration::ZERO))?;
         Ok(())
+    }
+
+    /// Connects without the pool (for the lease and the turn), or says why not.
+    async fn connect_alone(
+        config: tokio_postgres::Config,
+        target: String,
+        what: &'static str,
+    ) -> Result<tokio_postgres::Client, StoreError> {
+        let (client, connection) = config
+            .connect(NoTls)
+            .await
+            .map_err(|e| StoreError::Backend(format!("cannot connect to {target}: {e}")))?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::warn!(%error, "the connection holding {what} ended");
+            }
+        });
+        Ok(client)
+    }
+
+    /// Waits for the journal turn (on a connection of its own, opened again if it ended)
+    /// and returns the journal's length then.
+    fn take_turn_now(&self) -> Result<u64, StoreError> {
+        if !self.shared {
+            return self.journal_len_stored();
+        }
+        self.check_lease()?;
+        let mut turn = self.turn.lock();
+        let existing = turn.as_ref().filter(|t| !t.client.is_closed()).cloned();
+        let config = self
+            .lease_config
+            .clone()
+            .ok_or_else(|| StoreError::Backend("a read-only store has no turn".into()))?;
+        let target = self.target.clone();
+        let taken = self.bridge.run_waiting(
+            async move {
+                let connection = match existing {
+                    Some(connection) => connection,
+                    None => {
+                        let client =
+                            Self::connect_alone(config, target, "the journal turn").await?;
+                        client.batch_execute(TURN_WAIT_SQL).await.map_err(backend)?;
+                        let statements = writes::Statements::prepare(&client).await?;
+                        std::sync::Arc::new(TurnConnection { client, statements })
+                    }
+                };
+                connection
+                    .client
+                    .execute("SELECT pg_advisory_lock($1)", &[&JOURNAL_TURN])
+                    .await
+                    .map_err(backend)?;
+                let row = connection
+                    .client
+                    .query_one("SELECT coalesce(max(seq) + 1, 0) FROM audit_journal", &[])
+                    .await
+                    .map_err(backend)?;
+                let len: i64 = row.try_get(0).map_err(backend)?;
+                Ok((connection, to_u64(len, "journal length")?))
+            },
+            Some(bridge::CALL_TIMEOUT),
+        );
+        match taken {
+            Ok((connection, len)) => {
+                *turn = Some(connection);
+                Ok(len)
+            }
+            Err(error) => {
+                // Closing the connection frees whatever it may still hold or be waiting
+                // for.
+                *turn = None;
+                Err(error)
+            }
+        }
+    }
+
+    /// Gives the turn back (a turn that ended needs nothing).
+    fn release_turn_now(&self) {
+        let Some(connection) = self.turn.lock().take() else {
+            return;
+        };
+        if connection.client.is_closed() {
+            return;
+        }
+        let kept = connection.clone();
+        let released = self.bridge.run_read(async move {
+            connection
+                .client
+                .execute("SELECT pg_advisory_unlock($1)", &[&JOURNAL_TURN])
+                .await
+                .map_err(backend)
+        });
+        if released.is_ok() {
+            // Kept for the next turn.
+            let mut turn = self.turn.lock();
+            if turn.is_none() {
+                *turn = Some(kept);
+            }
+        }
+    }
+
+    /// The connection holding this process's turn, for a write that must not land
+    /// outside it.
+    fn turn_connection(&self) -> Result<std::sync::Arc<TurnConnection>, StoreError> {
+        self.turn
+            .lock()
+            .as_ref()
+            .filter(|t| !t.client.is_closed())
+            .cloned()
+            .ok_or_else(|| {
+                StoreError::Backend(
+                    "this gateway does not hold the journal turn (its connection ended)".into(),
+                )
+            })
+    }
+
+    /// Whether this process leads: takes the leader's lock on the lease connection if it
+    /// is free.
+    fn leads_now(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        if !self.shared {
+            return true;
+        }
+        if self.check_lease().is_err() {
+            return false;
+        }
+        let Some(lease) = self.lease.lock().clone() else {
+            return false;
+        };
+        if self.leading.load(Ordering::Acquire) {
+            return true;
+        }
+        let took = self.bridge.run_read(async move {
+            let row = lease
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER])
+                .await
+                .map_err(backend)?;
+            row.try_get::<_, bool>(0).map_err(backend)
+        });
+        let leads = took.unwrap_or(false);
+        if leads {
+            tracing::info!(target = %self.target, "this gateway now signs the checkpoints and runs the sweeps");
+        }
+        self.leading.store(leads, Ordering::Release);
+        leads
     }
 
     /// Takes the writer lease on a connection of its own, waiting up to `wait` (`None`:
@@ -196,42 +385,39 @@ impl PgStore {
     fn connect_lease(
         &self,
         wait: Option<Duration>,
-    ) -> Result<Option<tokio_postgres::Client>, StoreError> {
+    ) -> Result<Option<std::sync::Arc<tokio_postgres::Client>>, StoreError> {
         let Some(config) = self.lease_config.clone() else {
             return Ok(None);
         };
         let target = self.target.clone();
+        let try_lock = match self.access {
+            Access::Exclusive => "SELECT pg_try_advisory_lock($1)",
+            Access::Shared | Access::Read => "SELECT pg_try_advisory_lock_shared($1)",
+        };
         let client = self.bridge.run_waiting(
             async move {
-            let (client, connection) = config
-                .connect(NoTls)
-                .await
-                .map_err(|e| StoreError::Backend(format!("cannot connect to {target}: {e}")))?;
-            tokio::spawn(async move {
-                if let Err(error) = connection.await {
-                    tracing::error!(%error, "the connection holding the database lease ended");
-                }
-            });
+            let client = Self::connect_alone(config, target.clone(), "the database lease").await?;
             let started = tokio::time::Instant::now();
             let mut said = None::<tokio::time::Instant>;
             loop {
                 let row = client
-                    .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LEASE])
+                    .query_one(try_lock, &[&WRITER_LEASE])
                     .await
                     .map_err(backend)?;
                 if row.try_get::<_, bool>(0).map_err(backend)? {
                     if said.is_some() {
-                        tracing::info!(%target, "took the database lease: this gateway is now the active one");
+                        tracing::info!(%target, "took the database lease");
                     }
-                    return Ok(client);
+                    return Ok(std::sync::Arc::new(client));
                 }
                 if wait.is_some_and(|wait| started.elapsed() >= wait) {
                     return Err(StoreError::Backend(format!(
-                        "another OmaData process is using {target}; stop it first (one gateway writes a database at a time)"
+                        "another OmaData process is using {target} in a way that excludes this one; \
+                         a command that must be alone runs only while no gateway serves"
                     )));
                 }
                 if said.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
-                    tracing::info!(%target, "another gateway holds the database lease: standing by until it is free");
+                    tracing::info!(%target, "a command that must be alone holds the database: waiting until it is done");
                     said = Some(tokio::time::Instant::now());
                 }
                 tokio::time::sleep(LEASE_RETRY).await;

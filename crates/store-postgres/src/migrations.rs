@@ -7,8 +7,14 @@ use super::{backend, write_error};
 use omadata_vault::store::StoreError;
 
 /// (number, name, SQL). Append only: a released migration never changes.
-pub const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/0001_initial.sql")),
+    (
+        2,
+        "shared gateways",
+        include_str!("../migrations/0002_shared_gateways.sql"),
+    ),
+];
 
 /// Serialises migrations across processes.
 const MIGRATION_LOCK: i64 = 0x4f6d_6144_6174_6102;

@@ -145,6 +145,8 @@ impl AuditLog {
     /// Signs and stores a checkpoint of the log as it is now. Waiting entries are
     /// written first: a checkpoint never covers an entry a crash could lose.
     pub fn checkpoint(&self, now: DateTime<Utc>) -> Result<Checkpoint, ConsentError> {
+        // On a shared store, taking the turn takes in what the other processes appended.
+        let _turn = self.hold_turn()?;
         let size = self.sync_pending()?;
         let root_hash = hex::encode(self.root(size)?);
         let signature = self.key.sign(&checkpoint_message(size, &root_hash, &now));

@@ -37,6 +37,7 @@ mod verify;
 pub use chains::AuditFilter;
 pub use checkpoints::{Checkpoint, STORED_LEVEL};
 pub use entry::{AuditEntry, AuditEvent, Outcome};
+pub use pipeline::{Ticket, TurnHold};
 pub use verify::{
     LogInvalid, LogReport, VERIFY_BATCH, export_store, verify_entries, verify_extension,
     verify_store, verify_store_cancellable, verify_stream,
@@ -76,6 +77,16 @@ pub struct AuditLog {
     appended: Condvar,
     /// The thread saving the chain heads, if one was started.
     saving: Mutex<Option<std::thread::JoinHandle<[SortedHeads; 3]>>>,
+    /// Other processes append to the same journal (`ConsentStore::shared`).
+    shared: bool,
+    /// Held while this process takes its turn or gives it back.
+    turn_gate: Mutex<()>,
+    /// Signalled (with the tail's lock) when the turn is given back.
+    turn_free: Condvar,
+    /// Tickets below this are settled: on disk, or void.
+    settled_below: AtomicU64,
+    /// Tickets of entries that are void (another process appended at their place first).
+    voided: Mutex<VecDeque<std::ops::Range<u64>>>,
 }
 
 impl AuditLog {
@@ -103,22 +114,26 @@ impl AuditLog {
         {
             last_at_millis = Links::decode(&record.meta).at_millis;
         }
+        let shared = store.shared();
         let log = Self {
             store,
             key,
-            tail: Mutex::new(Tail {
-                next_seq: journaled,
-                pending: VecDeque::new(),
+            tail: Mutex::new(Tail::new(
+                journaled,
                 frontier,
                 heads,
                 last_at_millis,
-                snapshot_covered: covered,
-                stale_copies: Vec::new(),
-            }),
+                covered,
+            )),
             durable_below: AtomicU64::new(journaled),
             flushing: Mutex::new(()),
             appended: Condvar::new(),
             saving: Mutex::new(None),
+            shared,
+            turn_gate: Mutex::new(()),
+            turn_free: Condvar::new(),
+            settled_below: AtomicU64::new(0),
+            voided: Mutex::new(VecDeque::new()),
         };
         log.import()?;
         Ok(log)
@@ -129,6 +144,8 @@ impl AuditLog {
     /// change wrote with its batch when a crash cut off its journal write. Then removes
     /// them and the old layout's nodes and indexes.
     fn import(&self) -> Result<(), ConsentError> {
+        // On a shared store, taking the turn catches up and brings the copies in.
+        let _hold = self.hold_turn()?;
         let _flusher = self.flushing.lock();
         loop {
             let next = self.len();

@@ -130,19 +130,21 @@ impl Iterator for JournalEntries<'_> {
     fn next(&mut self) -> Option<Self::Item> {
         if self.buffer.is_empty() && self.next < self.end {
             let end = self.end.min(self.next.saturating_add(VERIFY_BATCH as u64));
-            for seq in self.next..end {
-                match self.store.journal_record(seq) {
-                    Ok(Some(record)) => self.buffer.push_back(record.bytes),
-                    Ok(None) => {
-                        self.next = self.end;
-                        return Some(Err(LogInvalid::Unreadable(format!(
-                            "audit entry {seq} is missing"
-                        ))));
-                    }
-                    Err(e) => {
-                        self.next = self.end;
-                        return Some(Err(LogInvalid::Unreadable(e.to_string())));
-                    }
+            let wanted = usize::try_from(end - self.next).unwrap_or(VERIFY_BATCH);
+            match self.store.journal_records(self.next, wanted) {
+                Ok(records) if records.len() == wanted => {
+                    self.buffer.extend(records.into_iter().map(|r| r.bytes));
+                }
+                Ok(records) => {
+                    let missing = self.next + records.len() as u64;
+                    self.next = self.end;
+                    return Some(Err(LogInvalid::Unreadable(format!(
+                        "audit entry {missing} is missing"
+                    ))));
+                }
+                Err(e) => {
+                    self.next = self.end;
+                    return Some(Err(LogInvalid::Unreadable(e.to_string())));
                 }
             }
             self.next = end;

@@ -2,7 +2,7 @@
 //! the next consent change), decisions, and audited authorisation.
 
 use super::{Consent, invalid};
-use crate::audit::{AuditEntry, AuditEvent, Outcome};
+use crate::audit::{AuditEntry, AuditEvent, Outcome, Ticket};
 use crate::decision::{FieldDecision, decide_among};
 use crate::error::ConsentError;
 use crate::layout;
@@ -81,14 +81,14 @@ impl Consent {
     ) -> Result<Vec<FieldDecision>, ConsentError> {
         let (decisions, last_entry) =
             self.authorize_deferred(professional, organisation, client, fields, action, now)?;
-        if let Some(seq) = last_entry {
-            self.audit.sync_through(seq)?;
+        if let Some(ticket) = last_entry {
+            self.audit.sync_through(ticket)?;
         }
         Ok(decisions)
     }
 
     /// Like [`Consent::authorize`], but the audit entries may not be on disk yet: the
-    /// caller must `audit().sync_through(seq)` with the returned sequence number before
+    /// caller must `audit().sync_through(ticket)` with the returned ticket before
     /// it acts on any decision. Lets concurrent requests share one flush.
     pub fn authorize_deferred(
         &self,
@@ -98,7 +98,7 @@ impl Consent {
         fields: &[String],
         action: Action,
         now: DateTime<Utc>,
-    ) -> Result<(Vec<FieldDecision>, Option<u64>), ConsentError> {
+    ) -> Result<(Vec<FieldDecision>, Option<Ticket>), ConsentError> {
         let grants = self.grants_between(professional, client)?;
         let attempt = AccessAttempt {
             professional,
@@ -135,7 +135,7 @@ impl Consent {
         organisation: OrganisationId,
         client: ClientId,
         now: DateTime<Utc>,
-    ) -> Result<(Vec<FieldDecision>, Option<u64>), ConsentError> {
+    ) -> Result<(Vec<FieldDecision>, Option<Ticket>), ConsentError> {
         let grants = self.grants_between(professional, client)?;
         let named: BTreeSet<&String> = grants.iter().flat_map(|g| &g.fields).collect();
         let fields: Vec<String> = if named.is_empty() {
@@ -161,7 +161,7 @@ impl Consent {
         attempt: &AccessAttempt,
         grants: &[Grant],
         fields: &[String],
-    ) -> Result<(Vec<FieldDecision>, Option<u64>), ConsentError> {
+    ) -> Result<(Vec<FieldDecision>, Option<Ticket>), ConsentError> {
         let AccessAttempt {
             professional,
             organisation,
@@ -218,7 +218,7 @@ impl Consent {
             entry.grant = Some(grant);
             entry.purpose = Some(purpose);
             entry.fields = fields;
-            last_entry = Some(self.audit.append_deferred(entry)?.seq);
+            last_entry = Some(self.audit.append_deferred(entry)?.1);
         }
         if !denied.is_empty() {
             let mut entry = base(Outcome::Deny);
@@ -226,7 +226,7 @@ impl Consent {
             entry.reason = reason
                 .and_then(|r| serde_json::to_value(r).ok())
                 .and_then(|v| v.as_str().map(str::to_owned));
-            last_entry = Some(self.audit.append_deferred(entry)?.seq);
+            last_entry = Some(self.audit.append_deferred(entry)?.1);
         }
         Ok((decisions, last_entry))
     }

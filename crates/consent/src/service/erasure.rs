@@ -35,7 +35,7 @@ impl Consent {
                 self.deny(client, request.id, now)?;
             }
         }
-        let _guard = self.change();
+        let _guard = self.change()?;
         let mut writes: Vec<Write> = Vec::new();
         for grant in self.grants_for_client(client)? {
             writes.push((layout::grant(grant.id), None));

@@ -21,7 +21,7 @@ impl Consent {
     /// Writes `expire` entries for grants that reached their end and lapses unanswered
     /// requests. Decisions never depend on this having run; it makes the log complete.
     pub fn sweep(&self, now: DateTime<Utc>) -> Result<Sweep, ConsentError> {
-        let _guard = self.change();
+        let _guard = self.change()?;
         let mut sweep = Sweep::default();
         for (key, id) in self.due(layout::GRANT_BY_END, now)? {
             let id = GrantId::from_bytes(id);

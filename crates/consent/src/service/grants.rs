@@ -131,7 +131,7 @@ impl Consent {
         terms: AccessAsk,
         now: DateTime<Utc>,
     ) -> Result<Grant, ConsentError> {
-        let _guard = self.change();
+        let _guard = self.change()?;
         let AccessAsk {
             fields,
             actions,
@@ -191,7 +191,7 @@ impl Consent {
         narrowing: &Narrowing,
         now: DateTime<Utc>,
     ) -> Result<Grant, ConsentError> {
-        let _guard = self.change();
+        let _guard = self.change()?;
         let mut grant = self.client_grant(client, id)?;
         if grant.state(now) != GrantState::Active {
             return Err(ConsentError::GrantNotActive(id));
@@ -226,7 +226,7 @@ impl Consent {
         id: GrantId,
         now: DateTime<Utc>,
     ) -> Result<Grant, ConsentError> {
-        let _guard = self.change();
+        let _guard = self.change()?;
         let mut grant = self.client_grant(client, id)?;
         match grant.state(now) {
             GrantState::Active | GrantState::NotYetValid => {}

@@ -125,6 +125,8 @@ pub struct Consent {
 struct ChangeGuard<'a> {
     _lock: MutexGuard<'a, ()>,
     generation: &'a AtomicU64,
+    /// No other process changes consent meanwhile (a shared store).
+    _turn: crate::audit::TurnHold<'a>,
 }
 
 impl Drop for ChangeGuard<'_> {
@@ -159,11 +161,18 @@ impl Consent {
     }
 
     /// Starts a consent change (see [`ChangeGuard`]).
-    fn change(&self) -> ChangeGuard<'_> {
-        ChangeGuard {
-            _lock: self.changes.lock(),
+    fn change(&self) -> Result<ChangeGuard<'_>, ConsentError> {
+        let lock = self.changes.lock();
+        Ok(ChangeGuard {
+            _turn: self.audit.hold_turn()?,
+            _lock: lock,
             generation: &self.generation,
-        }
+        })
+    }
+
+    /// Forgets the cached grants (another process may have changed consent).
+    pub fn forget_cached(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     pub fn audit(&self) -> &AuditLog {

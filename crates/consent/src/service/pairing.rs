@@ -65,7 +65,7 @@ impl Consent {
         client: ClientId,
         now: DateTime<Utc>,
     ) -> Result<PairingCode, ConsentError> {
-        let _guard = self.change();
+        let _guard = self.change()?;
         let mut writes: Vec<Write> = Vec::new();
         let mut live = 0usize;
         for (key, value) in self.store.scan(

@@ -22,7 +22,7 @@ impl Consent {
         ask: AccessAsk,
         now: DateTime<Utc>,
     ) -> Result<AccessRequest, ConsentError> {
-        let _guard = self.change();
+        let _guard = self.change()?;
         let code_key = layout::pairing_code(&code_hash(&normalise_code(pairing_code)));
         let stored: StoredPairingCode = match self.store.get(&code_key)? {
             Some(bytes) => parse(&bytes, "pairing code")?,
@@ -139,7 +139,7 @@ impl Consent {
         narrowing: &Narrowing,
         now: DateTime<Utc>,
     ) -> Result<Grant, ConsentError> {
-        let _guard = self.change();
+        let _guard = self.change()?;
         let mut request = self.pending_request(client, request_id, now)?;
         let (fields, actions, valid_until) = self.narrowed(
             &request.fields,
@@ -203,7 +203,7 @@ impl Consent {
         request_id: RequestId,
         now: DateTime<Utc>,
     ) -> Result<AccessRequest, ConsentError> {
-        let _guard = self.change();
+        let _guard = self.change()?;
         let mut request = self.pending_request(client, request_id, now)?;
         request.status = RequestStatus::Denied;
         request.answered_at = Some(now);

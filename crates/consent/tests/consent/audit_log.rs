@@ -356,10 +356,10 @@ fn concurrent_appends_share_flushes_and_none_returns_before_its_flush() {
             let (log, store) = (log.clone(), store.clone());
             std::thread::spawn(move || {
                 for i in 0..25 {
-                    let entry = log
+                    let (entry, ticket) = log
                         .append_deferred(AuditEntry::new(AuditEvent::Access, t(i)))
                         .unwrap();
-                    log.sync_through(entry.seq).unwrap();
+                    log.sync_through(ticket).unwrap();
                     assert!(
                         store.journal_len().unwrap() > entry.seq,
                         "returned before the journal held entry {}",
@@ -386,10 +386,13 @@ fn waiting_entries_are_readable_and_land_in_one_journal_write() {
     let audit = f.consent.audit();
     let root_before = audit.root(4).unwrap();
     let mut seqs = Vec::new();
+    let mut last_ticket = None;
     for i in 0..5 {
         let mut entry = AuditEntry::new(AuditEvent::Access, t(50 + i));
         entry.client = Some(clients[0]);
-        seqs.push(audit.append_deferred(entry).unwrap().seq);
+        let (entry, ticket) = audit.append_deferred(entry).unwrap();
+        seqs.push(entry.seq);
+        last_ticket = Some(ticket);
     }
     assert_eq!(seqs, (4..9).collect::<Vec<_>>());
     // Before the group commit: in the tree, the views and the proofs, not on disk.
@@ -417,7 +420,7 @@ fn waiting_entries_are_readable_and_land_in_one_journal_write() {
     let before_commit = view(audit);
     assert_eq!(&before_commit[..5], &[8, 7, 6, 5, 4]);
     // One group commit writes all five.
-    audit.sync_through(8).unwrap();
+    audit.sync_through(last_ticket.unwrap()).unwrap();
     assert_eq!(f.store.journal_len().unwrap(), 9);
     assert_eq!(audit.durable_below(), 9);
     // A reopened log has them, the same views, and the next append extends the tree.
@@ -470,7 +473,7 @@ fn a_consent_change_cut_off_before_its_journal_write_is_imported_on_open() {
     let audit = f.consent.audit();
     let mut access = AuditEntry::new(AuditEvent::Access, t(20));
     access.client = Some(clients[0]);
-    let waiting = audit.append_deferred(access).unwrap();
+    let (waiting, _) = audit.append_deferred(access).unwrap();
     let mut change = AuditEntry::new(AuditEvent::Grant, t(21));
     change.client = Some(clients[0]);
     let change = audit

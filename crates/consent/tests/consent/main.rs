@@ -7,6 +7,7 @@ mod flows;
 mod policy;
 mod receipts;
 mod sealed_text;
+mod shared_log;
 
 use chrono::{DateTime, Duration, Utc};
 use omadata_consent::*;

@@ -74,7 +74,8 @@ pub(super) fn keys(
             let old = MasterKey::from_file(&old_key)?;
             let new = MasterKey::from_file(&new_key)?;
             let new_id = new.id().clone();
-            let store = OpenStore::open(&data, choice)
+            // Every gateway caches which master key is active: none may serve meanwhile.
+            let store = OpenStore::open_alone(&data, choice)
                 .map_err(VaultError::from)?
                 .vault();
             // The keyring holds both; `open` accepts a store under either or mid-rotation.

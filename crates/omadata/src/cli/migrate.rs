@@ -25,7 +25,7 @@ pub(super) fn migrate(store: &StoreChoice, out: &mut dyn Write) -> Result<(), Cl
     };
     // Opening runs the migrations; a gateway may be serving meanwhile.
     let options = PgOptions {
-        lease: false,
+        access: omadata_store_postgres::Access::Read,
         ..PgOptions::default()
     };
     let store = PgStore::open(url.expose(), &options).map_err(VaultError::from)?;
@@ -62,7 +62,12 @@ pub(super) fn migrate_store(from: &Path, to: &str, out: &mut dyn Write) -> Resul
     }
     // sled's lock refuses while a gateway serves the directory.
     let source = SledStore::open(&db).map_err(VaultError::from)?;
-    let target = PgStore::open(to, &PgOptions::default()).map_err(VaultError::from)?;
+    // No gateway may serve the target meanwhile.
+    let options = PgOptions {
+        access: omadata_store_postgres::Access::Exclusive,
+        ..PgOptions::default()
+    };
+    let target = PgStore::open(to, &options).map_err(VaultError::from)?;
     if !target.is_empty().map_err(VaultError::from)? {
         return Err(CliError::Config(format!(
             "{} already holds data: migrate-store copies only into an empty store",
