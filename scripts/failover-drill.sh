@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The failover drill: a PostgreSQL primary with a synchronous standby (initdb,
-# pg_basebackup -R), a demo gateway that finds the primary through a multi-host connection
+# pg_basebackup -R), two demo gateways that find the primary through a multi-host connection
 # string with target_session_attrs=read-write, a mixed load; then the primary is killed
 # (pg_ctl -m immediate) and the standby promoted while the load runs. It checks that the
-# gateway carries on (errors during the switch are 503 problems, never 500), that every
+# gateways carry on (errors during the switch are 503 problems, never 500), that every
 # acknowledged write and revocation is there, and that the audit log verifies. Then the
 # new primary is killed with SIGKILL under load and restarted, and the same checks run.
 #   scripts/failover-drill.sh [seconds of load before the kill, default 5]
@@ -16,9 +16,10 @@ omadata="$target_dir/debug/omadata"
 work=$(mktemp -d)
 chmod 0755 "$work"
 primary="$work/primary" standby="$work/standby"
-gateway=""
+gateway="" gateway2=""
 cleanup() {
   [ -n "$gateway" ] && kill "$gateway" 2>/dev/null && wait "$gateway" 2>/dev/null || true
+  [ -n "$gateway2" ] && kill "$gateway2" 2>/dev/null && wait "$gateway2" 2>/dev/null || true
   scripts/postgres.sh stop "$primary" || true
   scripts/postgres.sh stop "$standby" || true
   rm -rf "$work" "$primary.lock" "$standby.lock"
@@ -50,13 +51,22 @@ done
 echo "standby: $state"
 [ "$state" = sync ] || { echo "the standby is not synchronous"; exit 1; }
 
-echo "== the gateway on the multi-host connection string"
+echo "== two gateways on the multi-host connection string"
 store="postgres://postgres@127.0.0.1:$primary_port,127.0.0.1:$standby_port/omadata?target_session_attrs=read-write"
 port=$(free_port)
 "$omadata" demo --listen "127.0.0.1:$port" --data "$work/data" --store "$store" >"$work/gateway.out" 2>"$work/gateway.log" &
 gateway=$!
-base="http://127.0.0.1:$port"
-for _ in $(seq 100); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.2; done
+first="http://127.0.0.1:$port"
+for _ in $(seq 100); do curl -sf "$first/readyz" >/dev/null && break; sleep 0.2; done
+# The second shares the key files, the database and the public URL (the tokens name it),
+# and serves beside the first.
+port2=$(free_port)
+OMADATA_PUBLIC_URL="$first/" "$omadata" demo --listen "127.0.0.1:$port2" --data "$work/data" --store "$store" >"$work/gateway2.out" 2>"$work/gateway2.log" &
+gateway2=$!
+second="http://127.0.0.1:$port2"
+for _ in $(seq 100); do curl -sf "$second/readyz" >/dev/null && break; sleep 0.2; done
+# Calls go round both: a write through one is read, and revoked, through the other.
+base="$first,$second"
 
 echo "== load for $before s, kill the primary, promote the standby, load on"
 python3 scripts/failover-load.py load "$base" "$((before * 3))" "$work/state.json" &
@@ -89,8 +99,8 @@ scripts/postgres.sh start "$standby" "$standby_port" >/dev/null
 echo "server killed and restarted (crash recovery)"
 wait "$load" || status=1
 python3 scripts/failover-load.py check "$base" "$work/state2.json" || status=1
-kill "$gateway"; wait "$gateway" 2>/dev/null || true
-gateway=""
+kill "$gateway" "$gateway2"; wait "$gateway" "$gateway2" 2>/dev/null || true
+gateway="" gateway2=""
 "$omadata" keys jwks --signing-key "$work/data/signing.key" >"$work/jwks.json"
 if "$omadata" audit verify --store "postgres://postgres@127.0.0.1:$standby_port/omadata" --jwks "$work/jwks.json"; then
   :
@@ -99,6 +109,6 @@ else
 fi
 [ "$status" = 0 ] && echo "failover drill passed" || {
   echo "failover drill FAILED"
-  tail -n 20 "$work/gateway.log" "$standby/server.log"
+  tail -n 20 "$work/gateway.log" "$work/gateway2.log" "$standby/server.log"
 }
 exit "$status"

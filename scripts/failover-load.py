@@ -1,5 +1,9 @@
 #!/usr/bin/env python3
-"""The failover drill's load and its checks (stdlib only), against a demo gateway.
+"""The failover drill's load and its checks (stdlib only), against demo gateways.
+
+BASE names one gateway, or several (comma-separated) on one database: sign-ins go to the
+first, and every other call goes to the next in turn, so a write through one is read
+through another.
 
   failover-load.py load BASE SECONDS STATE_FILE [SIGNED_IN]   runs the mixed load, writes what was
                                                    acknowledged (SIGNED_IN: an earlier state file
@@ -19,8 +23,19 @@ import urllib.error
 import urllib.request
 
 
+_calls = [0]
+
+
+def pick(base):
+    """The gateway for the next call: each in turn."""
+    bases = base.split(",")
+    _calls[0] += 1
+    return bases[_calls[0] % len(bases)]
+
+
 def browser(base, person):
     """Signs in through the demo provider; returns (opener, bearer token)."""
+    base = base.split(",")[0]
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     opener.open(f"{base}/auth/login?login_hint={person}", timeout=10).read()
@@ -33,6 +48,7 @@ def browser(base, person):
 
 
 def call(base, token, method, path, body=None):
+    base = pick(base)
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(f"{base}{path}", data=data, method=method)
     request.add_header("authorization", f"Bearer {token}")

@@ -219,6 +219,14 @@ pub(super) fn demo(
 ) -> Result<(), CliError> {
     let mut options = ServerOptions::demo(listen, data);
     options.store = store;
+    // Gateways of one deployment answer at one public URL (their tokens name it), so a
+    // second demo gateway on the same store takes the first's.
+    if let Some(url) = env("OMADATA_PUBLIC_URL") {
+        options.public_url = Some(
+            url::Url::parse(&url)
+                .map_err(|e| CliError::Config(format!("OMADATA_PUBLIC_URL: {e}")))?,
+        );
+    }
     serve_until_signal(options, out, list_test_persons)
 }
 
