@@ -459,12 +459,56 @@ async fn two_gateways_serve_one_database_at_once_and_share_everything() {
     })
     .await
     .unwrap();
-    // The second shares the key files, the database and the clock; it serves at once.
+    // The second shares the key files, the database, the clock and the public URL (as
+    // gateways behind one load balancer do); it serves at once.
     let mut options = first.restart_options().unwrap();
     options.clock = Some(first.clock.clone());
+    options.public_url = first.server.as_ref().map(|s| s.public_url.clone());
     let second = omadata::server::start(options).await.unwrap();
-    let second_base = second.public_url.as_str().trim_end_matches('/').to_owned();
+    let second_base = format!("http://{}", second.addr);
     let first_base = first.base.clone();
+
+    // A sign-in started at the first and finished at the second: the login under way is
+    // in the browser's cookie, not in either gateway.
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut next = format!("{first_base}/auth/login?login_hint=client1");
+    let mut finished_at_second = false;
+    for _ in 0..10 {
+        if let Some(rest) = next.strip_prefix(&format!("{first_base}/auth/callback")) {
+            next = format!("{second_base}/auth/callback{rest}");
+            finished_at_second = true;
+        }
+        let response = http.get(&next).send().await.unwrap();
+        match response.headers().get(reqwest::header::LOCATION) {
+            Some(location) if response.status().is_redirection() => {
+                let location = location.to_str().unwrap();
+                next = if location.starts_with('/') {
+                    let origin: String = next.split('/').take(3).collect::<Vec<_>>().join("/");
+                    format!("{origin}{location}")
+                } else {
+                    location.to_owned()
+                };
+            }
+            _ => {
+                assert_eq!(response.status(), StatusCode::OK);
+                break;
+            }
+        }
+    }
+    assert!(
+        finished_at_second,
+        "the callback went to the second gateway"
+    );
+    let me = http
+        .get(format!("{second_base}/api/v1/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK, "signed in through the second");
 
     // Signed in at the first, the client is signed in at the second (the same cookie).
     let mut client = first.signed_in("client2", None).await.unwrap();

@@ -98,6 +98,11 @@ pub fn state(
     let sessions = sessions::SessionVault::new(consent.store(), &session_secret)
         .map(sessions::Sessions::persistent)
         .ok_or_else(|| StartError::Keys("the session key".into()))?;
+    let login_secret = signing_key
+        .derive_secret(b"omadata gateway logins under way")
+        .map_err(|e| StartError::Keys(e.to_string()))?;
+    let logins = sessions::LoginSealer::new(&login_secret)
+        .ok_or_else(|| StartError::Keys("the login key".into()))?;
     let app = omadata_app::Services::start(
         vault,
         consent,
@@ -111,6 +116,7 @@ pub fn state(
         clock,
         config,
         sessions,
+        logins,
         relying_party,
         bearer,
         metrics: Metrics::default(),

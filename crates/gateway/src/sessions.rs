@@ -1,18 +1,16 @@
 //! Who is signed in. Browser sessions are server-side, found by a random cookie value;
 //! each carries its CSRF token, an opaque id (`sid`, a hash of the cookie value) that the
-//! bearer tokens minted from it name, and when the person authenticated. Pending logins
-//! hold the OpenID state, nonce and PKCE verifier between the redirect out and the
-//! callback.
+//! bearer tokens minted from it name, and when the person authenticated.
 //!
-//! Memory is bounded: expired sessions are swept at most once a minute (amortised on
-//! create), and pending logins are capped and dropped oldest first (all live equally
-//! long, so insertion order is expiry order and no sweep scans the whole map).
+//! Sessions are kept in the store (`SessionVault`), sealed under a key derived from the
+//! service key, so a restarted gateway, or another gateway of the same deployment, knows
+//! them. Memory is a cache in front of it (expired sessions swept at most once a minute,
+//! amortised on create); a session ended here is ended in the store first.
 //!
-//! Sessions are also kept in the store (`SessionVault`), sealed under a key derived from
-//! the service key, so a restarted gateway, or a standby taking over, signs nobody out.
-//! Memory is a cache in front of it; a session ended here is ended in the store first.
-//! Pending logins live in memory only: a sign-in under way when a gateway stops starts
-//! again.
+//! A login under way (the OpenID state, nonce and PKCE verifier between the redirect out
+//! and the callback) is kept by nobody on the server: it is sealed into the browser's
+//! login cookie ([`LoginSealer`]), so whichever gateway the provider's redirect reaches
+//! finishes it, and a flood of sign-in starts costs no memory.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -25,15 +23,12 @@ use omadata_vault::store::StoreError;
 use parking_lot::Mutex;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
 pub(crate) const SESSION_COOKIE: &str = "omadata_session";
 pub(crate) const LOGIN_COOKIE: &str = "omadata_login";
-
-/// Pending logins kept at most; beyond it the oldest is dropped.
-pub(crate) const PENDING_LOGIN_LIMIT: usize = 10_000;
 
 /// How often expired sessions are swept.
 const SWEEP_INTERVAL_SECONDS: i64 = 60;
@@ -52,13 +47,110 @@ pub struct Session {
 
 /// What the callback needs to finish a login. The verifier is a secret.
 #[derive(Debug)]
-pub struct PendingLogin {
+pub(crate) struct PendingLogin {
     pub nonce: String,
     pub pkce_verifier: Zeroizing<String>,
     pub role: Option<String>,
     /// The web app page to return to after the sign-in.
     pub next: Option<String>,
     pub expires_at: DateTime<Utc>,
+}
+
+/// A [`PendingLogin`] with its state, as sealed into the login cookie.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SealedLogin {
+    state: String,
+    nonce: String,
+    pkce_verifier: String,
+    role: Option<String>,
+    next: Option<String>,
+    expires_at: DateTime<Utc>,
+}
+
+/// Seals logins under way into the login cookie (AES-256-GCM under a key derived from
+/// the service key, which every gateway of a deployment shares): nonce || sealed JSON,
+/// base64url.
+pub(crate) struct LoginSealer {
+    key: LessSafeKey,
+    rng: SystemRandom,
+}
+
+impl std::fmt::Debug for LoginSealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginSealer").finish_non_exhaustive()
+    }
+}
+
+/// Binds a sealed login to its use.
+const LOGIN_AAD: &[u8] = b"omadata login cookie";
+
+impl LoginSealer {
+    pub(crate) fn new(secret: &[u8; 32]) -> Option<Self> {
+        let key = UnboundKey::new(&AES_256_GCM, secret).ok()?;
+        Some(Self {
+            key: LessSafeKey::new(key),
+            rng: SystemRandom::new(),
+        })
+    }
+
+    /// The login cookie's value for `pending` under `state` (`None`: no randomness).
+    pub(crate) fn seal(&self, state: &str, pending: &PendingLogin) -> Option<String> {
+        let sealed = SealedLogin {
+            state: state.to_owned(),
+            nonce: pending.nonce.clone(),
+            pkce_verifier: pending.pkce_verifier.to_string(),
+            role: pending.role.clone(),
+            next: pending.next.clone(),
+            expires_at: pending.expires_at,
+        };
+        let mut body = Zeroizing::new(serde_json::to_vec(&sealed).ok()?);
+        drop(Zeroizing::new(sealed.pkce_verifier));
+        let mut nonce = [0u8; NONCE_LEN];
+        self.rng.fill(&mut nonce).ok()?;
+        // Sealed in place: the plaintext is overwritten (and zeroized if sealing fails).
+        self.key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(LOGIN_AAD),
+                &mut *body,
+            )
+            .ok()?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&body);
+        Some(URL_SAFE_NO_PAD.encode(out))
+    }
+
+    /// The login the cookie holds, if it is one this deployment sealed, for the `state`
+    /// the provider returned, and not expired at `now`.
+    pub(crate) fn open(
+        &self,
+        cookie: &str,
+        returned_state: &str,
+        now: DateTime<Utc>,
+    ) -> Option<PendingLogin> {
+        if cookie.len() > 4096 {
+            return None;
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(cookie).ok()?;
+        let (nonce, sealed) = bytes.split_at_checked(NONCE_LEN)?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut sealed = Zeroizing::new(sealed.to_vec());
+        let plain = self
+            .key
+            .open_in_place(nonce, Aad::from(LOGIN_AAD), &mut sealed)
+            .ok()?;
+        let login: SealedLogin = serde_json::from_slice(plain).ok()?;
+        let pkce_verifier = Zeroizing::new(login.pkce_verifier);
+        let same_state =
+            crate::extract::same_secret(login.state.as_bytes(), returned_state.as_bytes());
+        (same_state && login.expires_at > now).then(|| PendingLogin {
+            nonce: login.nonce,
+            pkce_verifier,
+            role: login.role,
+            next: login.next,
+            expires_at: login.expires_at,
+        })
+    }
 }
 
 /// 256 random bits, base64url.
@@ -74,13 +166,6 @@ pub(crate) fn sid_of(cookie_value: &str) -> String {
     context.update(b"omadata-sid\0");
     context.update(cookie_value.as_bytes());
     URL_SAFE_NO_PAD.encode(context.finish().as_ref())
-}
-
-#[derive(Debug, Default)]
-struct PendingLogins {
-    by_state: HashMap<String, PendingLogin>,
-    /// States in the order added (= expiry order); may name states already taken.
-    order: VecDeque<(String, DateTime<Utc>)>,
 }
 
 #[derive(Debug, Default)]
@@ -230,7 +315,6 @@ pub struct Sessions {
     /// Moved on by [`Sessions::forget_cached`]: a session read from the store before it
     /// is not cached.
     generation: std::sync::atomic::AtomicU64,
-    pending: Mutex<PendingLogins>,
     /// `None`: in memory only (unit tests).
     vault: Option<Arc<SessionVault>>,
 }
@@ -413,42 +497,6 @@ impl Sessions {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    pub fn pending_len(&self) -> usize {
-        self.pending.lock().by_state.len()
-    }
-
-    pub fn add_pending(&self, state: String, pending: PendingLogin, now: DateTime<Utc>) {
-        let mut map = self.pending.lock();
-        // Expired ones first, from the old end only.
-        while let Some((oldest, expires_at)) = map.order.front().cloned() {
-            if expires_at > now
-                && map.by_state.len() < PENDING_LOGIN_LIMIT
-                && map.order.len() < 2 * PENDING_LOGIN_LIMIT
-            {
-                break;
-            }
-            map.order.pop_front();
-            if map
-                .by_state
-                .get(&oldest)
-                .is_some_and(|p| p.expires_at == expires_at)
-            {
-                map.by_state.remove(&oldest);
-            }
-        }
-        map.order.push_back((state.clone(), pending.expires_at));
-        map.by_state.insert(state, pending);
-    }
-
-    /// Takes a pending login: a state works once.
-    pub fn take_pending(&self, state: &str, now: DateTime<Utc>) -> Option<PendingLogin> {
-        self.pending
-            .lock()
-            .by_state
-            .remove(state)
-            .filter(|p| p.expires_at > now)
-    }
 }
 
 #[cfg(test)]
@@ -461,16 +509,6 @@ mod tests {
         DateTime::from_timestamp(1_790_000_000, 0).unwrap()
     }
 
-    fn pending(expires_at: DateTime<Utc>) -> PendingLogin {
-        PendingLogin {
-            nonce: "n".into(),
-            pkce_verifier: Zeroizing::new("v".into()),
-            role: None,
-            next: None,
-            expires_at,
-        }
-    }
-
     fn client() -> Principal {
         Principal::Client {
             id: ClientId::random(),
@@ -479,28 +517,46 @@ mod tests {
     }
 
     #[test]
-    fn pending_logins_are_bounded_and_expired_ones_purged() {
-        let sessions = Sessions::default();
-        for i in 0..(PENDING_LOGIN_LIMIT + 50) {
-            sessions.add_pending(format!("s{i}"), pending(t0() + Duration::minutes(10)), t0());
-        }
-        assert_eq!(sessions.pending_len(), PENDING_LOGIN_LIMIT);
-        // The oldest went first; the newest is there.
-        assert!(sessions.take_pending("s0", t0()).is_none());
+    fn a_sealed_login_opens_only_for_its_state_before_it_expires_and_under_its_key() {
+        let sealer = LoginSealer::new(&[7u8; 32]).unwrap();
+        let pending = PendingLogin {
+            nonce: "n".into(),
+            pkce_verifier: Zeroizing::new("verifier".into()),
+            role: Some("auditor".into()),
+            next: Some("grants".into()),
+            expires_at: t0() + Duration::minutes(10),
+        };
+        let cookie = sealer.seal("state-1", &pending).unwrap();
+        assert!(!cookie.contains("verifier"));
+        // Another gateway of the deployment (the same key) opens it.
+        let other = LoginSealer::new(&[7u8; 32]).unwrap();
+        let opened = other.open(&cookie, "state-1", t0()).unwrap();
+        assert_eq!(opened.pkce_verifier.as_str(), "verifier");
+        assert_eq!(
+            (opened.role.as_deref(), opened.next.as_deref()),
+            (Some("auditor"), Some("grants"))
+        );
         assert!(
-            sessions
-                .take_pending(&format!("s{}", PENDING_LOGIN_LIMIT + 49), t0())
-                .is_some()
+            other.open(&cookie, "state-2", t0()).is_none(),
+            "another state"
         );
-        // After they expire, one new login sweeps them all away.
-        let later = t0() + Duration::minutes(11);
-        sessions.add_pending(
-            "fresh".into(),
-            pending(later + Duration::minutes(10)),
-            later,
+        assert!(
+            other
+                .open(&cookie, "state-1", t0() + Duration::minutes(10))
+                .is_none(),
+            "expired"
         );
-        assert_eq!(sessions.pending_len(), 1);
-        assert!(sessions.take_pending("fresh", later).is_some());
+        let stranger = LoginSealer::new(&[8u8; 32]).unwrap();
+        assert!(
+            stranger.open(&cookie, "state-1", t0()).is_none(),
+            "another key"
+        );
+        let mut bytes = URL_SAFE_NO_PAD.decode(&cookie).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        let tampered = URL_SAFE_NO_PAD.encode(bytes);
+        assert!(other.open(&tampered, "state-1", t0()).is_none(), "tampered");
+        assert!(other.open("not base64 !", "state-1", t0()).is_none());
     }
 
     #[tokio::test]

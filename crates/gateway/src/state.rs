@@ -36,6 +36,8 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     pub config: GatewayConfig,
     pub sessions: Sessions,
+    /// Seals logins under way into the browser's login cookie.
+    pub(crate) logins: crate::sessions::LoginSealer,
     pub relying_party: RelyingParty,
     pub bearer: BearerKeys,
     pub metrics: Metrics,

@@ -125,21 +125,25 @@ pub(crate) async fn login(
         }
     };
     let now = state.now();
-    services.sessions.add_pending(
-        start.state.clone(),
-        PendingLogin {
-            nonce: start.nonce,
-            pkce_verifier: start.pkce_verifier,
-            role: role.map(|r| r.as_str().to_owned()),
-            next,
-            expires_at: now + Duration::minutes(10),
-        },
-        now,
-    );
+    let pending = PendingLogin {
+        nonce: start.nonce,
+        pkce_verifier: start.pkce_verifier,
+        role: role.map(|r| r.as_str().to_owned()),
+        next,
+        expires_at: now + Duration::minutes(10),
+    };
+    // Kept by the browser, sealed: any gateway of the deployment can finish it.
+    let Some(sealed) = services.logins.seal(&start.state, &pending) else {
+        return web::refusal(
+            &headers,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "login-interrupted",
+        );
+    };
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, start.url)]).into_response();
     response.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(&state, LOGIN_COOKIE, &start.state, "/auth", 600),
+        set_cookie(&state, LOGIN_COOKIE, &sealed, "/auth", 600),
     );
     response
 }
@@ -196,13 +200,10 @@ pub(crate) async fn callback(
     let (Some(code), Some(returned_state)) = (query.code, query.state) else {
         return generic_failure();
     };
-    // The state must match the one this browser started with (login CSRF).
-    let browser_state = cookie(&headers, LOGIN_COOKIE).unwrap_or("");
-    if browser_state.is_empty() || !same_secret(browser_state.as_bytes(), returned_state.as_bytes())
-    {
-        return generic_failure();
-    }
-    let Some(pending) = services.sessions.take_pending(&returned_state, now) else {
+    // The login this browser started, for the state the provider returned (login CSRF).
+    let Some(pending) = cookie(&headers, LOGIN_COOKIE)
+        .and_then(|sealed| services.logins.open(sealed, &returned_state, now))
+    else {
         return generic_failure();
     };
     let identity = match services
