@@ -11,8 +11,9 @@ through another.
   failover-load.py check BASE STATE_FILE          checks that all of it is there
 
 The load: one client writes a field again and again and reads its record; every tenth
-round it creates a grant for a professional and revokes it at once; the professional
-reads the client's record. Every answer is counted by status; a 5xx other than 503 is a
+round it creates a grant of that field for a professional and revokes it at once; the
+professional, who holds a standing grant of another field, reads the client's record (each
+read an audit entry). Every answer is counted by status; a 5xx other than 503 is a
 failure, and so is any answer that is not problem+json when it is an error.
 """
 import http.cookiejar
@@ -84,6 +85,19 @@ def load(base, seconds, state_file, signed_in=None):
         client, client_token = sign_in_retrying(base, "client2")
         pro, pro_token = sign_in_retrying(base, "pro-employment")
         pro_id = pro["id"]
+        # A standing grant of another field: the professional's reads are permitted, so
+        # each is an audit entry, appended through both gateways in turn.
+        standing = {
+            "professional": pro_id,
+            "fields": [{"path": "identity.name"}],
+            "actions": ["read"],
+            "purpose": {"code": "guidance"},
+            "valid_until": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400)),
+        }
+        status, _, body = call(base, client_token, "POST", "/api/v1/me/grants", standing)
+        if status != 201:
+            print("the standing grant was refused:", status, body[:300])
+            return 1
     statuses, writes, revoked, bad = {}, [], [], []
     attempted_after_last_ack = []
     round_ = 0

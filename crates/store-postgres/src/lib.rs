@@ -102,6 +102,7 @@ impl Default for PgOptions {
 struct TurnConnection {
     client: tokio_postgres::Client,
     statements: writes::Statements,
+    turn: writes::TurnStatements,
 }
 
 /// One PostgreSQL database holding the vault, consent, the directory and the audit log.
@@ -276,17 +277,22 @@ impl PgStore {
                             Self::connect_alone(config, target, "the journal turn").await?;
                         client.batch_execute(TURN_WAIT_SQL).await.map_err(backend)?;
                         let statements = writes::Statements::prepare(&client).await?;
-                        std::sync::Arc::new(TurnConnection { client, statements })
+                        let turn = writes::TurnStatements::prepare(&client).await?;
+                        std::sync::Arc::new(TurnConnection {
+                            client,
+                            statements,
+                            turn,
+                        })
                     }
                 };
                 connection
                     .client
-                    .execute("SELECT pg_advisory_lock($1)", &[&JOURNAL_TURN])
+                    .execute(&connection.turn.lock, &[&JOURNAL_TURN])
                     .await
                     .map_err(backend)?;
                 let row = connection
                     .client
-                    .query_one("SELECT coalesce(max(seq) + 1, 0) FROM audit_journal", &[])
+                    .query_one(&connection.turn.journal_len, &[])
                     .await
                     .map_err(backend)?;
                 let len: i64 = row.try_get(0).map_err(backend)?;
@@ -320,7 +326,7 @@ impl PgStore {
         let released = self.bridge.run_read(async move {
             connection
                 .client
-                .execute("SELECT pg_advisory_unlock($1)", &[&JOURNAL_TURN])
+                .execute(&connection.turn.unlock, &[&JOURNAL_TURN])
                 .await
                 .map_err(backend)
         });

@@ -15,6 +15,32 @@ pub(crate) struct Statements {
     nodes_upsert: Statement,
 }
 
+/// The statements of a turn, prepared once on the connection that holds it.
+pub(crate) struct TurnStatements {
+    pub lock: Statement,
+    pub unlock: Statement,
+    pub journal_len: Statement,
+}
+
+impl TurnStatements {
+    pub(crate) async fn prepare(client: &Client) -> Result<Self, StoreError> {
+        Ok(Self {
+            lock: client
+                .prepare("SELECT pg_advisory_lock($1)")
+                .await
+                .map_err(backend)?,
+            unlock: client
+                .prepare("SELECT pg_advisory_unlock($1)")
+                .await
+                .map_err(backend)?,
+            journal_len: client
+                .prepare("SELECT coalesce(max(seq) + 1, 0) FROM audit_journal")
+                .await
+                .map_err(backend)?,
+        })
+    }
+}
+
 const UPSERT: &str = "INSERT INTO consent_entries (key, value) \
      SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
      ON CONFLICT (key) DO UPDATE SET value = excluded.value";
