@@ -61,6 +61,9 @@ impl Drop for TurnHold<'_> {
             {
                 let mut tail = self.log.tail.lock();
                 tail.turn_holders = tail.turn_holders.saturating_sub(1);
+                if tail.turn_holders == 0 {
+                    tail.holders_lost = false;
+                }
             }
             self.log.release_if_idle();
         }
@@ -104,6 +107,9 @@ pub(super) struct Tail {
     pub(super) turn_held: bool,
     /// Consent changes holding the turn.
     pub(super) turn_holders: usize,
+    /// The turn was lost while consent changes held it: what they read may be stale, so
+    /// none of them may write (until all have let go).
+    pub(super) holders_lost: bool,
     /// The turn is given back after the entries waiting now: new appends wait for the
     /// next turn.
     pub(super) draining: bool,
@@ -128,6 +134,7 @@ impl Tail {
             next_ticket: 0,
             turn_held: false,
             turn_holders: 0,
+            holders_lost: false,
             draining: false,
         }
     }
@@ -250,7 +257,8 @@ impl AuditLog {
         let _flusher = self.flushing.lock();
         let entry = {
             let mut tail = self.tail.lock();
-            if self.shared && !tail.turn_held {
+            // A change decided in a turn that was lost since may rest on stale reads.
+            if self.shared && (!tail.turn_held || tail.holders_lost) {
                 return Err(turn_error(
                     "the database connection holding this gateway's turn ended",
                 ));
@@ -557,6 +565,7 @@ impl AuditLog {
             let mut tail = self.tail.lock();
             tail.turn_held = false;
             tail.draining = false;
+            tail.holders_lost = tail.turn_holders > 0;
         }
         self.store.release_turn();
         self.turn_free.notify_all();

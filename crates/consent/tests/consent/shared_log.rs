@@ -156,3 +156,49 @@ fn a_consent_change_whose_process_stopped_before_its_journal_write_is_brought_in
     let change = b.raw_entry(1).unwrap().unwrap();
     assert!(String::from_utf8_lossy(&change).contains("grant"));
 }
+
+#[test]
+fn a_consent_change_whose_turn_was_lost_after_it_read_writes_nothing() {
+    let shared = MemoryConsentStore::shared();
+    let key = Arc::new(ServiceKey::generate().unwrap());
+    let (a_store, a) = process(&shared, &key);
+    let (_, b) = process(&shared, &key);
+    // A change holds the turn while it reads what it will change...
+    let hold = a.hold_turn().unwrap();
+    let (_, waiting) = a
+        .append_deferred(AuditEntry::new(AuditEvent::Access, t(1)))
+        .unwrap();
+    // ... its turn is lost, and another process changes consent meanwhile.
+    a_store.lose_turn();
+    b.append_with(
+        AuditEntry::new(AuditEvent::Revoke, t(2)),
+        vec![(b"test/grant".to_vec(), Some(b"revoked".to_vec()))],
+    )
+    .unwrap();
+    assert!(
+        a.sync_through(waiting).is_err(),
+        "the flush finds the turn gone"
+    );
+    assert!(
+        a.sync_through(waiting).is_err(),
+        "void: B wrote at its place"
+    );
+    // The turn came round again, but what A read may be stale: its change writes nothing.
+    let refused = a.append_with(
+        AuditEntry::new(AuditEvent::Grant, t(3)),
+        vec![(b"test/grant".to_vec(), Some(b"active".to_vec()))],
+    );
+    assert!(refused.is_err());
+    assert_eq!(
+        shared.get(b"test/grant").unwrap(),
+        Some(b"revoked".to_vec())
+    );
+    drop(hold);
+    // A change that starts afresh may write.
+    a.append_with(
+        AuditEntry::new(AuditEvent::Grant, t(4)),
+        vec![(b"test/grant".to_vec(), Some(b"active".to_vec()))],
+    )
+    .unwrap();
+    verify_store(&shared, &Jwks::of(&[key.public()])).unwrap();
+}
