@@ -1,11 +1,12 @@
-//! One gateway measured on one store: start, sign-in, load, CPU, memory; the table.
+//! A run of one or several gateways at once on one store: start, sign-in, load, CPU,
+//! memory, stop; and the table, a column per run.
 
-use crate::load::{OpenLoop, WrkResult, open_loop, wrk};
+use crate::load::{OpenLoop, WrkResult, WrkScripts, open_loop_each, wrk_each};
 use crate::postgres::postgres_facts;
 use crate::processes::{CpuCounters, CpuPerRequest, peak_memory_mb};
 use crate::{Args, Fail};
 use omadata_vault::{ClientId, ProfessionalId};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Instant;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -13,96 +14,226 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 /// What every gateway run shares.
 pub(crate) struct Target<'a> {
     pub(crate) omadata: &'a Path,
+    /// The first gateway's port; further gateways of a run take the ports after it.
     pub(crate) port: u16,
     pub(crate) data: &'a Path,
     pub(crate) professionals: &'a [(ProfessionalId, omadata_consent::OrganisationId)],
     pub(crate) clients: &'a [ClientId],
-    pub(crate) lua: &'a Path,
+    pub(crate) scripts: &'a WrkScripts,
 }
 
-/// One gateway measured on one store.
+/// What one run measures.
+pub(crate) struct Setup<'a> {
+    /// The PostgreSQL database, or `None` for sled (in the data directory).
+    pub(crate) store: Option<&'a str>,
+    /// Gateways serving the store at once.
+    pub(crate) gateways: usize,
+    /// The store's first run: the seeded store is copied into PostgreSQL, and a first
+    /// start is timed (then stopped) before the gateways start. A later run on the same
+    /// database only starts its gateways (restarts, after the previous run's clean stop).
+    pub(crate) first_on_store: bool,
+    /// Keeps each run's sign-ins on their own loopback addresses.
+    pub(crate) index: u8,
+}
+
+/// One run measured: a column of the table.
 pub(crate) struct GatewayRun {
-    store: &'static str,
+    name: String,
     /// Seconds `omadata migrate-store` took to copy the seeded store (PostgreSQL only).
     copy: Option<f64>,
     store_bytes: u64,
-    first_startup: f64,
-    startup: f64,
+    /// The first start after seeding or the copy (a store's first run only).
+    first_startup: Option<f64>,
+    /// Each gateway's start, spawn to listening.
+    startups: Vec<f64>,
+    /// Each gateway's `wrk`.
+    loads: Vec<WrkResult>,
+    /// All the `wrk`s together.
     load: WrkResult,
     cpu: CpuPerRequest,
     open: Option<(OpenLoop, CpuPerRequest)>,
+    /// The largest peak (`VmHWM`) among the gateways.
     memory_mb: f64,
 }
 
-/// Seeds nothing: copies (for PostgreSQL), starts, restarts, signs in, warms up, then
-/// measures the mix closed loop (wrk) and, with `--rate`, open loop; stops the gateway.
-/// `index` keeps each gateway's sign-ins on their own loopback addresses.
+/// Seeds nothing: copies (a PostgreSQL store's first run), starts the gateways, signs the
+/// professionals in at the first, warms up, then measures the mix closed loop (`wrk`, one
+/// per gateway at once) and, with `--rate`, open loop (one per gateway at once); stops
+/// the gateways.
 pub(crate) async fn measure_gateway(
     target: &Target<'_>,
-    store: Option<&str>,
+    setup: &Setup<'_>,
     args: &Args,
-    index: u8,
 ) -> Result<GatewayRun, Fail> {
-    let base = format!("http://127.0.0.1:{}", target.port);
-    let name = if store.is_some() {
-        "PostgreSQL"
-    } else {
-        "sled"
+    let name = match (setup.store, setup.gateways) {
+        (None, _) => "sled".to_owned(),
+        (Some(_), 1) => "PostgreSQL".to_owned(),
+        (Some(_), n) => format!("PostgreSQL ×{n}"),
     };
-    let copy = match store {
-        Some(url) => {
-            println!("copying the seeded store into PostgreSQL with omadata migrate-store");
-            let copying = Instant::now();
-            let output = tokio::process::Command::new(target.omadata)
-                .arg("migrate-store")
-                .arg("--from")
-                .arg(target.data)
-                .arg("--to")
-                .arg(url)
-                .env("RUST_LOG", "warn")
-                .output()
-                .await?;
-            let seconds = copying.elapsed().as_secs_f64();
-            if !output.status.success() {
-                return Err(format!(
-                    "omadata migrate-store failed: {}",
-                    String::from_utf8_lossy(&output.stderr).trim()
-                )
-                .into());
-            }
-            println!(
-                "  {} ({seconds:.1} s)",
-                String::from_utf8_lossy(&output.stdout).trim()
-            );
-            Some(seconds)
-        }
-        None => None,
+    let copy = match setup.store {
+        Some(url) if setup.first_on_store => Some(copy_into(target, url).await?),
+        _ => None,
     };
     // The first start (after seeding, or after the copy) and a restart after a clean stop
     // (what an operator sees day to day) are both timed.
-    let (first, first_startup) = launch(target.omadata, target.port, target.data, store).await?;
-    stop_gracefully(first).await?;
-    let (gateway, startup) = launch(target.omadata, target.port, target.data, store).await?;
-    let pid = gateway.id().ok_or("no pid")?;
-    let postmaster = match store {
+    let first_startup = if setup.first_on_store {
+        let (first, seconds) = launch(target, setup, target.port, None).await?;
+        stop_gracefully(first, target.port).await?;
+        Some(seconds)
+    } else {
+        None
+    };
+    // The gateways after the first answer at the first's public URL, as the gateways of
+    // one deployment do (tokens name it), so the tokens signed in at the first work at
+    // every one. They start one after another.
+    let public_url = format!("http://127.0.0.1:{}/", target.port);
+    let mut gateways = Vec::with_capacity(setup.gateways);
+    let mut startups = Vec::with_capacity(setup.gateways);
+    let mut bases = Vec::with_capacity(setup.gateways);
+    for i in 0..setup.gateways {
+        let port = u16::try_from(i)
+            .ok()
+            .and_then(|i| target.port.checked_add(i))
+            .ok_or("no port left for the gateways")?;
+        let (gateway, seconds) =
+            launch(target, setup, port, (i > 0).then_some(&*public_url)).await?;
+        gateways.push((port, gateway));
+        startups.push(seconds);
+        bases.push(format!("http://127.0.0.1:{port}"));
+    }
+    let pids = gateways
+        .iter()
+        .map(|(_, g)| g.id().ok_or("no pid"))
+        .collect::<Result<Vec<u32>, _>>()?;
+    let postmaster = match setup.store {
         Some(url) => Some(postgres_facts(url).await?.0),
         None => None,
     };
     let cpu = CpuCounters {
-        gateway: pid,
+        gateways: pids,
         postmaster,
     };
 
-    // Requests: 90 % authorised reads of 4 KiB records, 5 % writes, 5 % denied.
     let signing_in = Instant::now();
-    let tokens = sign_in_professionals(&base, target.professionals.len(), index).await?;
+    let tokens = sign_in_professionals(&bases[0], target.professionals.len(), setup.index).await?;
     println!(
         "{name}: signed {} professionals in through the test provider in {:.1} s",
         tokens.len(),
         signing_in.elapsed().as_secs_f64()
     );
+    let requests = request_mix(target, &tokens, args.with_records);
+    let requests_path = std::env::temp_dir().join("omadata-wrk-requests.txt");
+    std::fs::write(&requests_path, &requests)?;
+
+    let each = if setup.gateways > 1 {
+        format!(
+            ", a wrk per gateway with {} connections in all",
+            args.connections
+        )
+    } else {
+        String::new()
+    };
+    println!(
+        "{name}: driving the gateway with wrk ({} s of warm-up, {} s measured{each})",
+        args.warm_up, args.seconds
+    );
+    let mix = |seconds| {
+        wrk_each(
+            &bases,
+            &target.scripts.mix,
+            Some(&requests_path),
+            args.connections,
+            seconds,
+        )
+    };
+    if args.warm_up > 0 {
+        mix(args.warm_up).await?;
+    }
+    let before = cpu.sample();
+    let loads = mix(args.seconds).await?;
+    let closed_cpu = cpu.since(
+        &before,
+        &loads.iter().map(|l| l.requests).collect::<Vec<_>>(),
+    );
+    let load = WrkResult::merged(&loads);
+    let open = match args.rate {
+        Some(rate) => {
+            println!(
+                "{name}: the same mix open loop at {rate} req/s for {} s",
+                args.seconds
+            );
+            let before = cpu.sample();
+            let opens =
+                open_loop_each(&bases, &requests, rate, args.connections, args.seconds).await?;
+            let served: Vec<u64> = opens.iter().map(OpenLoop::completed).collect();
+            let open_cpu = cpu.since(&before, &served);
+            Some((OpenLoop::merged(&opens), open_cpu))
+        }
+        None => None,
+    };
+    let memory_mb = cpu
+        .gateways
+        .iter()
+        .filter_map(|pid| peak_memory_mb(*pid))
+        .fold(0.0, f64::max);
+    // In the reverse order of their starts.
+    while let Some((port, gateway)) = gateways.pop() {
+        stop_gracefully(gateway, port).await?;
+        report_stderr(&name, setup.index, port);
+    }
+    let store_bytes = match setup.store {
+        Some(url) => postgres_facts(url).await?.1,
+        None => dir_size(&target.data.join("db")),
+    };
+    Ok(GatewayRun {
+        name,
+        copy,
+        store_bytes,
+        first_startup,
+        startups,
+        loads,
+        load,
+        cpu: closed_cpu,
+        open,
+        memory_mb,
+    })
+}
+
+/// Copies the seeded sled store into the (empty) PostgreSQL database with
+/// `omadata migrate-store`; returns the seconds it took.
+async fn copy_into(target: &Target<'_>, url: &str) -> Result<f64, Fail> {
+    println!("copying the seeded store into PostgreSQL with omadata migrate-store");
+    let copying = Instant::now();
+    let output = tokio::process::Command::new(target.omadata)
+        .arg("migrate-store")
+        .arg("--from")
+        .arg(target.data)
+        .arg("--to")
+        .arg(url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await?;
+    let seconds = copying.elapsed().as_secs_f64();
+    if !output.status.success() {
+        return Err(format!(
+            "omadata migrate-store failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )
+        .into());
+    }
+    println!(
+        "  {} ({seconds:.1} s)",
+        String::from_utf8_lossy(&output.stdout).trim()
+    );
+    Ok(seconds)
+}
+
+/// Requests, one a line (`METHOD PATH TOKEN [BODY]`), per 20: 18 authorised reads of a
+/// client's granted fields (a name and a 4 KiB entry), one write of the 4 KiB entry, one
+/// read by a professional without a grant (403).
+fn request_mix(target: &Target<'_>, tokens: &[String], with_records: usize) -> String {
     let (professionals, clients) = (target.professionals, target.clients);
-    let readers = args.with_records.min(clients.len()).max(1);
+    let readers = with_records.min(clients.len()).max(1);
     let mut requests = String::new();
     for i in 0..20_000usize {
         let c = (i * 7919) % readers;
@@ -113,73 +244,27 @@ pub(crate) async fn measure_gateway(
             _ => requests.push_str(&format!("GET /api/v1/clients/{}/record {}\n", clients[c], tokens[owner])),
         }
     }
-    let requests_path = std::env::temp_dir().join("omadata-wrk-requests.txt");
-    std::fs::write(&requests_path, &requests)?;
-
-    println!(
-        "{name}: driving the gateway with wrk ({} s of warm-up, {} s measured)",
-        args.warm_up, args.seconds
-    );
-    if args.warm_up > 0 {
-        wrk(
-            &base,
-            Some((target.lua, &requests_path)),
-            args,
-            args.warm_up,
-        )
-        .await?;
-    }
-    let before = cpu.sample();
-    let load = wrk(
-        &base,
-        Some((target.lua, &requests_path)),
-        args,
-        args.seconds,
-    )
-    .await?;
-    let closed_cpu = cpu.since(&before, load.requests);
-    let open = match args.rate {
-        Some(rate) => {
-            println!(
-                "{name}: the same mix open loop at {rate} req/s for {} s",
-                args.seconds
-            );
-            let before = cpu.sample();
-            let open = open_loop(&base, &requests, rate, args.connections, args.seconds).await?;
-            let open_cpu = cpu.since(&before, open.completed);
-            Some((open, open_cpu))
-        }
-        None => None,
-    };
-    let memory_mb = peak_memory_mb(pid).unwrap_or(0.0);
-    stop_gracefully(gateway).await?;
-    let store_bytes = match store {
-        Some(url) => postgres_facts(url).await?.1,
-        None => dir_size(&target.data.join("db")),
-    };
-    Ok(GatewayRun {
-        store: name,
-        copy,
-        store_bytes,
-        first_startup,
-        startup,
-        load,
-        cpu: closed_cpu,
-        open,
-        memory_mb,
-    })
+    requests
 }
 
-/// One table, a column per store measured.
+/// One table, a column per run.
 pub(crate) fn print_runs(runs: &[GatewayRun], ceiling: &WrkResult, rate: Option<u32>) {
     let row = |measure: &str, figure: &dyn Fn(&GatewayRun) -> String| {
         let figures: Vec<String> = runs.iter().map(figure).collect();
         println!("| {measure} | {} |", figures.join(" | "));
     };
-    let names: Vec<&str> = runs.iter().map(|r| r.store).collect();
+    let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
     println!("| gateway on | {} |", names.join(" | "));
     println!("| --- |{}", " --- |".repeat(runs.len()));
     let us = |v: Option<f64>| v.map_or("–".to_owned(), |v| format!("{v:.0} µs"));
+    let each_us = |each: &[Option<f64>]| {
+        let figures: Vec<String> = each
+            .iter()
+            .map(|v| v.map_or("–".to_owned(), |v| format!("{v:.0}")))
+            .collect();
+        format!("{} µs", figures.join(" / "))
+    };
+    let several = runs.iter().any(|r| r.startups.len() > 1);
     if runs.iter().any(|r| r.copy.is_some()) {
         row("copy of the seeded store (omadata migrate-store)", &|r| {
             r.copy.map_or("–".into(), |s| format!("{s:.1} s"))
@@ -191,30 +276,72 @@ pub(crate) fn print_runs(runs: &[GatewayRun], ceiling: &WrkResult, rate: Option<
     );
     row(
         "first start after seeding or copy (spawn to listening)",
-        &|r| format!("{:.2} s", r.first_startup),
+        &|r| r.first_startup.map_or("–".into(), |s| format!("{s:.2} s")),
     );
-    row("restart (spawn to listening)", &|r| {
-        format!("{:.2} s", r.startup)
-    });
+    row(
+        if several {
+            "restart (spawn to listening), each gateway"
+        } else {
+            "restart (spawn to listening)"
+        },
+        &|r| {
+            let each: Vec<String> = r.startups.iter().map(|s| format!("{s:.2}")).collect();
+            format!("{} s", each.join(" / "))
+        },
+    );
     row(
         "mix, closed loop (90 % reads of 4 KiB, 5 % writes, 5 % denied)",
         &|r| format!("{:.0} req/s", r.load.rps()),
     );
+    if several {
+        row("mix, closed loop, at each gateway", &|r| {
+            let each: Vec<String> = r.loads.iter().map(|l| format!("{:.0}", l.rps())).collect();
+            format!("{} req/s", each.join(" / "))
+        });
+    }
     row("ratio to the hello-world ceiling", &|r| {
         format!("{:.1} %", 100.0 * r.load.rps() / ceiling.rps())
     });
-    row("latency p50 / p99 / p99.9, closed loop", &|r| {
+    row(
+        if several {
+            "latency p50 / p99 / p99.9, closed loop (all gateways' requests together)"
+        } else {
+            "latency p50 / p99 / p99.9, closed loop"
+        },
+        &|r| {
+            format!(
+                "{:.2} / {:.2} / {:.2} ms",
+                r.load.percentile_ms(50.0),
+                r.load.percentile_ms(99.0),
+                r.load.percentile_ms(99.9)
+            )
+        },
+    );
+    row("non-2xx responses (5 % denied expected)", &|r| {
+        let socket = match r.load.socket_errors {
+            0 => String::new(),
+            n => format!("; {n} socket errors or time-outs"),
+        };
         format!(
-            "{:.2} / {:.2} / {:.2} ms",
-            r.load.p50_ms, r.load.p99_ms, r.load.p999_ms
+            "{} (expected {}){socket}",
+            r.load.non_2xx,
+            r.load.requests / 20
         )
     });
-    row("non-2xx responses (5 % denied expected)", &|r| {
-        format!("{} (expected {})", r.load.non_2xx, r.load.requests / 20)
-    });
-    row("gateway CPU per request (user + system)", &|r| {
-        us(r.cpu.gateway_us)
-    });
+    row(
+        if several {
+            "gateway CPU per request (user + system; all gateways' over all requests)"
+        } else {
+            "gateway CPU per request (user + system)"
+        },
+        &|r| us(r.cpu.gateway_us),
+    );
+    if several {
+        row(
+            "gateway CPU per request, each gateway over its own requests",
+            &|r| each_us(&r.cpu.each_gateway_us),
+        );
+    }
     if runs.iter().any(|r| r.cpu.postgres_us.is_some()) {
         row(
             "PostgreSQL server CPU per request (all its processes)",
@@ -237,52 +364,116 @@ pub(crate) fn print_runs(runs: &[GatewayRun], ceiling: &WrkResult, rate: Option<
         );
         row("open loop latency p50 / p99 / p99.9", &|r| {
             r.open.as_ref().map_or("–".into(), |(o, _)| {
-                format!("{:.2} / {:.2} / {:.2} ms", o.p50_ms, o.p99_ms, o.p999_ms)
+                format!(
+                    "{:.2} / {:.2} / {:.2} ms",
+                    o.percentile_ms(50.0),
+                    o.percentile_ms(99.0),
+                    o.percentile_ms(99.9)
+                )
             })
         });
         row("open loop gateway CPU per request", &|r| {
             us(r.open.as_ref().and_then(|(_, c)| c.gateway_us))
         });
+        if several {
+            row(
+                "open loop gateway CPU per request, each gateway over its own requests",
+                &|r| {
+                    r.open
+                        .as_ref()
+                        .map_or("–".into(), |(_, c)| each_us(&c.each_gateway_us))
+                },
+            );
+        }
         if runs.iter().any(|r| r.cpu.postgres_us.is_some()) {
             row("open loop PostgreSQL server CPU per request", &|r| {
                 us(r.open.as_ref().and_then(|(_, c)| c.postgres_us))
             });
         }
     }
-    row("gateway peak memory (VmHWM)", &|r| {
-        format!("{:.0} MB", r.memory_mb)
-    });
+    row(
+        if several {
+            "gateway peak memory (VmHWM; the largest gateway)"
+        } else {
+            "gateway peak memory (VmHWM)"
+        },
+        &|r| format!("{:.0} MB", r.memory_mb),
+    );
 }
 
-/// Starts `omadata demo` on the store (sled in `data`, or the PostgreSQL database given);
-/// returns the process and seconds to listening.
+/// Where the gateway on `port` of run `index` writes its stderr (`RUST_LOG=warn`), kept
+/// after the run.
+fn stderr_path(index: u8, port: u16) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "omadata-loadtest-{}-run{index}-port{port}.log",
+        std::process::id()
+    ))
+}
+
+/// Says so when a gateway logged errors (its start-up warnings are expected: plain http,
+/// the test identity provider).
+fn report_stderr(name: &str, index: u8, port: u16) {
+    let path = stderr_path(index, port);
+    let errors = std::fs::read_to_string(&path).map_or(0, |text| {
+        text.lines().filter(|l| l.contains("ERROR")).count()
+    });
+    if errors > 0 {
+        println!(
+            "{name}: the gateway on port {port} logged {errors} errors: {}",
+            path.display()
+        );
+    }
+}
+
+/// Starts `omadata demo` on the run's store (sled in the data directory, or the
+/// PostgreSQL database) at `port`, answering at `public_url` if given; returns the process and
+/// seconds to listening.
 async fn launch(
-    omadata: &Path,
+    target: &Target<'_>,
+    setup: &Setup<'_>,
     port: u16,
-    data: &Path,
-    store: Option<&str>,
+    public_url: Option<&str>,
 ) -> Result<(tokio::process::Child, f64), Fail> {
+    let log = stderr_path(setup.index, port);
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)?;
     let started = Instant::now();
-    let mut command = tokio::process::Command::new(omadata);
-    if let Some(url) = store {
+    let mut command = tokio::process::Command::new(target.omadata);
+    if let Some(url) = setup.store {
         command.arg("--store").arg(url);
+    }
+    if let Some(url) = public_url {
+        command.env("OMADATA_PUBLIC_URL", url);
     }
     let mut gateway = command
         .arg("demo")
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
         .arg("--data")
-        .arg(data)
+        .arg(target.data)
         .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .kill_on_drop(true)
         .spawn()?;
     let mut lines = BufReader::new(gateway.stdout.take().ok_or("no stdout")?).lines();
+    let mut listening = false;
     while let Some(line) = lines.next_line().await? {
         if line.contains("listening on") {
+            listening = true;
             break;
         }
+    }
+    if !listening {
+        let status = gateway.wait().await?;
+        return Err(format!(
+            "the gateway on port {port} ended ({status}) before listening; its stderr is in {}",
+            log.display()
+        )
+        .into());
     }
     let seconds = started.elapsed().as_secs_f64();
     // Keep reading so the gateway never writes into a closed pipe.
@@ -341,15 +532,18 @@ async fn sign_in_professionals(base: &str, count: usize, index: u8) -> Result<Ve
     Ok(tokens)
 }
 
-/// SIGTERM, then wait for the graceful shutdown to finish.
-async fn stop_gracefully(mut gateway: tokio::process::Child) -> Result<(), Fail> {
+/// SIGTERM, then wait for the graceful shutdown to finish; says so if it did not end well.
+async fn stop_gracefully(mut gateway: tokio::process::Child, port: u16) -> Result<(), Fail> {
     let pid = gateway.id().ok_or("no pid")?;
     tokio::process::Command::new("kill")
         .arg("-TERM")
         .arg(pid.to_string())
         .status()
         .await?;
-    gateway.wait().await?;
+    let status = gateway.wait().await?;
+    if !status.success() {
+        println!("the gateway on port {port} stopped with {status}");
+    }
     Ok(())
 }
 

@@ -1,26 +1,84 @@
-//! The load generators: `wrk` (closed loop) and the load test's own open loop.
+//! The load generators: `wrk` for the closed loop and the load test's own open loop,
+//! each run as one generator per gateway at once (the connections, and the open loop's
+//! rate, shared out among them) and their results merged as if from one generator.
 
-use crate::{Args, Fail};
+use crate::Fail;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// A closed-loop result: one `wrk` process's, or several run at once and merged.
 pub(crate) struct WrkResult {
     pub(crate) requests: u64,
     seconds: f64,
     pub(crate) non_2xx: u64,
-    pub(crate) p50_ms: f64,
-    pub(crate) p99_ms: f64,
-    pub(crate) p999_ms: f64,
+    /// Connect, read and write errors and time-outs (5 s).
+    pub(crate) socket_errors: u64,
+    /// wrk's latency histogram: latency in µs → responses that took it.
+    latency_us: BTreeMap<u64, u64>,
 }
 
 impl WrkResult {
     pub(crate) fn rps(&self) -> f64 {
         self.requests as f64 / self.seconds
     }
+
+    /// The p-th latency percentile in ms, ranked as wrk ranks it (`round(p/100 · n + 0.5)`
+    /// over its histogram), so one process's figure is the one wrk itself reports.
+    pub(crate) fn percentile_ms(&self, p: f64) -> f64 {
+        let n: u64 = self.latency_us.values().sum();
+        let rank = (p / 100.0 * n as f64 + 0.5).round() as u64;
+        let mut seen = 0;
+        for (us, count) in &self.latency_us {
+            seen += count;
+            if seen >= rank {
+                return *us as f64 / 1000.0;
+            }
+        }
+        0.0
+    }
+
+    /// wrk processes that ran at the same time, as one: counts summed over the longest
+    /// window of theirs, and the latency histograms added, so the percentiles are those
+    /// of all their requests together (not the worst of the per-process percentiles, nor
+    /// a request-weighted average of them).
+    pub(crate) fn merged(results: &[WrkResult]) -> WrkResult {
+        let mut latency_us = BTreeMap::new();
+        for result in results {
+            for (us, count) in &result.latency_us {
+                *latency_us.entry(*us).or_insert(0) += count;
+            }
+        }
+        WrkResult {
+            requests: results.iter().map(|r| r.requests).sum(),
+            seconds: results.iter().map(|r| r.seconds).fold(0.0, f64::max),
+            non_2xx: results.iter().map(|r| r.non_2xx).sum(),
+            socket_errors: results.iter().map(|r| r.socket_errors).sum(),
+            latency_us,
+        }
+    }
 }
 
-pub(crate) const WRK_SCRIPT: &str = r#"
+/// The report every script ends with: the counts, then wrk's latency histogram
+/// (`latency(i)` is the i-th latency recorded, in µs, and how many responses took it).
+const REPORT: &str = r#"
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %d\n", summary.requests, summary.duration,
+    e.status, e.connect + e.read + e.write + e.timeout))
+  io.write("LATENCY")
+  for i = 1, #latency do
+    local us, count = latency(i)
+    io.write(string.format(" %d:%d", us, count))
+  end
+  io.write("\n")
+end
+"#;
+
+/// The mix: each line of the request file (`METHOD PATH TOKEN [BODY]`) in turn, from
+/// the given fraction of the way through it.
+const MIX: &str = r#"
 local reqs = {}
 local n = 0
 function init(args)
@@ -30,69 +88,169 @@ function init(args)
     if body ~= nil and body ~= "" then headers["Content-Type"] = "application/json" else body = nil end
     reqs[#reqs + 1] = wrk.format(method, path, headers, body)
   end
+  n = math.floor(#reqs * (tonumber(args[2]) or 0))
 end
 function request()
   n = n % #reqs + 1
   return reqs[n]
 end
-function done(summary, latency, requests)
-  io.write(string.format("RESULT %d %d %d %d %d %d\n", summary.requests, summary.duration,
-    summary.errors.status, latency:percentile(50), latency:percentile(99), latency:percentile(99.9)))
-end
 "#;
 
+/// The wrk scripts, written to the temp directory.
+pub(crate) struct WrkScripts {
+    /// Only reports (for the hello-world ceiling).
+    pub(crate) plain: PathBuf,
+    /// Sends the mix in the request file given after `--`.
+    pub(crate) mix: PathBuf,
+}
+
+impl WrkScripts {
+    pub(crate) fn write() -> Result<WrkScripts, Fail> {
+        let dir = std::env::temp_dir();
+        let scripts = WrkScripts {
+            plain: dir.join("omadata-wrk-plain.lua"),
+            mix: dir.join("omadata-wrk.lua"),
+        };
+        std::fs::write(&scripts.plain, REPORT)?;
+        std::fs::write(&scripts.mix, format!("{MIX}{REPORT}"))?;
+        Ok(scripts)
+    }
+}
+
+/// One `wrk` (one thread, `connections` connections) for `seconds`; with `requests`, the
+/// script gets that request file.
 pub(crate) async fn wrk(
     url: &str,
-    script: Option<(&Path, &Path)>,
-    args: &Args,
+    script: &Path,
+    requests: Option<&Path>,
+    connections: usize,
     seconds: u64,
 ) -> Result<WrkResult, Fail> {
-    let mut command = tokio::process::Command::new("wrk");
-    command
-        .arg("-t1")
-        .arg(format!("-c{}", args.connections))
-        .arg(format!("-d{seconds}s"))
-        .arg("--timeout")
-        .arg("5s");
-    if let Some((lua, requests)) = script {
-        command.arg("-s").arg(lua).arg(url).arg("--").arg(requests);
-    } else {
-        command.arg("-s").arg(script_path_plain()?).arg(url);
+    let mut results = wrk_each(&[url.to_owned()], script, requests, connections, seconds).await?;
+    results.pop().ok_or_else(|| "wrk gave no result".into())
+}
+
+/// One `wrk` per URL, all at once, `connections` shared out among them; a result each.
+/// Each starts its own part of the way through the request file, so the gateways do not
+/// get the same requests at the same moment.
+pub(crate) async fn wrk_each(
+    urls: &[String],
+    script: &Path,
+    requests: Option<&Path>,
+    connections: usize,
+    seconds: u64,
+) -> Result<Vec<WrkResult>, Fail> {
+    let mut running = Vec::with_capacity(urls.len());
+    for (i, (url, connections)) in urls.iter().zip(shares(connections, urls.len())).enumerate() {
+        if connections == 0 {
+            return Err("fewer connections than gateways".into());
+        }
+        let mut command = tokio::process::Command::new("wrk");
+        command
+            .arg("-t1")
+            .arg(format!("-c{connections}"))
+            .arg(format!("-d{seconds}s"))
+            .arg("--timeout")
+            .arg("5s")
+            .arg("-s")
+            .arg(script)
+            .arg(url)
+            .kill_on_drop(true);
+        if let Some(requests) = requests {
+            let start = i as f64 / urls.len() as f64;
+            command.arg("--").arg(requests).arg(start.to_string());
+        }
+        // Each waited for in its own task, so none blocks on a full pipe.
+        running.push(tokio::spawn(command.output()));
     }
-    let output = command.output().await?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("RESULT "))
-        .ok_or_else(|| format!("wrk printed no result: {text}"))?;
-    let v: Vec<f64> = line
+    let mut results = Vec::with_capacity(running.len());
+    for output in running {
+        let output = output.await??;
+        results.push(
+            parse_wrk(&String::from_utf8_lossy(&output.stdout)).map_err(|e| {
+                format!(
+                    "{e} (wrk's stderr: {})",
+                    String::from_utf8_lossy(&output.stderr).trim()
+                )
+            })?,
+        );
+    }
+    Ok(results)
+}
+
+fn parse_wrk(text: &str) -> Result<WrkResult, String> {
+    let line = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .ok_or_else(|| format!("wrk printed no {prefix}line: {text}"))
+    };
+    let counts = line("RESULT ")?
         .split_whitespace()
-        .skip(1)
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
+        .map(str::parse::<u64>)
+        .collect::<Result<Vec<u64>, _>>()
+        .map_err(|e| format!("wrk's RESULT line: {e}"))?;
+    let &[requests, duration_us, non_2xx, socket_errors] = counts.as_slice() else {
+        return Err(format!(
+            "wrk's RESULT line has {} numbers, not 4",
+            counts.len()
+        ));
+    };
+    let mut latency_us = BTreeMap::new();
+    for bucket in line("LATENCY")?.split_whitespace() {
+        let (us, count) = bucket
+            .split_once(':')
+            .and_then(|(us, count)| Some((us.parse::<u64>().ok()?, count.parse::<u64>().ok()?)))
+            .ok_or_else(|| format!("wrk's LATENCY line: {bucket}"))?;
+        *latency_us.entry(us).or_insert(0) += count;
+    }
     Ok(WrkResult {
-        requests: v[0] as u64,
-        seconds: v[1] / 1e6,
-        non_2xx: v[2] as u64,
-        p50_ms: v[3] / 1000.0,
-        p99_ms: v[4] / 1000.0,
-        p999_ms: v[5] / 1000.0,
+        requests,
+        seconds: duration_us as f64 / 1e6,
+        non_2xx,
+        socket_errors,
+        latency_us,
     })
 }
 
-/// A script that only reports (for the hello-world ceiling).
-fn script_path_plain() -> Result<PathBuf, Fail> {
-    let path = std::env::temp_dir().join("omadata-wrk-plain.lua");
-    std::fs::write(
-        &path,
-        r#"
-function done(summary, latency, requests)
-  io.write(string.format("RESULT %d %d %d %d %d %d\n", summary.requests, summary.duration,
-    summary.errors.status, latency:percentile(50), latency:percentile(99), latency:percentile(99.9)))
-end
-"#,
-    )?;
-    Ok(path)
+/// `total` shared out among `parts` as evenly as whole numbers allow (the first ones get
+/// one more); the shares add up to `total`.
+pub(crate) fn shares(total: usize, parts: usize) -> Vec<usize> {
+    (0..parts)
+        .map(|i| total / parts + usize::from(i < total % parts))
+        .collect()
+}
+
+/// The open loop against each base URL at once, the rate and the connections shared out
+/// among them, each from its own part of the way through the requests; a result each
+/// (merge them with [`OpenLoop::merged`]).
+pub(crate) async fn open_loop_each(
+    bases: &[String],
+    requests: &str,
+    rate: u32,
+    connections: usize,
+    seconds: u64,
+) -> Result<Vec<OpenLoop>, Fail> {
+    let rates = shares(usize::try_from(rate)?, bases.len());
+    let lines = requests.lines().count();
+    let running: Vec<_> = bases
+        .iter()
+        .zip(rates)
+        .zip(shares(connections, bases.len()))
+        .enumerate()
+        .map(|(i, ((base, rate), connections))| {
+            let (base, requests) = (base.clone(), requests.to_owned());
+            let start = i * lines / bases.len();
+            tokio::spawn(async move {
+                let rate = u32::try_from(rate)?;
+                open_loop(&base, &requests, start, rate, connections, seconds).await
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(running.len());
+    for result in running {
+        results.push(result.await??);
+    }
+    Ok(results)
 }
 
 /// The mix at a fixed offered rate, as wrk2 paces it: each of `connections` connections
@@ -100,9 +258,12 @@ end
 /// whatever happened before, so a slow response delays the requests behind it and their
 /// latency counts from when they were due (no coordinated omission). When a connection is
 /// on time, latency counts from the send (the timer's own lateness is not the server's).
-pub(crate) async fn open_loop(
+/// The requests (`METHOD PATH TOKEN [BODY]` lines, paths under `base`) are taken in turn
+/// from the `start`-th on.
+async fn open_loop(
     base: &str,
     requests: &str,
+    start: usize,
     rate: u32,
     connections: usize,
     seconds: u64,
@@ -154,7 +315,8 @@ pub(crate) async fn open_loop(
                         tokio::time::sleep_until(due.into()).await;
                     }
                     let origin = if late { due } else { Instant::now() };
-                    let request = &requests[(k as usize * connections + c) % requests.len()];
+                    let request =
+                        &requests[(start + k as usize * connections + c) % requests.len()];
                     let mut builder = http
                         .request(request.method.clone(), &request.url)
                         .bearer_auth(&request.token);
@@ -189,24 +351,13 @@ pub(crate) async fn open_loop(
         all.non_2xx += tally.non_2xx;
         all.failed += tally.failed;
     }
-    let elapsed = started.elapsed().as_secs_f64();
+    let seconds = started.elapsed().as_secs_f64();
     all.latencies_us.sort_unstable();
-    let percentile = |p: f64| {
-        let n = all.latencies_us.len();
-        if n == 0 {
-            return 0.0;
-        }
-        let rank = ((p / 100.0 * n as f64).ceil() as usize).clamp(1, n);
-        all.latencies_us[rank - 1] as f64 / 1000.0
-    };
     Ok(OpenLoop {
-        completed: all.latencies_us.len() as u64,
-        seconds: elapsed,
+        latencies_us: all.latencies_us,
+        seconds,
         non_2xx: all.non_2xx,
         failed: all.failed,
-        p50_ms: percentile(50.0),
-        p99_ms: percentile(99.0),
-        p999_ms: percentile(99.9),
     })
 }
 
@@ -224,20 +375,50 @@ struct Tally {
     failed: u64,
 }
 
+/// An open-loop result: one loop's, or several run at once and merged.
 pub(crate) struct OpenLoop {
-    /// Responses received (2xx or not); failures (time-outs, resets) not counted.
-    pub(crate) completed: u64,
+    /// The latency of each response received (2xx or not), sorted; failures (time-outs,
+    /// resets) are not in it.
+    latencies_us: Vec<u64>,
     /// From the first due time to the last response.
     seconds: f64,
     pub(crate) non_2xx: u64,
     pub(crate) failed: u64,
-    pub(crate) p50_ms: f64,
-    pub(crate) p99_ms: f64,
-    pub(crate) p999_ms: f64,
 }
 
 impl OpenLoop {
+    /// Responses received (2xx or not).
+    pub(crate) fn completed(&self) -> u64 {
+        self.latencies_us.len() as u64
+    }
+
     pub(crate) fn served_rps(&self) -> f64 {
-        self.completed as f64 / self.seconds
+        self.completed() as f64 / self.seconds
+    }
+
+    /// The p-th latency percentile in ms (nearest rank).
+    pub(crate) fn percentile_ms(&self, p: f64) -> f64 {
+        let n = self.latencies_us.len();
+        if n == 0 {
+            return 0.0;
+        }
+        let rank = ((p / 100.0 * n as f64).ceil() as usize).clamp(1, n);
+        self.latencies_us[rank - 1] as f64 / 1000.0
+    }
+
+    /// Loops that ran at the same time, as one: every latency sample together, counts
+    /// summed over the longest window of theirs.
+    pub(crate) fn merged(results: &[OpenLoop]) -> OpenLoop {
+        let mut latencies_us: Vec<u64> = results
+            .iter()
+            .flat_map(|r| r.latencies_us.iter().copied())
+            .collect();
+        latencies_us.sort_unstable();
+        OpenLoop {
+            latencies_us,
+            seconds: results.iter().map(|r| r.seconds).fold(0.0, f64::max),
+            non_2xx: results.iter().map(|r| r.non_2xx).sum(),
+            failed: results.iter().map(|r| r.failed).sum(),
+        }
     }
 }

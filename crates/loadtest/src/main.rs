@@ -18,13 +18,22 @@
 //!    with `omadata migrate-store` (timed), starts the gateway on it and measures it the
 //!    same way, with PostgreSQL's server CPU per request beside the gateway's: both
 //!    stores side by side from one seeding.
+//! 6. With `--gateways N` (N > 1, beside `--store`), measures PostgreSQL again with N
+//!    gateways serving the same database at once, in a column of their own: started one
+//!    after another on consecutive ports, the later ones answering at the first's public
+//!    URL (so the tokens signed in at the first work at each); a `wrk` per gateway at once
+//!    with the connections shared out, their latency histograms merged; with `--rate`, an
+//!    open loop per gateway at rate / N, their latency samples merged. CPU per request is
+//!    all the gateways' CPU over all their requests, and each gateway's over its own
+//!    (which should not grow with N); peak memory that of the largest.
 //!
 //! The load only goes to 127.0.0.1, bounded in time. Run it with `scripts/loadtest.sh`.
 //!
 //! Here: the arguments, seeding, the in-process run and the order of it all.
-//! `gateway_run`: a gateway run on one store (start, sign-in, load, CPU, memory, stop)
-//! and the table; `load`: `wrk` and the open loop; `processes`: CPU time and peak memory
-//! from `/proc`; `postgres`: the `--store` database (checks, its server, its size).
+//! `gateway_run`: a run of one or several gateways on one store (start, sign-in, load,
+//! CPU, memory, stop) and the table; `load`: `wrk` and the open loop, one per gateway,
+//! results merged; `processes`: CPU time and peak memory from `/proc`; `postgres`: the
+//! `--store` database (checks, its server, its size).
 #![allow(clippy::print_stdout, clippy::expect_used)] // a command-line report
 
 mod gateway_run;
@@ -34,8 +43,8 @@ mod processes;
 
 use chrono::Duration;
 use clap::Parser;
-use gateway_run::{Target, measure_gateway, print_runs};
-use load::{WRK_SCRIPT, wrk};
+use gateway_run::{Setup, Target, measure_gateway, print_runs};
+use load::{WrkScripts, wrk};
 use omadata_app::{professional, sign_in};
 use omadata_clock::{Clock, SystemClock};
 use omadata_consent::{
@@ -86,6 +95,11 @@ struct Args {
     /// over `--connections`, latency counted from when each request was due).
     #[arg(long, value_name = "N")]
     rate: Option<u32>,
+    /// With `--store`: after the single gateway on PostgreSQL, N gateways serving the same
+    /// database at once, measured the same way (a `wrk` and an open loop per gateway, with
+    /// `--connections` and `--rate` shared out among them) in a column of their own.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    gateways: usize,
 }
 
 type Fail = Box<dyn std::error::Error + Send + Sync>;
@@ -317,6 +331,17 @@ async fn main() -> Result<(), Fail> {
             "--store takes a postgres://… connection string (sled is always measured)".into(),
         );
     }
+    if args.gateways == 0 || (args.gateways > 1 && args.store.is_none()) {
+        return Err(
+            "--gateways takes 1, or more with --store (several gateways need PostgreSQL)".into(),
+        );
+    }
+    if args.connections < args.gateways || args.rate.is_some_and(|r| (r as usize) < args.gateways) {
+        return Err(
+            "--connections and --rate are shared out among the gateways: give at least one each"
+                .into(),
+        );
+    }
     if let Some(url) = &args.store {
         // Before the long part: the database must be reachable, on this machine and empty.
         postgres_preflight(url).await?;
@@ -367,8 +392,7 @@ async fn main() -> Result<(), Fail> {
         Some(path) => path.clone(),
         None => std::env::current_exe()?.with_file_name("omadata"),
     };
-    let lua_path = std::env::temp_dir().join("omadata-wrk.lua");
-    std::fs::write(&lua_path, WRK_SCRIPT)?;
+    let scripts = WrkScripts::write()?;
 
     // The ceiling: a bare axum hello-world, same generator, same run.
     let hello_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -381,7 +405,14 @@ async fn main() -> Result<(), Fail> {
         "driving the hello-world ceiling and the gateway with wrk ({} connections, {} s each; the gateway after {} s of warm-up)",
         args.connections, args.seconds, args.warm_up
     );
-    let ceiling = wrk(&format!("http://{hello_addr}/"), None, &args, args.seconds).await?;
+    let ceiling = wrk(
+        &format!("http://{hello_addr}/"),
+        &scripts.plain,
+        None,
+        args.connections,
+        args.seconds,
+    )
+    .await?;
     hello.abort();
 
     let target = Target {
@@ -390,11 +421,32 @@ async fn main() -> Result<(), Fail> {
         data: &data,
         professionals: &professionals,
         clients: &clients,
-        lua: &lua_path,
+        scripts: &scripts,
     };
-    let mut runs = vec![measure_gateway(&target, None, &args, 0).await?];
+    let sled = Setup {
+        store: None,
+        gateways: 1,
+        first_on_store: true,
+        index: 0,
+    };
+    let mut runs = vec![measure_gateway(&target, &sled, &args).await?];
     if let Some(url) = &args.store {
-        runs.push(measure_gateway(&target, Some(url), &args, 1).await?);
+        let postgres = Setup {
+            store: Some(url),
+            gateways: 1,
+            first_on_store: true,
+            index: 1,
+        };
+        runs.push(measure_gateway(&target, &postgres, &args).await?);
+        if args.gateways > 1 {
+            let several = Setup {
+                gateways: args.gateways,
+                first_on_store: false,
+                index: 2,
+                ..postgres
+            };
+            runs.push(measure_gateway(&target, &several, &args).await?);
+        }
     }
 
     println!();
@@ -415,7 +467,7 @@ async fn main() -> Result<(), Fail> {
     println!(
         "| hello-world ceiling (bare axum) | {:.0} req/s, p99 {:.2} ms |",
         ceiling.rps(),
-        ceiling.p99_ms
+        ceiling.percentile_ms(99.0)
     );
     println!();
     print_runs(&runs, &ceiling, args.rate);

@@ -8,45 +8,65 @@ pub(crate) fn peak_memory_mb(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// The processes whose CPU time is counted: the gateway, and PostgreSQL's postmaster
-/// with its children (the backends serving the gateway, the WAL writer, checkpointer…).
+/// The processes whose CPU time is counted: the gateways, and PostgreSQL's postmaster
+/// with its children (the backends serving the gateways, the WAL writer, checkpointer…).
 pub(crate) struct CpuCounters {
-    pub(crate) gateway: u32,
+    pub(crate) gateways: Vec<u32>,
     pub(crate) postmaster: Option<u32>,
 }
 
 /// CPU time in clock ticks.
 pub(crate) struct CpuSample {
-    gateway: Option<u64>,
+    gateways: Vec<Option<u64>>,
     postgres: Option<u64>,
 }
 
 /// CPU time per request served (µs), over a measured window.
 pub(crate) struct CpuPerRequest {
+    /// All the gateways' CPU time over all the requests they served.
     pub(crate) gateway_us: Option<f64>,
+    /// Each gateway's CPU time over the requests it served.
+    pub(crate) each_gateway_us: Vec<Option<f64>>,
     pub(crate) postgres_us: Option<f64>,
 }
 
 impl CpuCounters {
     pub(crate) fn sample(&self) -> CpuSample {
         CpuSample {
-            gateway: proc_stat(self.gateway).map(|s| s.utime + s.stime),
+            gateways: self
+                .gateways
+                .iter()
+                .map(|pid| proc_stat(*pid).map(|s| s.utime + s.stime))
+                .collect(),
             postgres: self.postmaster.and_then(postgres_ticks),
         }
     }
 
-    pub(crate) fn since(&self, before: &CpuSample, requests: u64) -> CpuPerRequest {
+    /// `requests`: how many each gateway served (in the order of `gateways`) since `before`.
+    pub(crate) fn since(&self, before: &CpuSample, requests: &[u64]) -> CpuPerRequest {
         let after = self.sample();
         let tick_us = 1e6 / clock_ticks_per_second();
-        let per_request = |b: Option<u64>, a: Option<u64>| match (b, a) {
-            (Some(b), Some(a)) if requests > 0 => {
-                Some(a.saturating_sub(b) as f64 * tick_us / requests as f64)
-            }
+        let ticks =
+            |b: &Option<u64>, a: &Option<u64>| Some(a.as_ref()?.saturating_sub(*b.as_ref()?));
+        let per_request = |ticks: Option<u64>, requests: u64| match ticks {
+            Some(ticks) if requests > 0 => Some(ticks as f64 * tick_us / requests as f64),
             _ => None,
         };
+        let each: Vec<Option<u64>> = before
+            .gateways
+            .iter()
+            .zip(&after.gateways)
+            .map(|(b, a)| ticks(b, a))
+            .collect();
+        let all_requests = requests.iter().sum();
         CpuPerRequest {
-            gateway_us: per_request(before.gateway, after.gateway),
-            postgres_us: per_request(before.postgres, after.postgres),
+            gateway_us: per_request(each.iter().copied().sum(), all_requests),
+            each_gateway_us: each
+                .iter()
+                .zip(requests)
+                .map(|(t, r)| per_request(*t, *r))
+                .collect(),
+            postgres_us: per_request(ticks(&before.postgres, &after.postgres), all_requests),
         }
     }
 }
