@@ -1,7 +1,7 @@
 //! A run of one or several gateways at once on one store: start, sign-in, load, CPU,
 //! memory, stop; and the table, a column per run.
 
-use crate::load::{OpenLoop, WrkResult, WrkScripts, open_loop_each, wrk_each};
+use crate::load::{Mix, OpenLoop, WrkResult, WrkScripts, open_loop_each, wrk_each};
 use crate::postgres::postgres_facts;
 use crate::processes::{CpuCounters, CpuPerRequest, peak_memory_mb};
 use crate::{Args, Fail};
@@ -121,9 +121,21 @@ pub(crate) async fn measure_gateway(
         tokens.len(),
         signing_in.elapsed().as_secs_f64()
     );
-    let requests = request_mix(target, &tokens, args.with_records);
+    let readers = args.with_records.min(target.clients.len()).max(1);
+    let requests = request_mix(target, &tokens, readers);
     let requests_path = std::env::temp_dir().join("omadata-wrk-requests.txt");
     std::fs::write(&requests_path, &requests)?;
+    // Each gateway's generator starts readers / N lines after the one before, so at any
+    // moment they read and write different clients, not the same ones in step (lines j
+    // and j + d name the same client only when d is a multiple of `readers`).
+    let starts: Vec<usize> = (0..setup.gateways)
+        .map(|i| i * readers / setup.gateways)
+        .collect();
+    let mix = Mix {
+        text: &requests,
+        path: &requests_path,
+        starts: &starts,
+    };
 
     let each = if setup.gateways > 1 {
         format!(
@@ -137,20 +149,20 @@ pub(crate) async fn measure_gateway(
         "{name}: driving the gateway with wrk ({} s of warm-up, {} s measured{each})",
         args.warm_up, args.seconds
     );
-    let mix = |seconds| {
+    let closed_loop = |seconds| {
         wrk_each(
             &bases,
-            &target.scripts.mix,
-            Some(&requests_path),
+            target.scripts,
+            Some(&mix),
             args.connections,
             seconds,
         )
     };
     if args.warm_up > 0 {
-        mix(args.warm_up).await?;
+        closed_loop(args.warm_up).await?;
     }
     let before = cpu.sample();
-    let loads = mix(args.seconds).await?;
+    let loads = closed_loop(args.seconds).await?;
     let closed_cpu = cpu.since(
         &before,
         &loads.iter().map(|l| l.requests).collect::<Vec<_>>(),
@@ -163,8 +175,7 @@ pub(crate) async fn measure_gateway(
                 args.seconds
             );
             let before = cpu.sample();
-            let opens =
-                open_loop_each(&bases, &requests, rate, args.connections, args.seconds).await?;
+            let opens = open_loop_each(&bases, &mix, rate, args.connections, args.seconds).await?;
             let served: Vec<u64> = opens.iter().map(OpenLoop::completed).collect();
             let open_cpu = cpu.since(&before, &served);
             Some((OpenLoop::merged(&opens), open_cpu))
@@ -230,10 +241,10 @@ async fn copy_into(target: &Target<'_>, url: &str) -> Result<f64, Fail> {
 
 /// Requests, one a line (`METHOD PATH TOKEN [BODY]`), per 20: 18 authorised reads of a
 /// client's granted fields (a name and a 4 KiB entry), one write of the 4 KiB entry, one
-/// read by a professional without a grant (403).
-fn request_mix(target: &Target<'_>, tokens: &[String], with_records: usize) -> String {
+/// read by a professional without a grant (403); the clients are the first `readers`
+/// (those with a record), in an order that repeats every `readers` lines.
+fn request_mix(target: &Target<'_>, tokens: &[String], readers: usize) -> String {
     let (professionals, clients) = (target.professionals, target.clients);
-    let readers = with_records.min(clients.len()).max(1);
     let mut requests = String::new();
     for i in 0..20_000usize {
         let c = (i * 7919) % readers;

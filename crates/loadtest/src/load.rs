@@ -76,8 +76,8 @@ function done(summary, latency, requests)
 end
 "#;
 
-/// The mix: each line of the request file (`METHOD PATH TOKEN [BODY]`) in turn, from
-/// the given fraction of the way through it.
+/// The mix: each line of the request file (`METHOD PATH TOKEN [BODY]`) in turn, from the
+/// given line on (counted from 0).
 const MIX: &str = r#"
 local reqs = {}
 local n = 0
@@ -88,7 +88,7 @@ function init(args)
     if body ~= nil and body ~= "" then headers["Content-Type"] = "application/json" else body = nil end
     reqs[#reqs + 1] = wrk.format(method, path, headers, body)
   end
-  n = math.floor(#reqs * (tonumber(args[2]) or 0))
+  n = (tonumber(args[2]) or 0) % #reqs
 end
 function request()
   n = n % #reqs + 1
@@ -117,26 +117,33 @@ impl WrkScripts {
     }
 }
 
-/// One `wrk` (one thread, `connections` connections) for `seconds`; with `requests`, the
-/// script gets that request file.
+/// The mix's requests, one a line (`METHOD PATH TOKEN [BODY]`, the paths under each
+/// gateway's base URL), as text and in a file (for `wrk`), and the line each gateway's
+/// generator starts at.
+pub(crate) struct Mix<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) path: &'a Path,
+    /// One per gateway.
+    pub(crate) starts: &'a [usize],
+}
+
+/// One `wrk` (one thread, `connections` connections) for `seconds`, sending `GET /`.
 pub(crate) async fn wrk(
     url: &str,
-    script: &Path,
-    requests: Option<&Path>,
+    scripts: &WrkScripts,
     connections: usize,
     seconds: u64,
 ) -> Result<WrkResult, Fail> {
-    let mut results = wrk_each(&[url.to_owned()], script, requests, connections, seconds).await?;
+    let mut results = wrk_each(&[url.to_owned()], scripts, None, connections, seconds).await?;
     results.pop().ok_or_else(|| "wrk gave no result".into())
 }
 
-/// One `wrk` per URL, all at once, `connections` shared out among them; a result each.
-/// Each starts its own part of the way through the request file, so the gateways do not
-/// get the same requests at the same moment.
+/// One `wrk` per URL, all at once, `connections` shared out among them, sending the mix
+/// if given (each from its own start line), else `GET /`; a result each.
 pub(crate) async fn wrk_each(
     urls: &[String],
-    script: &Path,
-    requests: Option<&Path>,
+    scripts: &WrkScripts,
+    mix: Option<&Mix<'_>>,
     connections: usize,
     seconds: u64,
 ) -> Result<Vec<WrkResult>, Fail> {
@@ -152,14 +159,20 @@ pub(crate) async fn wrk_each(
             .arg(format!("-d{seconds}s"))
             .arg("--timeout")
             .arg("5s")
-            .arg("-s")
-            .arg(script)
-            .arg(url)
             .kill_on_drop(true);
-        if let Some(requests) = requests {
-            let start = i as f64 / urls.len() as f64;
-            command.arg("--").arg(requests).arg(start.to_string());
-        }
+        match mix {
+            Some(mix) => {
+                let start = mix.starts.get(i).copied().unwrap_or(0);
+                command
+                    .arg("-s")
+                    .arg(&scripts.mix)
+                    .arg(url)
+                    .arg("--")
+                    .arg(mix.path)
+                    .arg(start.to_string())
+            }
+            None => command.arg("-s").arg(&scripts.plain).arg(url),
+        };
         // Each waited for in its own task, so none blocks on a full pipe.
         running.push(tokio::spawn(command.output()));
     }
@@ -220,26 +233,25 @@ pub(crate) fn shares(total: usize, parts: usize) -> Vec<usize> {
         .collect()
 }
 
-/// The open loop against each base URL at once, the rate and the connections shared out
-/// among them, each from its own part of the way through the requests; a result each
-/// (merge them with [`OpenLoop::merged`]).
+/// The open loop of the mix against each base URL at once, the rate and the connections
+/// shared out among them, each from its own start line; a result each (merge them with
+/// [`OpenLoop::merged`]).
 pub(crate) async fn open_loop_each(
     bases: &[String],
-    requests: &str,
+    mix: &Mix<'_>,
     rate: u32,
     connections: usize,
     seconds: u64,
 ) -> Result<Vec<OpenLoop>, Fail> {
     let rates = shares(usize::try_from(rate)?, bases.len());
-    let lines = requests.lines().count();
     let running: Vec<_> = bases
         .iter()
         .zip(rates)
         .zip(shares(connections, bases.len()))
         .enumerate()
         .map(|(i, ((base, rate), connections))| {
-            let (base, requests) = (base.clone(), requests.to_owned());
-            let start = i * lines / bases.len();
+            let (base, requests) = (base.clone(), mix.text.to_owned());
+            let start = mix.starts.get(i).copied().unwrap_or(0);
             tokio::spawn(async move {
                 let rate = u32::try_from(rate)?;
                 open_loop(&base, &requests, start, rate, connections, seconds).await

@@ -407,8 +407,7 @@ async fn main() -> Result<(), Fail> {
     );
     let ceiling = wrk(
         &format!("http://{hello_addr}/"),
-        &scripts.plain,
-        None,
+        &scripts,
         args.connections,
         args.seconds,
     )
