@@ -3,9 +3,12 @@
 # drives it and a bare hello-world with wrk on loopback, and prints a table.
 #   scripts/loadtest.sh [--clients N] [--with-records R] [--professionals P] [--seconds S]
 #                       [--connections C] [--rate N] [--store postgres://…|--store local]
+#                       [--gateways G]
 # Every argument goes to omadata-loadtest (`--help` lists them). `--store URL` also measures
 # the gateway on PostgreSQL (an empty database), beside sled; `--store local` starts a
-# private cluster for it (scripts/postgres.sh) and stops it at the end.
+# private cluster for it (scripts/postgres.sh) and stops it at the end. `--gateways G`
+# (with `--store`) then measures G gateways serving that database at once, in a third
+# column (the connections and the rate shared out among them).
 # Also run the Criterion benchmarks listed in docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
