@@ -75,7 +75,7 @@ pub struct Services {
     pub quotas: limits::Quotas,
     pub decisions: DecisionCounters,
     /// The shared store's change count as of the last look ([`Services::observe_changes`]).
-    seen_changes: parking_lot::Mutex<Option<u64>>,
+    seen_changes: parking_lot::Mutex<Option<omadata_consent::store::ChangeCounts>>,
 }
 
 impl Services {
@@ -175,22 +175,29 @@ impl Services {
         if !self.consent.audit().is_shared() {
             return Ok(false);
         }
-        let count = self
-            .on_disk(|services| Ok(services.consent.store().change_count()?))
+        let counts = self
+            .on_disk(|services| Ok(services.consent.store().change_counts()?))
             .await?;
-        let Some(count) = count else {
+        let Some(counts) = counts else {
             return Ok(false);
         };
         // Held while forgetting, so no request goes on with what is being forgotten.
         let mut seen = self.seen_changes.lock();
-        if seen.is_some_and(|seen| seen >= count) {
-            return Ok(false);
+        let caches_moved = seen.is_none_or(|seen| counts.caches > seen.caches);
+        let quotas_moved = seen.is_none_or(|seen| counts.quotas > seen.quotas);
+        if caches_moved {
+            self.consent.forget_cached();
+            self.directory.forget_cached();
         }
-        self.consent.forget_cached();
-        self.directory.forget_cached();
-        self.quotas.forget();
-        *seen = Some(count);
-        Ok(true)
+        if quotas_moved {
+            self.quotas.forget();
+        }
+        let last = seen.unwrap_or_default();
+        *seen = Some(omadata_consent::store::ChangeCounts {
+            caches: last.caches.max(counts.caches),
+            quotas: last.quotas.max(counts.quotas),
+        });
+        Ok(caches_moved)
     }
 
     /// Counts one event of `quota` for `key`, durably; whether it was within the limit.

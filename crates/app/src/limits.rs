@@ -285,11 +285,13 @@ impl Quotas {
         Ok(limiter.record(key, now))
     }
 
-    /// Forgets every counted event (another gateway may have counted more).
+    /// Another gateway counted quota events. Pairing-code guesses are read from the
+    /// store again before the next is judged, so 5 wrong codes are 5 across all gateways.
+    /// Refused reads and created grants, checked on busy paths, are judged from memory,
+    /// which takes in the stored events at each one this gateway counts: across N
+    /// gateways at most N - 1 more pass than the limit.
     pub fn forget(&self) {
-        for quota in Quota::ALL {
-            self.limiter(quota).forget();
-        }
+        self.pairing_failures.forget();
     }
 }
 

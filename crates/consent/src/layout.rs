@@ -91,6 +91,30 @@ pub const AUDIT_LEGACY: [&[u8]; 5] = [b"a/n/", b"a/c/", b"a/p/", b"a/o/", b"a/t/
 // ---- building keys ----------------------------------------------------------------
 
 /// The parts, one after the other.
+/// What a batch of writes may make stale in another process's memory (a shared store).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// Nothing cached: only new sessions (a session is cached only once read).
+    Nothing,
+    /// Only quota events.
+    Quotas,
+    /// Anything else: grants, staff, sessions ended, the log's checkpoints.
+    Caches,
+}
+
+/// The [`ChangeKind`] of a batch writing `keys` (`removed`: whether each is a removal).
+pub fn change_kind<'a>(writes: impl IntoIterator<Item = (&'a [u8], bool)>) -> ChangeKind {
+    let mut kind = ChangeKind::Nothing;
+    for (key, removed) in writes {
+        if key.starts_with(QUOTA_EVENT) {
+            kind = ChangeKind::Quotas;
+        } else if !key.starts_with(SESSION) || removed {
+            return ChangeKind::Caches;
+        }
+    }
+    kind
+}
+
 pub fn key(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }

@@ -115,9 +115,10 @@ pub trait ConsentStore: Send + Sync + Debug {
     /// Gives the turn back (a turn already lost needs nothing).
     fn release_turn(&self) {}
 
-    /// A number that moves on with every batch any process applied, so a process can tell
-    /// that what it cached may be stale (`None`: no other process writes this store).
-    fn change_count(&self) -> Result<Option<u64>, StoreError> {
+    /// Numbers that move on with the batches any process applied, by what they may make
+    /// stale ([`crate::layout::change_kind`]), so a process can tell that what it cached
+    /// may be stale (`None`: no other process writes this store).
+    fn change_counts(&self) -> Result<Option<ChangeCounts>, StoreError> {
         Ok(None)
     }
 
@@ -126,6 +127,14 @@ pub trait ConsentStore: Send + Sync + Debug {
     fn leads(&self) -> bool {
         true
     }
+}
+
+/// How many batches of each kind that may make caches stale were applied
+/// ([`ConsentStore::change_counts`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChangeCounts {
+    pub caches: u64,
+    pub quotas: u64,
 }
 
 /// The in-memory journal of a [`MemoryConsentStore`].
@@ -160,6 +169,7 @@ struct Sharing {
     holder: parking_lot::Mutex<Option<u64>>,
     freed: parking_lot::Condvar,
     changes: std::sync::atomic::AtomicU64,
+    quota_changes: std::sync::atomic::AtomicU64,
     processes: std::sync::atomic::AtomicU64,
     leader: parking_lot::Mutex<Option<u64>>,
 }
@@ -235,15 +245,19 @@ impl MemoryConsentStore {
         }
     }
 
-    fn count_change(&self) {
-        if let Some(sharing) = &self.sharing {
-            sharing
-                .changes
-                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    /// The counter a batch of `writes` moves on, if any (a shared store).
+    fn change_counter(&self, writes: &[Write]) -> Option<&std::sync::atomic::AtomicU64> {
+        use crate::layout::{ChangeKind, change_kind};
+        let sharing = self.sharing.as_ref()?;
+        match change_kind(writes.iter().map(|(k, v)| (k.as_slice(), v.is_none()))) {
+            ChangeKind::Nothing => None,
+            ChangeKind::Quotas => Some(&sharing.quota_changes),
+            ChangeKind::Caches => Some(&sharing.changes),
         }
     }
 
     fn write_map(&self, writes: Vec<Write>) {
+        let counter = self.change_counter(&writes);
         let mut map = self.map.write();
         for (key, value) in writes {
             match value {
@@ -251,7 +265,10 @@ impl MemoryConsentStore {
                 None => map.remove(&key),
             };
         }
-        self.count_change();
+        // Moved on once the writes are visible, as a transaction's count is.
+        if let Some(counter) = counter {
+            counter.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
     }
 
     /// Overwrites or removes a raw entry, as an attacker with the files could.
@@ -406,11 +423,11 @@ impl ConsentStore for MemoryConsentStore {
         }
     }
 
-    fn change_count(&self) -> Result<Option<u64>, StoreError> {
-        Ok(self
-            .sharing
-            .as_ref()
-            .map(|s| s.changes.load(std::sync::atomic::Ordering::Acquire)))
+    fn change_counts(&self) -> Result<Option<ChangeCounts>, StoreError> {
+        Ok(self.sharing.as_ref().map(|s| ChangeCounts {
+            caches: s.changes.load(std::sync::atomic::Ordering::Acquire),
+            quotas: s.quota_changes.load(std::sync::atomic::Ordering::Acquire),
+        }))
     }
 
     fn leads(&self) -> bool {

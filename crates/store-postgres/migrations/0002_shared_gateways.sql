@@ -1,8 +1,8 @@
--- Several gateways on one database: a count every batch of consent or directory writes
--- moves on (in the same transaction), so each gateway can tell that what it cached may
--- be stale.
+-- Several gateways on one database: counts that batches of consent, directory, session
+-- or quota writes move on (in the same transaction), by what they may make stale in a
+-- gateway's memory, so each gateway can tell that what it cached may be stale.
 CREATE TABLE omadata_changes (
-    id boolean PRIMARY KEY DEFAULT true CHECK (id),
+    kind text COLLATE "C" PRIMARY KEY CHECK (kind IN ('caches', 'quotas')),
     count bigint NOT NULL
 );
-INSERT INTO omadata_changes (id, count) VALUES (true, 0);
+INSERT INTO omadata_changes (kind, count) VALUES ('caches', 0), ('quotas', 0);

@@ -3,7 +3,10 @@
 //! its stored tree nodes in `audit_nodes`, and the heads' snapshot in `audit_snapshot`.
 
 use super::{Param, Params, PgStore, backend, connection, to_i64, writes};
-use omadata_consent::store::{ConsentStore, Entry, JournalNode, JournalRecord, Write, prefix_end};
+use omadata_consent::layout;
+use omadata_consent::store::{
+    ChangeCounts, ConsentStore, Entry, JournalNode, JournalRecord, Write, prefix_end,
+};
 use omadata_vault::store::StoreError;
 use std::collections::BTreeMap;
 use tokio_postgres::Row;
@@ -88,10 +91,16 @@ fn scan_statement(
 /// Later writes to a key win, as if applied in order.
 fn batch_of(writes: Vec<Write>) -> writes::Batch {
     let last: BTreeMap<Vec<u8>, Option<Vec<u8>>> = writes.into_iter().collect();
+    let counts = match layout::change_kind(last.iter().map(|(k, v)| (k.as_slice(), v.is_none()))) {
+        layout::ChangeKind::Nothing => None,
+        layout::ChangeKind::Quotas => Some("quotas"),
+        layout::ChangeKind::Caches => Some("caches"),
+    };
     let mut batch = writes::Batch {
         keys: Vec::new(),
         values: Vec::new(),
         removed: Vec::new(),
+        counts,
     };
     for (key, value) in last {
         match value {
@@ -286,17 +295,27 @@ impl ConsentStore for PgStore {
         self.release_turn_now();
     }
 
-    fn change_count(&self) -> Result<Option<u64>, StoreError> {
+    fn change_counts(&self) -> Result<Option<ChangeCounts>, StoreError> {
         if !self.shared {
             return Ok(None);
         }
-        self.rows("SELECT count FROM omadata_changes", Vec::new(), |rows| {
-            let count: i64 = match rows.first() {
-                Some(row) => row.try_get(0).map_err(backend)?,
-                None => 0,
-            };
-            Ok(Some(super::to_u64(count, "change count")?))
-        })
+        self.rows(
+            "SELECT kind, count FROM omadata_changes",
+            Vec::new(),
+            |rows| {
+                let mut counts = ChangeCounts::default();
+                for row in rows {
+                    let kind: &str = row.try_get(0).map_err(backend)?;
+                    let count = super::to_u64(row.try_get(1).map_err(backend)?, "change count")?;
+                    match kind {
+                        "caches" => counts.caches = count,
+                        "quotas" => counts.quotas = count,
+                        _ => {}
+                    }
+                }
+                Ok(Some(counts))
+            },
+        )
     }
 
     fn leads(&self) -> bool {

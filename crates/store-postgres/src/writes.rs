@@ -45,7 +45,7 @@ const UPSERT: &str = "INSERT INTO consent_entries (key, value) \
      SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
      ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 const DELETE: &str = "DELETE FROM consent_entries WHERE key = ANY($1::bytea[])";
-const COUNT_CHANGE: &str = "UPDATE omadata_changes SET count = count + 1";
+const COUNT_CHANGE: &str = "UPDATE omadata_changes SET count = count + 1 WHERE kind = $1";
 const JOURNAL_INSERT: &str = "INSERT INTO audit_journal (seq, bytes, meta) \
      SELECT $1::bigint + ord - 1, b, m \
      FROM unnest($2::bytea[], $3::bytea[]) WITH ORDINALITY AS t(b, m, ord) \
@@ -100,11 +100,13 @@ async fn finish<T>(client: &Client, outcome: Result<T, StoreError>) -> Result<T,
     }
 }
 
-/// One consent batch: upserts and removals, and the change count moved on.
+/// One consent batch: upserts and removals, and the change count of its kind moved on.
 pub(crate) struct Batch {
     pub keys: Vec<Vec<u8>>,
     pub values: Vec<Vec<u8>>,
     pub removed: Vec<Vec<u8>>,
+    /// The count it moves on (`None`: it makes nothing cached stale).
+    pub counts: Option<&'static str>,
 }
 
 pub(crate) async fn write_batch(
@@ -126,10 +128,12 @@ pub(crate) async fn write_batch(
                 .await
                 .map_err(backend)?;
         }
-        client
-            .execute(&statements.count_change, &[])
-            .await
-            .map_err(backend)?;
+        if let Some(kind) = batch.counts {
+            client
+                .execute(&statements.count_change, &[&kind])
+                .await
+                .map_err(backend)?;
+        }
         Ok(())
     }
     .await;
