@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use omadata_consent::audit::{AuditEntry, AuditEvent};
 use omadata_consent::{NewStaff, Organisation, Registrar, Staff, StaffStatus};
 use omadata_vault::ProfessionalId;
+use std::sync::Arc;
 
 pub fn organisation(services: &Services, admin: &Staff) -> AppResult<Organisation> {
     services
@@ -39,7 +40,7 @@ fn admin_entry(admin: &Staff, reason: String, now: DateTime<Utc>) -> AuditEntry 
 /// Registers a staff member in the admin's organisation, signing in through
 /// `configured_issuer` (the only issuer an admin may name).
 pub async fn register_staff(
-    services: &Services,
+    services: &Arc<Services>,
     admin: &Staff,
     mut registration: NewStaff,
     configured_issuer: &str,
@@ -70,7 +71,7 @@ pub async fn register_staff(
 /// again. Another organisation's member, or no such member, is refused alike. The caller
 /// ends the member's sessions once this returns.
 pub async fn deactivate_staff(
-    services: &Services,
+    services: &Arc<Services>,
     admin: &Staff,
     id: &str,
     now: DateTime<Utc>,

@@ -109,8 +109,10 @@ impl Services {
 
     /// Appends an audit entry that changes nothing else and returns once it is on disk,
     /// sharing the flush with concurrent requests (group commit).
-    pub async fn audit(&self, entry: AuditEntry) -> AppResult<AuditEntry> {
-        let (entry, ticket) = self.consent.audit().append_deferred(entry)?;
+    pub async fn audit(self: &Arc<Self>, entry: AuditEntry) -> AppResult<AuditEntry> {
+        let (entry, ticket) = self
+            .appending(move |services| Ok(services.consent.audit().append_deferred(entry)?))
+            .await?;
         self.committer.durable(Some(ticket)).await?;
         Ok(entry)
     }
@@ -213,6 +215,20 @@ impl Services {
                 .record(services.consent.store().as_ref(), quota, &key, now)?)
         })
         .await
+    }
+
+    /// Runs `work`, which appends to the audit log: on a shared store an append may wait
+    /// for this gateway's turn (the database), so it runs on the blocking pool there; on
+    /// the embedded store it only touches memory and runs here.
+    pub async fn appending<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&Services) -> AppResult<T> + Send + 'static,
+    ) -> AppResult<T> {
+        if self.consent.audit().is_shared() {
+            self.on_disk(work).await
+        } else {
+            work(self)
+        }
     }
 
     /// Runs `work`, which waits for the disk (a durable write), on the blocking pool so

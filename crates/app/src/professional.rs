@@ -191,12 +191,14 @@ pub async fn read_client_record(
 ) -> AppResult<(ClientId, Vec<PermittedRecord>)> {
     let would_permit = |client| Ok(services.consent.permits_any_read(staff.id, client, now)?);
     let client = probed_client(services, staff, now, client, would_permit).await?;
-    let (decisions, audited) = services.consent.authorize_granted_reads_deferred(
-        staff.id,
-        staff.organisation,
-        client,
-        now,
-    )?;
+    let (id, organisation) = (staff.id, staff.organisation);
+    let (decisions, audited) = services
+        .appending(move |services| {
+            Ok(services
+                .consent
+                .authorize_granted_reads_deferred(id, organisation, client, now)?)
+        })
+        .await?;
     let mut permitted = Vec::new();
     for decision in &decisions {
         if let Decision::Permit { grant, .. } = &decision.decision {
@@ -249,14 +251,19 @@ pub async fn write_client_field(
             .is_permit())
     };
     let client = probed_client(services, staff, now, client, would_permit).await?;
-    let (decisions, audited) = services.consent.authorize_deferred(
-        staff.id,
-        staff.organisation,
-        client,
-        std::slice::from_ref(&path),
-        Action::Write,
-        now,
-    )?;
+    let (id, organisation, field) = (staff.id, staff.organisation, path.clone());
+    let (decisions, audited) = services
+        .appending(move |services| {
+            Ok(services.consent.authorize_deferred(
+                id,
+                organisation,
+                client,
+                std::slice::from_ref(&field),
+                Action::Write,
+                now,
+            )?)
+        })
+        .await?;
     services.committer.durable(audited).await?;
     if !decisions.iter().all(|d| d.decision.is_permit()) {
         services.decisions.count(0, 1);
@@ -291,7 +298,7 @@ async fn count_refusal(
 
 /// Audits that `staff` reached a limit (`reason`), so guessing is visible afterwards.
 async fn audit_lockout(
-    services: &Services,
+    services: &Arc<Services>,
     staff: &Staff,
     reason: &str,
     now: DateTime<Utc>,

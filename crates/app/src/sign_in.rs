@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use omadata_consent::audit::{AuditEntry, AuditEvent};
 use omadata_consent::{ClientIdentity, Staff};
 use omadata_vault::{ClientId, ProfessionalId};
+use std::sync::Arc;
 
 /// A person as the identity provider verified them.
 #[derive(Clone, Copy, Debug)]
@@ -162,7 +163,7 @@ fn entry_about(principal: &Principal, event: AuditEvent, now: DateTime<Utc>) -> 
 
 /// Audits a sign-in (the role in the reason); durable before it returns.
 pub async fn audit_sign_in(
-    services: &Services,
+    services: &Arc<Services>,
     principal: &Principal,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
@@ -173,7 +174,7 @@ pub async fn audit_sign_in(
 
 /// Audits a sign-out; durable before it returns.
 pub async fn audit_sign_out(
-    services: &Services,
+    services: &Arc<Services>,
     principal: &Principal,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
@@ -185,7 +186,7 @@ pub async fn audit_sign_out(
 
 /// Audits a refused sign-in with its reason (a stable code, or a count summary).
 pub async fn audit_refusal(
-    services: &Services,
+    services: &Arc<Services>,
     reason: String,
     professional: Option<ProfessionalId>,
     now: DateTime<Utc>,

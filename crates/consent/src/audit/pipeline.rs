@@ -5,8 +5,8 @@
 //! On a store shared with other processes (several gateways on one database) a process
 //! appends only during its turn: taking it catches the tree and the chains up with what
 //! the others appended since, and brings in entries whose consent change landed while
-//! their journal write did not. The turn is given back after each group commit (after
-//! two at most, so others are not starved). A process that loses its turn with entries
+//! their journal write did not. The turn is given back once nothing waits, or after a
+//! short slice of group commits while appends keep coming, so others are not starved. A process that loses its turn with entries
 //! still waiting finds out at its next turn whether they landed; where another process
 //! appended first, they are void and their requests fail (nothing was disclosed). A
 //! caller waits on the [`Ticket`] of its entry rather than its sequence number, which a
@@ -33,6 +33,10 @@ const SNAPSHOT_EVERY: u64 = 1 << 16;
 
 /// How long an append waits for its process's turn to come round again.
 const TURN_WAIT: Duration = Duration::from_secs(15);
+
+/// While appends keep coming, a process keeps its turn for about this long (several group
+/// commits) before it lets the others have it: taking the turn costs round trips.
+const TURN_SLICE: Duration = Duration::from_millis(5);
 
 /// Void ticket ranges remembered (one is added each time a turn is lost with entries
 /// waiting, which takes a failover).
@@ -113,6 +117,8 @@ pub(super) struct Tail {
     /// The turn is given back after the entries waiting now: new appends wait for the
     /// next turn.
     pub(super) draining: bool,
+    /// When this process took the turn it holds.
+    pub(super) turn_taken_at: Option<Instant>,
 }
 
 impl Tail {
@@ -136,6 +142,7 @@ impl Tail {
             turn_holders: 0,
             holders_lost: false,
             draining: false,
+            turn_taken_at: None,
         }
     }
 
@@ -349,9 +356,12 @@ impl AuditLog {
         if self.shared {
             let idle = {
                 let mut tail = self.tail.lock();
-                // Appends that came during this write go with the next, and then the turn
-                // goes to whoever waits.
-                tail.draining = !tail.pending.is_empty();
+                // Past its slice, appends that came during this write go with the next, and
+                // then the turn goes to whoever waits.
+                let slice_over = tail
+                    .turn_taken_at
+                    .is_none_or(|at| at.elapsed() >= TURN_SLICE);
+                tail.draining = !tail.pending.is_empty() && slice_over;
                 tail.pending.is_empty()
             };
             if idle {
@@ -418,6 +428,7 @@ impl AuditLog {
         let mut tail = self.tail.lock();
         tail.turn_held = true;
         tail.draining = false;
+        tail.turn_taken_at = Some(Instant::now());
         if !tail.pending.is_empty() {
             self.appended.notify_all();
         }

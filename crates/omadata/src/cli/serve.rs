@@ -234,25 +234,22 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Listens for SIGTERM (and Ctrl-C) from the moment it is called, not from the first
+/// poll: called before the gateway says it listens, so a stop right after start is a clean
+/// shutdown rather than the default kill.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = ctrl_c.await;
     }
 }
@@ -287,6 +284,7 @@ fn serve_until_signal(
         .build()
         .map_err(|e| CliError::Config(format!("async runtime: {e}")))?;
     runtime.block_on(async {
+        let stop_asked = shutdown_signal();
         let mut server = start(options).await?;
         let base = server.public_url.as_str().trim_end_matches('/').to_owned();
         say(out, format_args!("OmaData is listening on {base}"))?;
@@ -297,7 +295,7 @@ fn serve_until_signal(
         tokio::pin!(wait);
         tokio::select! {
             result = &mut wait => return result.map_err(|e| CliError::Config(e.to_string())),
-            _ = shutdown_signal() => {}
+            _ = stop_asked => {}
         }
         tracing::info!("shutting down");
         if let Some(tx) = shutdown {
