@@ -122,7 +122,7 @@ pub trait ConsentStore: Send + Sync + Debug {
         Ok(None)
     }
 
-    /// Whether this process is the one that signs checkpoints and runs the sweeps now
+    /// Whether this process is the one that signs the checkpoints now
     /// (one at a time among the processes sharing the store).
     fn leads(&self) -> bool {
         true

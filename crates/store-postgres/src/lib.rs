@@ -23,7 +23,7 @@
 //! batches on that connection only, so a turn that ended (the primary failed over) cannot
 //! write. Every consent batch moves a shared change count on in its transaction; the
 //! gateways compare it with what they cached. One gateway at a time leads (a third
-//! advisory lock): it signs the checkpoints and runs the sweeps. When a connection ends,
+//! advisory lock): it signs the checkpoints. When a connection ends,
 //! the lease and the turn are taken again on the server reached next.
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -55,7 +55,7 @@ const WRITER_LEASE: i64 = 0x4f6d_6144_6174_6101;
 /// consent.
 const JOURNAL_TURN: i64 = 0x4f6d_6144_6174_6103;
 
-/// Held by the gateway that signs checkpoints and runs the sweeps.
+/// Held by the gateway that signs the checkpoints.
 const LEADER: i64 = 0x4f6d_6144_6174_6104;
 
 /// How long a gateway waits for its turn (the statement fails after it).
@@ -379,7 +379,7 @@ impl PgStore {
         });
         let leads = took.unwrap_or(false);
         if leads {
-            tracing::info!(target = %self.target, "this gateway now signs the checkpoints and runs the sweeps");
+            tracing::info!(target = %self.target, "this gateway now signs the checkpoints");
         }
         self.leading.store(leads, Ordering::Release);
         leads
