@@ -75,6 +75,17 @@ def sign_in_retrying(base, person, seconds=30):
             time.sleep(0.2)
 
 
+def read_grant(pro_id, path):
+    """A day's read grant of one field to the professional."""
+    return {
+        "professional": pro_id,
+        "fields": [{"path": path}],
+        "actions": ["read"],
+        "purpose": {"code": "guidance"},
+        "valid_until": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400)),
+    }
+
+
 def load(base, seconds, state_file, signed_in=None):
     if signed_in:
         # Signing in again would count against the sign-in rate limit of the address.
@@ -87,13 +98,7 @@ def load(base, seconds, state_file, signed_in=None):
         pro_id = pro["id"]
         # A standing grant of another field: the professional's reads are permitted, so
         # each is an audit entry, appended through both gateways in turn.
-        standing = {
-            "professional": pro_id,
-            "fields": [{"path": "identity.name"}],
-            "actions": ["read"],
-            "purpose": {"code": "guidance"},
-            "valid_until": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400)),
-        }
+        standing = read_grant(pro_id, "identity.name")
         status, _, body = call(base, client_token, "POST", "/api/v1/me/grants", standing)
         if status != 201:
             print("the standing grant was refused:", status, body[:300])
@@ -129,13 +134,7 @@ def load(base, seconds, state_file, signed_in=None):
             if status >= 500 and status != 503 or (status >= 400 and "problem+json" not in ctype):
                 bad.append({"status": status, "type": ctype, "body": body[:300].decode("utf-8", "replace")})
         if round_ % 10 == 0 and len(revoked) < 8:
-            grant = {
-                "professional": pro_id,
-                "fields": [{"path": "plan.follow_up"}],
-                "actions": ["read"],
-                "purpose": {"code": "guidance"},
-                "valid_until": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400)),
-            }
+            grant = read_grant(pro_id, "plan.follow_up")
             status, _, body = call(base, client_token, "POST", "/api/v1/me/grants", grant)
             if status == 201:
                 grant_id = json.loads(body)["id"]

@@ -653,7 +653,7 @@ async fn two_gateways_serve_one_database_at_once_and_share_everything() {
     .unwrap();
     std::fs::write(&jwks_file, jwks).unwrap();
     let said = omadata(&["audit", "verify", "--store", &url, "--jwks", &p(&jwks_file)]).unwrap();
-    assert!(said.contains("valid"), "{said}");
+    assert!(said.contains("audit log valid"), "{said}");
     let reads = first
         .audit_entries()
         .unwrap()

@@ -148,34 +148,7 @@ impl AuditLog {
         let _hold = self.hold_turn()?;
         let _flusher = self.flushing.lock();
         loop {
-            let next = self.len();
-            let batch = self.store.scan(
-                layout::AUDIT_ENTRY,
-                Some(&layout::audit_entry(next)),
-                false,
-                IMPORT_BATCH,
-            )?;
-            let mut imported = 0u64;
-            for (k, bytes) in &batch {
-                let seq = layout::seq_suffix(k)?;
-                if seq != next + imported {
-                    tracing::warn!(
-                        seq,
-                        expected = next + imported,
-                        "audit entries after a gap left out"
-                    );
-                    break;
-                }
-                let entry = parse_entry(seq, bytes)?;
-                if entry.seq != seq {
-                    return Err(ConsentError::Corrupt(format!(
-                        "audit entry {seq} carries sequence number {}",
-                        entry.seq
-                    )));
-                }
-                self.push(&mut self.tail.lock(), entry, Some(bytes.clone()))?;
-                imported += 1;
-            }
+            let imported = self.import_copies()?;
             if imported == 0 {
                 break;
             }
