@@ -74,8 +74,21 @@ pub struct Services {
     pub directory: Directory,
     pub quotas: limits::Quotas,
     pub decisions: DecisionCounters,
-    /// The shared store's change count as of the last look ([`Services::observe_changes`]).
-    seen_changes: parking_lot::Mutex<Option<omadata_consent::store::ChangeCounts>>,
+    /// The looks at the shared store's change counts ([`Services::observe_changes`]).
+    change_looks: ChangeLooks,
+}
+
+/// The looks at a shared store's change counts, one at a time. A request needs a look
+/// begun after it arrived (so it sees every change acknowledged before), and one look
+/// serves every request that arrived before it began: under load a look is shared by
+/// the requests that came while the one before it ran, instead of one query each.
+#[derive(Debug, Default)]
+struct ChangeLooks {
+    /// Looks begun so far (the next look's number is this plus one).
+    begun: AtomicU64,
+    /// The number of the last look that finished, and the counts it saw; held while a
+    /// look runs, so looks run one at a time and waiters queue in order.
+    finished: tokio::sync::Mutex<(u64, Option<omadata_consent::store::ChangeCounts>)>,
 }
 
 impl Services {
@@ -103,7 +116,7 @@ impl Services {
             directory,
             quotas,
             decisions: DecisionCounters::default(),
-            seen_changes: parking_lot::Mutex::new(None),
+            change_looks: ChangeLooks::default(),
         }))
     }
 
@@ -169,37 +182,49 @@ impl Services {
     }
 
     /// On a store other gateways share: forgets what this process cached (grants, staff,
-    /// quota events) once the store's change count moved since the last look, and
-    /// returns whether it did (the gateway then forgets its sessions). Called before a
-    /// request is served, so a change any gateway acknowledged holds at the next request
-    /// through every other.
-    pub async fn observe_changes(self: &Arc<Self>) -> AppResult<bool> {
+    /// quota events, and whatever `forget_more` forgets, such as the gateway's sessions)
+    /// once the store's change counts moved since the last look. Called before a request
+    /// is served, so a change any gateway acknowledged holds at the next request through
+    /// every other: the look it waits for began after it arrived, and what that look
+    /// made stale is forgotten before any request it serves goes on.
+    pub async fn observe_changes(self: &Arc<Self>, forget_more: impl FnOnce()) -> AppResult<()> {
         if !self.consent.audit().is_shared() {
-            return Ok(false);
+            return Ok(());
         }
+        let looks = &self.change_looks;
+        let needed = looks.begun.load(Ordering::SeqCst) + 1;
+        let mut finished = looks.finished.lock().await;
+        if finished.0 >= needed {
+            return Ok(());
+        }
+        let number = looks.begun.fetch_add(1, Ordering::SeqCst) + 1;
         let counts = self
             .on_disk(|services| Ok(services.consent.store().change_counts()?))
             .await?;
         let Some(counts) = counts else {
-            return Ok(false);
+            finished.0 = number;
+            return Ok(());
         };
-        // Held while forgetting, so no request goes on with what is being forgotten.
-        let mut seen = self.seen_changes.lock();
+        let seen = finished.1;
         let caches_moved = seen.is_none_or(|seen| counts.caches > seen.caches);
         let quotas_moved = seen.is_none_or(|seen| counts.quotas > seen.quotas);
         if caches_moved {
             self.consent.forget_cached();
             self.directory.forget_cached();
+            forget_more();
         }
         if quotas_moved {
             self.quotas.forget();
         }
         let last = seen.unwrap_or_default();
-        *seen = Some(omadata_consent::store::ChangeCounts {
-            caches: last.caches.max(counts.caches),
-            quotas: last.quotas.max(counts.quotas),
-        });
-        Ok(caches_moved)
+        *finished = (
+            number,
+            Some(omadata_consent::store::ChangeCounts {
+                caches: last.caches.max(counts.caches),
+                quotas: last.quotas.max(counts.quotas),
+            }),
+        );
+        Ok(())
     }
 
     /// Counts one event of `quota` for `key`, durably; whether it was within the limit.

@@ -115,9 +115,10 @@ pub trait ConsentStore: Send + Sync + Debug {
     /// Gives the turn back (a turn already lost needs nothing).
     fn release_turn(&self) {}
 
-    /// Numbers that move on with the batches any process applied, by what they may make
-    /// stale ([`crate::layout::change_kind`]), so a process can tell that what it cached
-    /// may be stale (`None`: no other process writes this store).
+    /// Numbers that move on with the batches other processes applied, by what they may
+    /// make stale ([`crate::layout::change_kind`]), so a process can tell that what it
+    /// cached may be stale (`None`: no other process writes this store). A process's own
+    /// batches may be counted too (it then forgets more than it must, never less).
     fn change_counts(&self) -> Result<Option<ChangeCounts>, StoreError> {
         Ok(None)
     }

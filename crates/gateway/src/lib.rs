@@ -148,11 +148,10 @@ async fn observe_shared_changes(
     let cacheless =
         path.starts_with("/assets/") || matches!(path, "/healthz" | "/readyz" | "/metrics");
     if !cacheless {
-        match state.app().observe_changes().await {
-            Ok(true) => state.services().sessions.forget_cached(),
-            Ok(false) => {}
+        let forget_sessions = || state.services().sessions.forget_cached();
+        if let Err(error) = state.app().observe_changes(forget_sessions).await {
             // What is cached may be stale: nothing is served from it.
-            Err(error) => return error::ApiError::from(error).into_response(),
+            return error::ApiError::from(error).into_response();
         }
     }
     next.run(request).await

@@ -119,11 +119,20 @@ impl PgStore {
     fn apply_pooled(&self, batch: writes::Batch) -> Result<(), StoreError> {
         self.check_lease()?;
         let pool = self.pool.clone();
-        self.bridge.run_write(async move {
+        let moved = self.bridge.run_write(async move {
             let client = connection(&pool).await?;
             let statements = writes::Statements::cached(&client).await?;
             writes::write_batch(&client, &statements, batch).await
-        })
+        })?;
+        self.record_own(moved);
+        Ok(())
+    }
+
+    /// A change count this process's own batch moved (see [`crate::own_changes`]).
+    fn record_own(&self, moved: Option<(&'static str, i64)>) {
+        if let Some((kind, count)) = moved {
+            self.own_changes.lock().record(kind, count);
+        }
     }
 
     /// The journal's length as the database has it.
@@ -178,9 +187,11 @@ impl ConsentStore for PgStore {
         let batch = batch_of(writes);
         if self.shared {
             let turn = self.turn_connection()?;
-            return self.bridge.run_write(async move {
+            let moved = self.bridge.run_write(async move {
                 writes::write_batch(&turn.client, &turn.statements, batch).await
-            });
+            })?;
+            self.record_own(moved);
+            return Ok(());
         }
         self.apply_pooled(batch)
     }
@@ -299,23 +310,30 @@ impl ConsentStore for PgStore {
         if !self.shared {
             return Ok(None);
         }
-        self.rows(
+        let stored: Vec<(String, i64)> = self.rows(
             "SELECT kind, count FROM omadata_changes",
             Vec::new(),
             |rows| {
-                let mut counts = ChangeCounts::default();
-                for row in rows {
-                    let kind: &str = row.try_get(0).map_err(backend)?;
-                    let count = super::to_u64(row.try_get(1).map_err(backend)?, "change count")?;
-                    match kind {
-                        "caches" => counts.caches = count,
-                        "quotas" => counts.quotas = count,
-                        _ => {}
-                    }
-                }
-                Ok(Some(counts))
+                rows.iter()
+                    .map(|row| {
+                        Ok((
+                            row.try_get(0).map_err(backend)?,
+                            row.try_get(1).map_err(backend)?,
+                        ))
+                    })
+                    .collect()
             },
-        )
+        )?;
+        let mut own = self.own_changes.lock();
+        let mut counts = ChangeCounts::default();
+        for (kind, count) in stored {
+            match kind.as_str() {
+                "caches" => counts.caches = own.others(&kind, count),
+                "quotas" => counts.quotas = own.others(&kind, count),
+                _ => {}
+            }
+        }
+        Ok(Some(counts))
     }
 
     fn leads(&self) -> bool {

@@ -22,7 +22,8 @@
 //! whose turn it is holds another advisory lock on a second connection and writes those
 //! batches on that connection only, so a turn that ended (the primary failed over) cannot
 //! write. Every consent batch moves a shared change count on in its transaction; the
-//! gateways compare it with what they cached. One gateway at a time leads (a third
+//! gateways compare it, less the moves their own batches made, with what they cached.
+//! One gateway at a time leads (a third
 //! advisory lock): it signs the checkpoints. When a connection ends,
 //! the lease and the turn are taken again on the server reached next.
 
@@ -36,6 +37,7 @@ use tokio_postgres::NoTls;
 mod bridge;
 mod consent;
 pub mod migrations;
+mod own_changes;
 mod vault;
 mod writes;
 
@@ -125,6 +127,8 @@ pub struct PgStore {
     /// The journal sequence number the next append starts at; moved on only after a
     /// confirmed commit, so a retried append of a batch that did land finds its own rows.
     journal_next: Mutex<Option<u64>>,
+    /// The moves of the shared change counts that were this process's own batches.
+    own_changes: Mutex<own_changes::OwnChanges>,
 }
 
 impl fmt::Debug for PgStore {
@@ -204,6 +208,7 @@ impl PgStore {
             turn: Mutex::new(None),
             leading: std::sync::atomic::AtomicBool::new(false),
             journal_next: Mutex::new(None),
+            own_changes: Mutex::new(own_changes::OwnChanges::default()),
         };
         if leased {
             let lease = store.connect_lease(options.lease_wait)?;

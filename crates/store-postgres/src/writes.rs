@@ -45,7 +45,8 @@ const UPSERT: &str = "INSERT INTO consent_entries (key, value) \
      SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
      ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 const DELETE: &str = "DELETE FROM consent_entries WHERE key = ANY($1::bytea[])";
-const COUNT_CHANGE: &str = "UPDATE omadata_changes SET count = count + 1 WHERE kind = $1";
+const COUNT_CHANGE: &str =
+    "UPDATE omadata_changes SET count = count + 1 WHERE kind = $1 RETURNING count";
 const JOURNAL_INSERT: &str = "INSERT INTO audit_journal (seq, bytes, meta) \
      SELECT $1::bigint + ord - 1, b, m \
      FROM unnest($2::bytea[], $3::bytea[]) WITH ORDINALITY AS t(b, m, ord) \
@@ -109,11 +110,13 @@ pub(crate) struct Batch {
     pub counts: Option<&'static str>,
 }
 
+/// Writes `batch` in one durable transaction; returns the change count it moved and
+/// what to, once committed.
 pub(crate) async fn write_batch(
     client: &Client,
     statements: &Statements,
     batch: Batch,
-) -> Result<(), StoreError> {
+) -> Result<Option<(&'static str, i64)>, StoreError> {
     client.batch_execute("BEGIN").await.map_err(backend)?;
     let outcome = async {
         if !batch.keys.is_empty() {
@@ -128,13 +131,15 @@ pub(crate) async fn write_batch(
                 .await
                 .map_err(backend)?;
         }
-        if let Some(kind) = batch.counts {
-            client
-                .execute(&statements.count_change, &[&kind])
-                .await
-                .map_err(backend)?;
-        }
-        Ok(())
+        let Some(kind) = batch.counts else {
+            return Ok(None);
+        };
+        let row = client
+            .query_one(&statements.count_change, &[&kind])
+            .await
+            .map_err(backend)?;
+        let count: i64 = row.try_get(0).map_err(backend)?;
+        Ok(Some((kind, count)))
     }
     .await;
     finish(client, outcome).await
