@@ -192,42 +192,46 @@ pub async fn read_client_record(
     let would_permit = |client| Ok(services.consent.permits_any_read(staff.id, client, now)?);
     let client = probed_client(services, staff, now, client, would_permit).await?;
     let (id, organisation) = (staff.id, staff.organisation);
-    let (decisions, audited) = services
+    // The decisions and the read in one go: on a shared store both wait for the
+    // database, so they run on the blocking pool together.
+    let (any_permitted, fields, audited) = services
         .appending(move |services| {
-            Ok(services
-                .consent
-                .authorize_granted_reads_deferred(id, organisation, client, now)?)
+            let (decisions, audited) =
+                services
+                    .consent
+                    .authorize_granted_reads_deferred(id, organisation, client, now)?;
+            let mut permitted = Vec::new();
+            for decision in &decisions {
+                if let Decision::Permit { grant, .. } = &decision.decision {
+                    permitted.push((decision.field.as_str(), *grant));
+                }
+            }
+            let denies = decisions.len() - permitted.len();
+            services
+                .decisions
+                .count(permitted.len() as u64, denies as u64);
+            let paths: Vec<&str> = permitted.iter().map(|(path, _)| *path).collect();
+            let records = if paths.is_empty() {
+                Vec::new()
+            } else {
+                services.vault.read_many(client, &paths)?
+            };
+            let fields: Vec<PermittedRecord> = records
+                .into_iter()
+                .zip(&permitted)
+                .filter_map(|(record, (_, grant))| {
+                    record.map(|record| PermittedRecord {
+                        record: authored(services, record),
+                        grant: *grant,
+                    })
+                })
+                .collect();
+            Ok((!permitted.is_empty(), fields, audited))
         })
         .await?;
-    let mut permitted = Vec::new();
-    for decision in &decisions {
-        if let Decision::Permit { grant, .. } = &decision.decision {
-            permitted.push((decision.field.as_str(), *grant));
-        }
-    }
-    let denies = decisions.len() - permitted.len();
-    services
-        .decisions
-        .count(permitted.len() as u64, denies as u64);
-    let paths: Vec<&str> = permitted.iter().map(|(path, _)| *path).collect();
-    let records = if paths.is_empty() {
-        Vec::new()
-    } else {
-        services.vault.read_many(client, &paths)?
-    };
-    let fields: Vec<PermittedRecord> = records
-        .into_iter()
-        .zip(&permitted)
-        .filter_map(|(record, (_, grant))| {
-            record.map(|record| PermittedRecord {
-                record: authored(services, record),
-                grant: *grant,
-            })
-        })
-        .collect();
     // Nothing leaves before its audit entry is on disk (a shared flush: group commit).
     services.committer.durable(audited).await?;
-    if permitted.is_empty() {
+    if !any_permitted {
         count_refusal(services, staff, now).await?;
         return Err(AppError::Forbidden);
     }

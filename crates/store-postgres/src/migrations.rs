@@ -14,6 +14,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "shared gateways",
         include_str!("../migrations/0002_shared_gateways.sql"),
     ),
+    (
+        3,
+        "sealed values inline",
+        include_str!("../migrations/0003_sealed_inline.sql"),
+    ),
 ];
 
 /// Serialises migrations across processes.

@@ -2,7 +2,7 @@
 
 use super::{Param, PgStore, backend, to_i64, to_u64};
 use omadata_vault::ClientId;
-use omadata_vault::store::{StoreError, StoredVersion, VaultStore};
+use omadata_vault::store::{KeyAndLatest, StoreError, StoredVersion, VaultStore};
 use tokio_postgres::Row;
 
 fn client_id(bytes: &[u8]) -> Result<ClientId, StoreError> {
@@ -159,6 +159,52 @@ impl VaultStore for PgStore {
              ORDER BY version DESC LIMIT 1",
             vec![key_of(client), Box::new(path.to_owned())],
             |rows| rows.first().map(stored_version).transpose(),
+        )
+    }
+
+    fn wrapped_key_and_latest(
+        &self,
+        client: ClientId,
+        paths: &[&str],
+    ) -> Result<Option<KeyAndLatest>, StoreError> {
+        if paths.is_empty() {
+            return Ok(self
+                .wrapped_key(client)?
+                .map(|wrapped| (wrapped, Vec::new())));
+        }
+        let paths: Vec<String> = paths.iter().map(|path| (*path).to_owned()).collect();
+        // One row per path, in the paths' order (none without the client's key).
+        self.rows(
+            "SELECT k.wrapped, r.path, r.version, r.sealed \
+             FROM vault_wrapped_keys k \
+             CROSS JOIN unnest($2::text[]) WITH ORDINALITY AS p(path, ord) \
+             LEFT JOIN LATERAL (SELECT v.path, v.version, v.sealed FROM vault_records v \
+                 WHERE v.client = $1 AND v.path = p.path ORDER BY v.version DESC LIMIT 1) r \
+               ON true \
+             WHERE k.client = $1 \
+             ORDER BY p.ord",
+            vec![key_of(client), Box::new(paths)],
+            |rows| {
+                let Some(first) = rows.first() else {
+                    return Ok(None);
+                };
+                let wrapped: Vec<u8> = first.try_get(0).map_err(backend)?;
+                let latest = rows
+                    .iter()
+                    .map(|row| {
+                        let path: Option<String> = row.try_get(1).map_err(backend)?;
+                        let Some(path) = path else {
+                            return Ok(None);
+                        };
+                        Ok(Some(StoredVersion {
+                            path,
+                            version: to_u64(row.try_get(2).map_err(backend)?, "record version")?,
+                            sealed: row.try_get(3).map_err(backend)?,
+                        }))
+                    })
+                    .collect::<Result<_, StoreError>>()?;
+                Ok(Some((wrapped, latest)))
+            },
         )
     }
 

@@ -37,6 +37,9 @@ pub struct StoredVersion {
     pub sealed: Vec<u8>,
 }
 
+/// A wrapped data key and the newest stored version of some fields (`None`: no value).
+pub type KeyAndLatest = (Vec<u8>, Vec<Option<StoredVersion>>);
+
 pub trait VaultStore: Send + Sync + Debug {
     /// A store-wide setting (master-key records and the like).
     fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
@@ -78,6 +81,24 @@ pub trait VaultStore: Send + Sync + Debug {
         client: ClientId,
         path: &str,
     ) -> Result<Option<StoredVersion>, StoreError>;
+
+    /// The client's wrapped key (`None`: no such client) with the highest version of
+    /// each of `paths`, in their order. One look, so a store across a network answers
+    /// it in one round trip rather than one per field and one for the key.
+    fn wrapped_key_and_latest(
+        &self,
+        client: ClientId,
+        paths: &[&str],
+    ) -> Result<Option<KeyAndLatest>, StoreError> {
+        let Some(wrapped) = self.wrapped_key(client)? else {
+            return Ok(None);
+        };
+        let latest = paths
+            .iter()
+            .map(|path| self.latest_record_version(client, path))
+            .collect::<Result<_, _>>()?;
+        Ok(Some((wrapped, latest)))
+    }
 
     /// Every version of one field, oldest first.
     fn record_versions(

@@ -325,15 +325,19 @@ impl Vault {
             .store
             .wrapped_key(client)?
             .ok_or(VaultError::UnknownClient(client))?;
+        self.unwrap_data_key(client, &wrapped)
+    }
+
+    fn unwrap_data_key(&self, client: ClientId, wrapped: &[u8]) -> Result<DataKey, VaultError> {
         let what = || format!("the data key of client {client}");
-        let id = envelope::wrapped_key_master_id(&wrapped)
+        let id = envelope::wrapped_key_master_id(wrapped)
             .map_err(|_| VaultError::Tampered { what: what() })?;
         let keys = self.keys.read();
         let master = keys
             .keyring
             .get(&id)
             .ok_or_else(|| VaultError::MasterKeyNotLoaded { what: what(), id })?;
-        envelope::unwrap_data_key(master, client, &wrapped)
+        envelope::unwrap_data_key(master, client, wrapped)
             .map_err(|_| VaultError::Tampered { what: what() })
     }
 
@@ -480,12 +484,15 @@ impl Vault {
         for path in paths {
             self.field(path)?;
         }
-        let key = self.data_key(client)?;
-        paths
-            .iter()
-            .map(|path| {
-                self.store
-                    .latest_record_version(client, path)?
+        let (wrapped, latest) = self
+            .store
+            .wrapped_key_and_latest(client, paths)?
+            .ok_or(VaultError::UnknownClient(client))?;
+        let key = self.unwrap_data_key(client, &wrapped)?;
+        latest
+            .into_iter()
+            .map(|stored| {
+                stored
                     .map(|stored| self.open_version(&key, client, stored))
                     .transpose()
             })
