@@ -16,12 +16,12 @@ pub(crate) async fn postgres_facts(url: &str) -> Result<(u32, u64), Fail> {
         .await?;
     let backend: i32 = row.get(0);
     let size: i64 = row.get(1);
-    drop(client);
-    let _ = connection.await;
-    let backend = u32::try_from(backend)?;
-    let postmaster = proc_stat(backend)
+    // Read while the connection (so its backend) is still there.
+    let postmaster = proc_stat(u32::try_from(backend)?)
         .map(|s| s.ppid)
         .ok_or("PostgreSQL's server processes are not on this machine (/proc): --store must name a local cluster")?;
+    drop(client);
+    let _ = connection.await;
     Ok((postmaster, u64::try_from(size)?))
 }
 
