@@ -6,7 +6,7 @@ use crate::client::{AuthoredRecord, authored};
 use crate::limits::Quota;
 use crate::{AppError, AppResult, Services};
 use chrono::{DateTime, Utc};
-use omadata_consent::audit::{AuditEntry, AuditEvent};
+use omadata_consent::audit::{AuditEntry, AuditEvent, Ticket};
 use omadata_consent::{
     AccessAsk, AccessAttempt, AccessRequest, Action, ConsentError, Decision, Grant, GrantId,
     GrantState, RequestId, Staff,
@@ -103,6 +103,27 @@ pub async fn my_clients(
     limit: usize,
     now: DateTime<Utc>,
 ) -> AppResult<ClientPage> {
+    let staff = staff.clone();
+    // The page's reads and appends wait for the database on a shared store: they run
+    // on the blocking pool there, together.
+    let (listed, next, permits, last_entry) = services
+        .appending(move |services| list_clients(services, &staff, after, limit, now))
+        .await?;
+    services.decisions.count(permits, 0);
+    // Nothing leaves before its audit entry is on disk: one shared flush for the page.
+    services.committer.durable(last_entry).await?;
+    Ok((listed, next))
+}
+
+/// A page of [`my_clients`] with its decisions appended (not yet durable): the clients,
+/// where the next page starts, the permits, and the last entry's ticket.
+fn list_clients(
+    services: &Services,
+    staff: &Staff,
+    after: Option<ClientId>,
+    limit: usize,
+    now: DateTime<Utc>,
+) -> AppResult<(Vec<ListedClient>, Option<ClientId>, u64, Option<Ticket>)> {
     let (clients, next) =
         services
             .consent
@@ -142,10 +163,7 @@ pub async fn my_clients(
             name,
         });
     }
-    services.decisions.count(permits, 0);
-    // Nothing leaves before its audit entry is on disk: one shared flush for the page.
-    services.committer.durable(last_entry).await?;
-    Ok((listed, next))
+    Ok((listed, next, permits, last_entry))
 }
 
 /// The client's name as written, if it is. A name that cannot be opened (the client's
