@@ -133,8 +133,15 @@ fn vault_state(store: &dyn VaultStore, clients: &[ClientId]) -> String {
             store.wrapped_keys_after(Some(*client), 1).unwrap()
         );
         // The one-look read, of no field, of one, and of all (one of them twice).
-        for paths in [&[][..], &PATHS[1..2], &["identity.name", "a.b", "a.bc", "a.b"]] {
-            state += &format!(" {:?}", store.wrapped_key_and_latest(*client, paths).unwrap());
+        for paths in [
+            &[][..],
+            &PATHS[1..2],
+            &["identity.name", "a.b", "a.bc", "a.b"],
+        ] {
+            state += &format!(
+                " {:?}",
+                store.wrapped_key_and_latest(*client, paths).unwrap()
+            );
         }
         for path in PATHS {
             state += &format!(
@@ -668,4 +675,41 @@ async fn two_gateways_serve_one_database_at_once_and_share_everything() {
         reads >= 20,
         "every read through either gateway is in the log: {reads}"
     );
+}
+
+/// An index's targets come back in index order, only where the target exists, and only
+/// for the index's own keys (not a neighbouring prefix's), exactly as the trait's
+/// one-by-one reading answers.
+#[test]
+fn index_targets_are_read_in_one_query_as_one_by_one() {
+    let url = fresh_database().unwrap();
+    let store = reader(&url);
+    let memory = MemoryConsentStore::new();
+    let id = |n: u8| [n; 16];
+    let mut writes = Vec::new();
+    for n in [3u8, 1, 2, 0xff] {
+        writes.push((
+            [b"ix/".as_slice(), b"pair/", &id(n)].concat(),
+            Some(Vec::new()),
+        ));
+    }
+    // Indexed but without a target; a neighbouring index; targets, one of them unindexed.
+    writes.push((
+        [b"ix/".as_slice(), b"pair/", &id(4)].concat(),
+        Some(Vec::new()),
+    ));
+    writes.push(([b"iy/".as_slice(), &id(5)].concat(), Some(Vec::new())));
+    for n in [1u8, 2, 3, 5, 0xff] {
+        writes.push(([b"t/".as_slice(), &id(n)].concat(), Some(vec![n, n])));
+    }
+    store.apply(writes.clone()).unwrap();
+    memory.apply(writes).unwrap();
+    let joined = store.scan_index_targets(b"ix/", b"t/").unwrap();
+    assert_eq!(joined, memory.scan_index_targets(b"ix/", b"t/").unwrap());
+    let values: Vec<Vec<u8>> = joined.into_iter().map(|(_, v)| v).collect();
+    assert_eq!(
+        values,
+        vec![vec![1, 1], vec![2, 2], vec![3, 3], vec![0xff, 0xff]]
+    );
+    assert!(store.scan_index_targets(b"iz/", b"t/").unwrap().is_empty());
 }

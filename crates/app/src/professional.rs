@@ -106,7 +106,12 @@ pub async fn my_clients(
     let staff = staff.clone();
     // The page's reads and appends wait for the database on a shared store: they run
     // on the blocking pool there, together.
-    let (listed, next, permits, last_entry) = services
+    let AppendedPage {
+        listed,
+        next,
+        permits,
+        last_entry,
+    } = services
         .appending(move |services| list_clients(services, &staff, after, limit, now))
         .await?;
     services.decisions.count(permits, 0);
@@ -115,15 +120,22 @@ pub async fn my_clients(
     Ok((listed, next))
 }
 
-/// A page of [`my_clients`] with its decisions appended (not yet durable): the clients,
-/// where the next page starts, the permits, and the last entry's ticket.
+/// A page of [`my_clients`] with its decisions appended, not yet durable.
+struct AppendedPage {
+    listed: Vec<ListedClient>,
+    next: Option<ClientId>,
+    permits: u64,
+    /// The ticket of the page's last audit entry.
+    last_entry: Option<Ticket>,
+}
+
 fn list_clients(
     services: &Services,
     staff: &Staff,
     after: Option<ClientId>,
     limit: usize,
     now: DateTime<Utc>,
-) -> AppResult<(Vec<ListedClient>, Option<ClientId>, u64, Option<Ticket>)> {
+) -> AppResult<AppendedPage> {
     let (clients, next) =
         services
             .consent
@@ -163,7 +175,12 @@ fn list_clients(
             name,
         });
     }
-    Ok((listed, next, permits, last_entry))
+    Ok(AppendedPage {
+        listed,
+        next,
+        permits,
+        last_entry,
+    })
 }
 
 /// The client's name as written, if it is. A name that cannot be opened (the client's
