@@ -86,9 +86,20 @@ pub struct Services {
 struct ChangeLooks {
     /// Looks begun so far (the next look's number is this plus one).
     begun: AtomicU64,
-    /// The number of the last look that finished, and the counts it saw; held while a
-    /// look runs, so looks run one at a time and waiters queue in order.
-    finished: tokio::sync::Mutex<(u64, Option<omadata_consent::store::ChangeCounts>)>,
+    /// The last look that finished; held while a look runs, so looks run one at a time
+    /// and waiters queue in order.
+    finished: tokio::sync::Mutex<LastLook>,
+}
+
+#[derive(Debug, Default)]
+struct LastLook {
+    number: u64,
+    /// The counts as of the last look that succeeded.
+    counts: Option<omadata_consent::store::ChangeCounts>,
+    /// Why the last look failed, if it did: the requests that waited for it fail with
+    /// it at once rather than each trying again in turn (a database that does not
+    /// answer would hold each of them for a whole call timeout, one after another).
+    failure: Option<String>,
 }
 
 impl Services {
@@ -193,19 +204,33 @@ impl Services {
         }
         let looks = &self.change_looks;
         let needed = looks.begun.load(Ordering::SeqCst) + 1;
-        let mut finished = looks.finished.lock().await;
-        if finished.0 >= needed {
-            return Ok(());
+        let mut last = looks.finished.lock().await;
+        if last.number >= needed {
+            return match &last.failure {
+                None => Ok(()),
+                Some(failure) => {
+                    Err(omadata_vault::store::StoreError::Backend(failure.clone()).into())
+                }
+            };
         }
         let number = looks.begun.fetch_add(1, Ordering::SeqCst) + 1;
-        let counts = self
+        let looked = self
             .on_disk(|services| Ok(services.consent.store().change_counts()?))
-            .await?;
-        let Some(counts) = counts else {
-            finished.0 = number;
-            return Ok(());
+            .await;
+        last.number = number;
+        let counts = match looked {
+            Ok(Some(counts)) => counts,
+            Ok(None) => {
+                last.failure = None;
+                return Ok(());
+            }
+            Err(error) => {
+                last.failure = Some(error.to_string());
+                return Err(error);
+            }
         };
-        let seen = finished.1;
+        last.failure = None;
+        let seen = last.counts;
         let caches_moved = seen.is_none_or(|seen| counts.caches > seen.caches);
         let quotas_moved = seen.is_none_or(|seen| counts.quotas > seen.quotas);
         if caches_moved {
@@ -216,14 +241,11 @@ impl Services {
         if quotas_moved {
             self.quotas.forget();
         }
-        let last = seen.unwrap_or_default();
-        *finished = (
-            number,
-            Some(omadata_consent::store::ChangeCounts {
-                caches: last.caches.max(counts.caches),
-                quotas: last.quotas.max(counts.quotas),
-            }),
-        );
+        let before = seen.unwrap_or_default();
+        last.counts = Some(omadata_consent::store::ChangeCounts {
+            caches: before.caches.max(counts.caches),
+            quotas: before.quotas.max(counts.quotas),
+        });
         Ok(())
     }
 

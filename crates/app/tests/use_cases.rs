@@ -26,12 +26,37 @@ struct World {
 }
 
 fn world() -> World {
-    let store = Arc::new(MemoryConsentStore::new());
+    let master = zeroize::Zeroizing::new([7u8; 32]);
+    let stores = Stores {
+        consent: MemoryConsentStore::new(),
+        vault: Arc::new(omadata_vault::memory::MemoryStore::new()),
+        master,
+        service_key: Arc::new(ServiceKey::generate().unwrap()),
+    };
+    let services = gateway_on(&stores, stores.consent.clone());
+    let professional = register_professional(&services);
+    World {
+        services,
+        professional,
+    }
+}
+
+/// What the gateways of one deployment share: the stores and the keys.
+struct Stores {
+    consent: MemoryConsentStore,
+    vault: Arc<omadata_vault::memory::MemoryStore>,
+    master: zeroize::Zeroizing<[u8; 32]>,
+    service_key: Arc<ServiceKey>,
+}
+
+/// The services of one gateway over `stores`, acting as the process `consent_store` is.
+fn gateway_on(stores: &Stores, consent_store: MemoryConsentStore) -> Arc<Services> {
+    let store = Arc::new(consent_store);
     let catalogue = Arc::new(Catalogue::builtin().unwrap());
     let vault = Arc::new(
         Vault::open(
-            Arc::new(omadata_vault::memory::MemoryStore::new()),
-            Keyring::new(MasterKey::generate().unwrap()),
+            stores.vault.clone(),
+            Keyring::new(MasterKey::from_bytes(stores.master.clone())),
             catalogue.clone(),
         )
         .unwrap(),
@@ -40,12 +65,18 @@ fn world() -> World {
         store.clone(),
         catalogue,
         SensitivityPolicy::builtin().unwrap(),
-        Arc::new(ServiceKey::generate().unwrap()),
+        stores.service_key.clone(),
         vault.clone(),
         ConsentConfig::default(),
     )
     .unwrap();
     let directory = Directory::new(store, EnrolmentSecret::new(b"use-case-tests"));
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(t0()));
+    Services::start(vault, consent, directory, clock, None).unwrap()
+}
+
+fn register_professional(services: &Services) -> Staff {
+    let directory = &services.directory;
     let organisation = directory
         .register_organisation(NewOrganisation {
             name: "Ohjaamo Testikaupunki".into(),
@@ -69,12 +100,7 @@ fn world() -> World {
             t0(),
         )
         .unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(t0()));
-    let services = Services::start(vault, consent, directory, clock, None).unwrap();
-    World {
-        services,
-        professional,
-    }
+    professional
 }
 
 /// Signs a new client in through the use case, as the gateway does after the provider.
@@ -230,4 +256,75 @@ async fn erasure_needs_a_recent_sign_in_and_then_forgets_the_client() {
     assert!(!services.vault.is_enrolled(aino).unwrap());
     // The same person signing in again is a new client.
     assert_ne!(new_client(&services, "aino"), aino);
+}
+
+/// Two gateways on one shared store: a revocation made through one holds at the other's
+/// next request, once that request has looked at the shared change counts, even though
+/// the other had the grant in memory; looks made at once all pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_through_one_gateway_holds_at_the_next_request_through_another() {
+    let shared = MemoryConsentStore::shared();
+    let stores = Stores {
+        consent: shared.clone(),
+        vault: Arc::new(omadata_vault::memory::MemoryStore::new()),
+        master: zeroize::Zeroizing::new([9u8; 32]),
+        service_key: Arc::new(ServiceKey::generate().unwrap()),
+    };
+    let a = gateway_on(&stores, shared.another_process());
+    let b = gateway_on(&stores, shared.another_process());
+    let pro = register_professional(&a);
+    let now = t0();
+    let aino = new_client(&a, "aino");
+    client::write_my_field(&a, aino, "identity.name".into(), json!("Aino"), now)
+        .await
+        .unwrap();
+    let code = client::issue_pairing_code(&a, aino, now).await.unwrap();
+    let ask = AccessAsk {
+        fields: vec![FieldSelector::Path("identity.name".into())],
+        actions: [Action::Read].into_iter().collect(),
+        purpose: Purpose {
+            code: PurposeCode::Guidance,
+            text: None,
+        },
+        valid_until: now + Duration::days(30),
+    };
+    b.observe_changes(|| {}).await.unwrap();
+    let request = professional::request_access(&b, &pro, code.code, ask, now)
+        .await
+        .unwrap();
+    a.observe_changes(|| {}).await.unwrap();
+    let narrowing: Narrowing = serde_json::from_value(json!({})).unwrap();
+    let grant = client::approve(&a, aino, &request.id.to_string(), narrowing, now)
+        .await
+        .unwrap();
+    // B reads (and so caches the grant) after looking.
+    b.observe_changes(|| {}).await.unwrap();
+    let (_, fields) = professional::read_client_record(&b, &pro, &aino.to_string(), now)
+        .await
+        .unwrap();
+    assert_eq!(fields.len(), 1);
+
+    a.observe_changes(|| {}).await.unwrap();
+    client::revoke(&a, aino, &grant.id.to_string(), now)
+        .await
+        .unwrap();
+    // Without a look B would still decide from the grant it holds in memory; the look
+    // tells it what to forget, and it forgets the gateway's own caches as well.
+    let forgotten = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut looks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (b, forgotten) = (b.clone(), forgotten.clone());
+        looks.spawn(async move {
+            b.observe_changes(|| {
+                forgotten.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            })
+            .await
+        });
+    }
+    while let Some(look) = looks.join_next().await {
+        look.unwrap().unwrap();
+    }
+    assert_eq!(forgotten.load(std::sync::atomic::Ordering::Relaxed), 1);
+    let refused = professional::read_client_record(&b, &pro, &aino.to_string(), now).await;
+    assert!(matches!(refused, Err(AppError::Forbidden)), "{refused:?}");
 }
