@@ -85,7 +85,7 @@ fn register_professional(services: &Services) -> Staff {
             dpo_contact: "tietosuoja@example.fi".into(),
         })
         .unwrap();
-    let professional = directory
+    directory
         .register_staff(
             organisation.id,
             NewStaff {
@@ -99,8 +99,7 @@ fn register_professional(services: &Services) -> Staff {
             Registrar::Operator,
             t0(),
         )
-        .unwrap();
-    professional
+        .unwrap()
 }
 
 /// Signs a new client in through the use case, as the gateway does after the provider.
