@@ -117,13 +117,16 @@ pub async fn my_clients(
 
 /// A page of [`my_clients`] with its decisions appended (not yet durable): the clients,
 /// where the next page starts, the permits, and the last entry's ticket.
+type AppendedClientPage = (Vec<ListedClient>, Option<ClientId>, u64, Option<Ticket>);
+
+/// A page of [`my_clients`] with its decisions appended, not yet durable.
 fn list_clients(
     services: &Services,
     staff: &Staff,
     after: Option<ClientId>,
     limit: usize,
     now: DateTime<Utc>,
-) -> AppResult<(Vec<ListedClient>, Option<ClientId>, u64, Option<Ticket>)> {
+) -> AppResult<AppendedClientPage> {
     let (clients, next) =
         services
             .consent
