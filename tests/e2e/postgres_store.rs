@@ -133,8 +133,15 @@ fn vault_state(store: &dyn VaultStore, clients: &[ClientId]) -> String {
             store.wrapped_keys_after(Some(*client), 1).unwrap()
         );
         // The one-look read, of no field, of one, and of all (one of them twice).
-        for paths in [&[][..], &PATHS[1..2], &["identity.name", "a.b", "a.bc", "a.b"]] {
-            state += &format!(" {:?}", store.wrapped_key_and_latest(*client, paths).unwrap());
+        for paths in [
+            &[][..],
+            &PATHS[1..2],
+            &["identity.name", "a.b", "a.bc", "a.b"],
+        ] {
+            state += &format!(
+                " {:?}",
+                store.wrapped_key_and_latest(*client, paths).unwrap()
+            );
         }
         for path in PATHS {
             state += &format!(
