@@ -52,12 +52,17 @@ pub async fn register_staff(
         }
         _ => registration.login_issuer = Some(configured_issuer.to_owned()),
     }
-    let staff = services.directory.register_staff(
-        admin.organisation,
-        registration,
-        Registrar::OrganisationAdmin,
-        now,
-    )?;
+    let organisation = admin.organisation;
+    let staff = services
+        .on_disk(move |services| {
+            Ok(services.directory.register_staff(
+                organisation,
+                registration,
+                Registrar::OrganisationAdmin,
+                now,
+            )?)
+        })
+        .await?;
     // The auditors' tools read these names as they have always been written.
     let reason = format!(
         "admin {} registered staff {} ({:?}, roles {:?}, status {:?})",
@@ -77,14 +82,19 @@ pub async fn deactivate_staff(
     now: DateTime<Utc>,
 ) -> AppResult<Staff> {
     let id: ProfessionalId = id.parse().map_err(|_| AppError::InvalidStaffId)?;
-    let target = services
-        .directory
-        .staff(id)?
-        .filter(|s| s.organisation == admin.organisation)
-        .ok_or(AppError::Forbidden)?;
+    let organisation = admin.organisation;
     let staff = services
-        .directory
-        .set_staff_status(target.id, StaffStatus::Deactivated)?;
+        .on_disk(move |services| {
+            let target = services
+                .directory
+                .staff(id)?
+                .filter(|s| s.organisation == organisation)
+                .ok_or(AppError::Forbidden)?;
+            Ok(services
+                .directory
+                .set_staff_status(target.id, StaffStatus::Deactivated)?)
+        })
+        .await?;
     let reason = format!("admin {} deactivated staff {}", admin.id, staff.id);
     services.audit(admin_entry(admin, reason, now)).await?;
     Ok(staff)

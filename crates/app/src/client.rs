@@ -77,14 +77,14 @@ pub async fn write_my_field(
     value: serde_json::Value,
     now: DateTime<Utc>,
 ) -> AppResult<AuthoredRecord> {
-    let record = services
+    services
         .on_disk(move |services| {
-            Ok(services
+            let record = services
                 .vault
-                .write(client, &path, value, Author::Client(client), now)?)
+                .write(client, &path, value, Author::Client(client), now)?;
+            Ok(authored(services, record))
         })
-        .await?;
-    Ok(authored(services, record))
+        .await
 }
 
 /// A new pairing code for the client to show a professional.
@@ -213,12 +213,16 @@ pub async fn create_grant(
     ask: AccessAsk,
     now: DateTime<Utc>,
 ) -> AppResult<Grant> {
-    let staff = services
-        .directory
-        .staff(professional)?
-        .filter(|s| s.roles.contains(&StaffRole::Professional))
-        .ok_or(AppError::UnknownProfessional)?;
-    let grantee = services.directory.grantee(&staff)?;
+    let grantee = services
+        .reading(move |services| {
+            let staff = services
+                .directory
+                .staff(professional)?
+                .filter(|s| s.roles.contains(&StaffRole::Professional))
+                .ok_or(AppError::UnknownProfessional)?;
+            Ok(services.directory.grantee(&staff)?)
+        })
+        .await?;
     let limiter_key = client.to_string();
     if !services
         .allows(Quota::GrantsCreated, &limiter_key, now)

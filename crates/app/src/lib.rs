@@ -142,9 +142,12 @@ impl Services {
     }
 
     /// Whether the store answers.
-    pub fn ready(&self) -> AppResult<()> {
-        self.directory.organisations()?;
-        Ok(())
+    pub async fn ready(self: &Arc<Self>) -> AppResult<()> {
+        self.reading(|services| {
+            services.directory.organisations()?;
+            Ok(())
+        })
+        .await
     }
 
     /// The field catalogue: every field a record can hold, with its sensitivity.
@@ -268,6 +271,27 @@ impl Services {
     /// for this gateway's turn (the database), so it runs on the blocking pool there; on
     /// the embedded store it only touches memory and runs here.
     pub async fn appending<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&Services) -> AppResult<T> + Send + 'static,
+    ) -> AppResult<T> {
+        self.on_blocking_pool_when_shared(work).await
+    }
+
+    /// Runs `work`, which reads the stores (the vault, consent, the directory, the audit
+    /// log's entries, checkpoints and proofs): a shared store is a database across the
+    /// network, and an async worker must never wait on the database, so there it runs on
+    /// the blocking pool; on the embedded store a read only touches memory and the local
+    /// disk cache, and runs here.
+    pub async fn reading<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&Services) -> AppResult<T> + Send + 'static,
+    ) -> AppResult<T> {
+        self.on_blocking_pool_when_shared(work).await
+    }
+
+    /// Runs `work` on the blocking pool when the store is shared (a database other
+    /// gateways use too, reached over the network), else here.
+    async fn on_blocking_pool_when_shared<T: Send + 'static>(
         self: &Arc<Self>,
         work: impl FnOnce(&Services) -> AppResult<T> + Send + 'static,
     ) -> AppResult<T> {

@@ -31,9 +31,10 @@ pub async fn request_access(
     {
         return Err(AppError::TooManyPairingAttempts);
     }
-    let grantee = services.directory.grantee(staff)?;
+    let asker = staff.clone();
     let result = services
         .on_disk(move |services| {
+            let grantee = services.directory.grantee(&asker)?;
             Ok(services
                 .consent
                 .request_access(&grantee, &pairing_code, ask, now))
@@ -224,9 +225,11 @@ pub async fn read_client_record(
     client: &str,
     now: DateTime<Utc>,
 ) -> AppResult<(ClientId, Vec<PermittedRecord>)> {
-    let would_permit = |client| Ok(services.consent.permits_any_read(staff.id, client, now)?);
-    let client = probed_client(services, staff, now, client, would_permit).await?;
     let (id, organisation) = (staff.id, staff.organisation);
+    let would_permit = move |services: &Services, client| {
+        Ok(services.consent.permits_any_read(id, client, now)?)
+    };
+    let client = probed_client(services, staff, now, client, would_permit).await?;
     // The decisions and the read in one go: on a shared store both wait for the
     // database, so they run on the blocking pool together.
     let (any_permitted, fields, audited) = services
@@ -283,14 +286,15 @@ pub async fn write_client_field(
     value: serde_json::Value,
     now: DateTime<Utc>,
 ) -> AppResult<AuthoredRecord> {
-    let would_permit = |client| {
+    let (id, organisation, field) = (staff.id, staff.organisation, path.clone());
+    let probed_field = path.clone();
+    let would_permit = move |services: &Services, client| {
         Ok(services
             .consent
-            .decide(staff.id, client, &path, Action::Write, now)?
+            .decide(id, client, &probed_field, Action::Write, now)?
             .is_permit())
     };
     let client = probed_client(services, staff, now, client, would_permit).await?;
-    let (id, organisation, field) = (staff.id, staff.organisation, path.clone());
     let (decisions, audited) = services
         .appending(move |services| {
             Ok(services.consent.authorize_deferred(
@@ -311,10 +315,12 @@ pub async fn write_client_field(
     }
     services.decisions.count(1, 0);
     let author = Author::Professional(staff.id);
-    let record = services
-        .on_disk(move |services| Ok(services.vault.write(client, &path, value, author, now)?))
-        .await?;
-    Ok(authored(services, record))
+    services
+        .on_disk(move |services| {
+            let record = services.vault.write(client, &path, value, author, now)?;
+            Ok(authored(services, record))
+        })
+        .await
 }
 
 /// Counts one refused read or write by `staff`; the refusal that reaches the limit is
@@ -353,13 +359,14 @@ async fn audit_lockout(
 /// client without grants (and counted). Past the refused-probe limit, an attempt
 /// `would_permit` says is refused is refused before its decision is audited, so probing
 /// adds nothing to the log; what the grants allow goes on, so the clients' service does
-/// not stop.
+/// not stop. (`would_permit` reads the grants: it runs where reads run, see
+/// [`Services::reading`].)
 async fn probed_client(
     services: &Arc<Services>,
     staff: &Staff,
     now: DateTime<Utc>,
     client: &str,
-    would_permit: impl FnOnce(ClientId) -> AppResult<bool>,
+    would_permit: impl FnOnce(&Services, ClientId) -> AppResult<bool> + Send + 'static,
 ) -> AppResult<ClientId> {
     let probing = !services
         .allows(Quota::RefusedReads, &staff.id.to_string(), now)
@@ -371,7 +378,11 @@ async fn probed_client(
         count_refusal(services, staff, now).await?;
         return Err(AppError::Forbidden);
     };
-    if probing && !would_permit(client)? {
+    if probing
+        && !services
+            .reading(move |services| would_permit(services, client))
+            .await?
+    {
         return Err(AppError::TooManyRefusedReads);
     }
     Ok(client)

@@ -135,18 +135,40 @@ pub fn principal_from_subject(
         let Ok(id) = id.parse::<ProfessionalId>() else {
             return Ok(None);
         };
-        let Some(staff) = services.directory.staff(id)?.filter(|s| s.is_active()) else {
-            return Ok(None);
-        };
-        return Ok(role
-            .staff_role()
-            .filter(|r| staff.roles.contains(r))
-            .map(|_| Principal::Staff {
-                staff: Box::new(staff),
-                role,
-            }));
+        return Ok(services
+            .directory
+            .staff(id)?
+            .and_then(|staff| staff_principal(staff, role)));
     }
     Ok(None)
+}
+
+/// [`principal_from_subject`] answered from memory, when it can be: a staff subject
+/// whose record is cached (`None`: the store must be asked).
+pub fn principal_from_cached_subject(
+    services: &Services,
+    subject: &str,
+    role: Role,
+) -> Option<Option<Principal>> {
+    let id = subject
+        .strip_prefix("staff:")?
+        .parse::<ProfessionalId>()
+        .ok()?;
+    let staff = services.directory.cached_staff(id)?;
+    Some(staff_principal(staff, role))
+}
+
+/// `staff` acting in `role`, if active and registered for it.
+fn staff_principal(staff: Staff, role: Role) -> Option<Principal> {
+    if !staff.is_active() {
+        return None;
+    }
+    role.staff_role()
+        .filter(|r| staff.roles.contains(r))
+        .map(|_| Principal::Staff {
+            staff: Box::new(staff),
+            role,
+        })
 }
 
 fn entry_about(principal: &Principal, event: AuditEvent, now: DateTime<Utc>) -> AuditEntry {
@@ -201,4 +223,11 @@ pub async fn audit_refusal(
 /// sessions): none when no longer registered or no longer active.
 pub fn current_staff(services: &Services, id: ProfessionalId) -> AppResult<Option<Staff>> {
     Ok(services.directory.staff(id)?.filter(|s| s.is_active()))
+}
+
+/// [`current_staff`] answered from memory, when the record is cached (`None`: the store
+/// must be asked).
+pub fn cached_current_staff(services: &Services, id: ProfessionalId) -> Option<Option<Staff>> {
+    let staff = services.directory.cached_staff(id)?;
+    Some(staff.is_active().then_some(staff))
 }

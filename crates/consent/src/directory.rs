@@ -391,6 +391,11 @@ impl Directory {
         Ok(staff)
     }
 
+    /// The staff record of `id` if it is in memory now (`None`: ask [`Directory::staff`]).
+    pub fn cached_staff(&self, id: ProfessionalId) -> Option<Staff> {
+        self.staff_cache.lock().get(&id).cloned()
+    }
+
     pub fn staff(&self, id: ProfessionalId) -> Result<Option<Staff>, ConsentError> {
         if let Some(staff) = self.staff_cache.lock().get(&id) {
             return Ok(Some(staff.clone()));

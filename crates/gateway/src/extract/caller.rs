@@ -86,7 +86,21 @@ impl FromRequestParts<AppState> for Caller {
                 .get_by_sid(&claims.sid, now)
                 .await
                 .ok_or_else(ApiError::unauthenticated)?;
-            let principal = sign_in::principal_from_subject(state.app(), &claims.sub, claims.role)?
+            let (subject, role) = (claims.sub, claims.role);
+            // From memory when the staff record is cached; else from the store, off the
+            // async worker.
+            let principal =
+                match sign_in::principal_from_cached_subject(state.app(), &subject, role) {
+                    Some(principal) => principal,
+                    None => {
+                        state
+                            .app()
+                            .reading(move |app| {
+                                sign_in::principal_from_subject(app, &subject, role)
+                            })
+                            .await?
+                    }
+                }
                 .ok_or_else(ApiError::unauthenticated)?;
             if principal.key() != session.principal.key() {
                 return Err(ApiError::unauthenticated());
@@ -118,8 +132,17 @@ impl FromRequestParts<AppState> for Caller {
         let principal = match &session.principal {
             // Staff standing can change under a live session: read it again (cached).
             Principal::Staff { staff, role } => {
-                let current = sign_in::current_staff(state.app(), staff.id)?
-                    .ok_or_else(ApiError::unauthenticated)?;
+                let id = staff.id;
+                let current = match sign_in::cached_current_staff(state.app(), id) {
+                    Some(current) => current,
+                    None => {
+                        state
+                            .app()
+                            .reading(move |app| sign_in::current_staff(app, id))
+                            .await?
+                    }
+                }
+                .ok_or_else(ApiError::unauthenticated)?;
                 Principal::Staff {
                     staff: Box::new(current),
                     role: *role,

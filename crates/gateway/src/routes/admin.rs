@@ -21,7 +21,13 @@ pub(crate) async fn organisation(
     caller: Caller,
 ) -> ApiResult<Json<Organisation>> {
     let admin = caller.staff(Role::Admin)?;
-    Ok(Json(admin::organisation(state.app(), admin)?))
+    let admin = admin.clone();
+    Ok(Json(
+        state
+            .app()
+            .reading(move |app| admin::organisation(app, &admin))
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/professionals", tag = "admin", params(crate::paging::PageQuery), responses((status = 200, body = [omadata_consent::Staff]), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")), security(("session" = []), ("bearer" = [])))]
@@ -31,12 +37,12 @@ pub(crate) async fn staff(
     crate::extract::AppQuery(page): crate::extract::AppQuery<crate::paging::PageQuery>,
 ) -> ApiResult<Response> {
     let admin = caller.staff(Role::Admin)?;
-    let (staff, next) = admin::staff(
-        state.app(),
-        admin,
-        page.after()?.map(ProfessionalId::from_bytes),
-        page.limit(),
-    )?;
+    let (after, limit) = (page.after()?.map(ProfessionalId::from_bytes), page.limit());
+    let admin = admin.clone();
+    let (staff, next) = state
+        .app()
+        .reading(move |app| admin::staff(app, &admin, after, limit))
+        .await?;
     Ok(crate::paging::page_response(
         staff,
         "/api/v1/admin/professionals",

@@ -60,7 +60,11 @@ pub(crate) async fn events(
         before: query.before,
         limit: query.limit.unwrap_or(100).clamp(1, 1000),
     };
-    let (events, next_before) = auditor::events(state.app(), auditor, query)?;
+    let auditor = auditor.clone();
+    let (events, next_before) = state
+        .app()
+        .reading(move |app| auditor::events(app, &auditor, query))
+        .await?;
     Ok(Json(EventPage {
         events,
         next_before,
@@ -86,12 +90,12 @@ pub(crate) async fn staff(
     crate::extract::AppQuery(page): crate::extract::AppQuery<crate::paging::PageQuery>,
 ) -> ApiResult<Response> {
     let auditor = caller.staff(Role::Auditor)?;
-    let (staff, next) = auditor::staff(
-        state.app(),
-        auditor,
-        page.after()?.map(ProfessionalId::from_bytes),
-        page.limit(),
-    )?;
+    let (after, limit) = (page.after()?.map(ProfessionalId::from_bytes), page.limit());
+    let auditor = auditor.clone();
+    let (staff, next) = state
+        .app()
+        .reading(move |app| auditor::staff(app, &auditor, after, limit))
+        .await?;
     let members: Vec<StaffMember> = staff
         .into_iter()
         .map(|s| StaffMember {
@@ -117,7 +121,10 @@ pub(crate) async fn checkpoint(
     caller: Caller,
 ) -> ApiResult<Json<Checkpoint>> {
     caller.staff(Role::Auditor)?;
-    auditor::checkpoint(state.app())?
+    state
+        .app()
+        .reading(auditor::checkpoint)
+        .await?
         .map(Json)
         .ok_or_else(ApiError::no_checkpoint)
 }
@@ -165,7 +172,11 @@ pub(crate) async fn inclusion_proof(
     crate::extract::AppQuery(query): crate::extract::AppQuery<InclusionQuery>,
 ) -> ApiResult<Json<Proof>> {
     caller.staff(Role::Auditor)?;
-    let proof = auditor::inclusion_proof(state.app(), query.seq, query.size)?;
+    let (seq, size) = (query.seq, query.size);
+    let proof = state
+        .app()
+        .reading(move |app| auditor::inclusion_proof(app, seq, size))
+        .await?;
     Ok(Json(encode(proof)))
 }
 
@@ -184,7 +195,11 @@ pub(crate) async fn consistency_proof(
     crate::extract::AppQuery(query): crate::extract::AppQuery<ConsistencyQuery>,
 ) -> ApiResult<Json<Proof>> {
     caller.staff(Role::Auditor)?;
-    let proof = auditor::consistency_proof(state.app(), query.from, query.to)?;
+    let (from, to) = (query.from, query.to);
+    let proof = state
+        .app()
+        .reading(move |app| auditor::consistency_proof(app, from, to))
+        .await?;
     Ok(Json(encode(proof)))
 }
 

@@ -231,16 +231,23 @@ pub(crate) async fn callback(
         return web::refusal(&headers, StatusCode::FORBIDDEN, "login-weak-acr");
     }
     let wished = pending.role.as_deref().and_then(Role::parse);
-    let login = LoginIdentity {
-        issuer: &identity.issuer,
-        subject: &identity.subject,
-        national_id: identity.national_id.as_deref(),
-        name: identity.name.as_deref(),
-    };
-    let configured_issuer = &state.config().oidc.issuer;
-    let principal = match sign_in::resolve_principal(state.app(), login, wished, configured_issuer)
-        .map_err(ApiError::from)
-    {
+    let (issuer, subject) = (identity.issuer, identity.subject);
+    let (national_id, name) = (identity.national_id, identity.name);
+    let configured_issuer = state.config().oidc.issuer.clone();
+    // Enrol-or-find reads the directory and the vault, and may write (a new client).
+    let resolved = state
+        .app()
+        .on_disk(move |app| {
+            let login = LoginIdentity {
+                issuer: &issuer,
+                subject: &subject,
+                national_id: national_id.as_deref(),
+                name: name.as_deref(),
+            };
+            sign_in::resolve_principal(app, login, wished, &configured_issuer)
+        })
+        .await;
+    let principal = match resolved.map_err(ApiError::from) {
         Ok(Resolved::Principal(principal)) => principal,
         Ok(Resolved::StaffNotActive(staff)) => {
             audit_refusal(&state, "staff_not_active", Some(staff.id)).await;

@@ -100,7 +100,11 @@ pub(crate) async fn my_record(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Vec<RecordView>>> {
-    let records = client::my_record(state.app(), caller.client_id()?)?;
+    let client = caller.client_id()?;
+    let records = state
+        .app()
+        .reading(move |app| client::my_record(app, client))
+        .await?;
     Ok(Json(records.into_iter().map(record_view).collect()))
 }
 
@@ -179,11 +183,11 @@ pub(crate) async fn professionals(
     crate::extract::AppQuery(page): crate::extract::AppQuery<PageQuery>,
 ) -> ApiResult<Response> {
     caller.client_id()?;
-    let (listed, next) = client::professionals(
-        state.app(),
-        page.after()?.map(ProfessionalId::from_bytes),
-        page.limit(),
-    )?;
+    let (after, limit) = (page.after()?.map(ProfessionalId::from_bytes), page.limit());
+    let (listed, next) = state
+        .app()
+        .reading(move |app| client::professionals(app, after, limit))
+        .await?;
     let out: Vec<ProfessionalEntry> = listed
         .into_iter()
         .map(|listed| ProfessionalEntry {
@@ -224,12 +228,11 @@ pub(crate) async fn my_requests(
 ) -> ApiResult<Response> {
     let client = caller.client_id()?;
     let now = state.now();
-    let (requests, next) = client::my_requests(
-        state.app(),
-        client,
-        page.after()?.map(RequestId::from_bytes),
-        page.limit(),
-    )?;
+    let (after, limit) = (page.after()?.map(RequestId::from_bytes), page.limit());
+    let (requests, next) = state
+        .app()
+        .reading(move |app| client::my_requests(app, client, after, limit))
+        .await?;
     let views: Vec<RequestView> = requests
         .into_iter()
         .map(|request| request_view(request, now))
@@ -287,12 +290,11 @@ pub(crate) async fn my_grants(
 ) -> ApiResult<Response> {
     let client = caller.client_id()?;
     let now = state.now();
-    let (grants, next) = client::my_grants(
-        state.app(),
-        client,
-        page.after()?.map(GrantId::from_bytes),
-        page.limit(),
-    )?;
+    let (after, limit) = (page.after()?.map(GrantId::from_bytes), page.limit());
+    let (grants, next) = state
+        .app()
+        .reading(move |app| client::my_grants(app, client, after, limit))
+        .await?;
     let views: Vec<GrantView> = grants.into_iter().map(|g| grant_view(g, now)).collect();
     Ok(page_response(
         views,
@@ -350,7 +352,11 @@ pub(crate) async fn receipt(
     caller: Caller,
     crate::extract::AppPath(id): crate::extract::AppPath<String>,
 ) -> ApiResult<Response> {
-    let bytes = client::receipt(state.app(), caller.client_id()?, &id)?;
+    let client = caller.client_id()?;
+    let bytes = state
+        .app()
+        .reading(move |app| client::receipt(app, client, &id))
+        .await?;
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         Body::from(bytes),
@@ -409,7 +415,11 @@ pub(crate) async fn access_log(
 ) -> ApiResult<Json<Vec<AccessView>>> {
     let client = caller.client_id()?;
     let limit = page.limit.unwrap_or(50).clamp(1, 500);
-    let log = client::access_log(state.app(), client, page.before, limit)?;
+    let before = page.before;
+    let log = state
+        .app()
+        .reading(move |app| client::access_log(app, client, before, limit))
+        .await?;
     Ok(Json(log.into_iter().map(access_view).collect()))
 }
 
@@ -428,7 +438,10 @@ pub(crate) struct Export {
 pub(crate) async fn export(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let client = caller.client_id()?;
     let now = state.now();
-    let held = client::export(state.app(), client)?;
+    let held = state
+        .app()
+        .reading(move |app| client::export(app, client))
+        .await?;
     let export = Export {
         client: client.to_string(),
         exported_at: now,

@@ -56,12 +56,12 @@ pub(crate) async fn sent_requests(
 ) -> ApiResult<Response> {
     let staff = caller.staff(Role::Professional)?;
     let now = state.now();
-    let (requests, next) = professional::sent_requests(
-        state.app(),
-        staff,
-        page.after()?.map(RequestId::from_bytes),
-        page.limit(),
-    )?;
+    let (after, limit) = (page.after()?.map(RequestId::from_bytes), page.limit());
+    let asker = staff.clone();
+    let (requests, next) = state
+        .app()
+        .reading(move |app| professional::sent_requests(app, &asker, after, limit))
+        .await?;
     let views: Vec<_> = requests
         .into_iter()
         .map(|request| crate::routes::client::request_view(request, now))
@@ -176,7 +176,11 @@ pub(crate) async fn client_record(
     let now = state.now();
     let (client, permitted) =
         professional::read_client_record(state.app(), staff, &client, now).await?;
-    let grants = professional::active_grants(state.app(), staff, client, now)?
+    let reader = staff.clone();
+    let grants = state
+        .app()
+        .reading(move |app| professional::active_grants(app, &reader, client, now))
+        .await?
         .into_iter()
         .map(grant_summary)
         .collect();

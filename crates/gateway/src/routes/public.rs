@@ -19,7 +19,7 @@ pub(crate) async fn healthz() -> &'static str {
 /// Ready when the store answers.
 #[utoipa::path(get, path = "/readyz", tag = "public", responses((status = 200, description = "ready", body = String), (status = 503, description = "storage unavailable", body = String)))]
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
-    match state.app().ready() {
+    match state.app().ready().await {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
         Err(error) => {
             tracing::error!(%error, "not ready");

@@ -180,7 +180,12 @@ struct ExportPage<'a> {
 }
 
 async fn export(State(state): State<AppState>, page: ClientPage) -> Response {
-    let held = match client::export(state.app(), page.client) {
+    let client = page.client;
+    let held = match state
+        .app()
+        .reading(move |app| client::export(app, client))
+        .await
+    {
         Ok(held) => held,
         Err(error) => return page.problem(error.into(), "/my/account"),
     };

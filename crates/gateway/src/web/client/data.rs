@@ -69,7 +69,12 @@ async fn my_data(
     page: ClientPage,
     PageQuery(query): PageQuery<DoneQuery>,
 ) -> Response {
-    let records = match client::my_record(state.app(), page.client) {
+    let client = page.client;
+    let records = match state
+        .app()
+        .reading(move |app| client::my_record(app, client))
+        .await
+    {
         Ok(records) => records,
         Err(error) => return page.problem(error.into(), "/my/data"),
     };
@@ -282,7 +287,11 @@ async fn edit_field(
         Ok(field) => field,
         Err(error) => return page.problem(error, "/my/data"),
     };
-    let current = client::my_record(state.app(), page.client)
+    let client = page.client;
+    let current = state
+        .app()
+        .reading(move |app| client::my_record(app, client))
+        .await
         .ok()
         .and_then(|records| records.into_iter().find(|r| r.record.path == field.path))
         .and_then(|r| serde_json::from_str::<serde_json::Value>(r.record.value.get()).ok())

@@ -160,12 +160,21 @@ const MOST_GRANTS: usize = 10_000;
 /// How many ended grants the page lists, newest first.
 const ENDED: usize = 100;
 
-/// Every grant of the client (up to [`MOST_GRANTS`]).
-fn all_grants(state: &AppState, page: &ClientPage) -> Result<Vec<Grant>, omadata_app::AppError> {
-    read_all(MOST_GRANTS, |after| {
-        client::my_grants(state.app(), page.client, after, 200)
-    })
-    .map(|(grants, _)| grants)
+/// Every grant of the client (up to [`MOST_GRANTS`]), read page by page in one go.
+async fn all_grants(
+    state: &AppState,
+    page: &ClientPage,
+) -> Result<Vec<Grant>, omadata_app::AppError> {
+    let client = page.client;
+    state
+        .app()
+        .reading(move |app| {
+            read_all(MOST_GRANTS, |after| {
+                client::my_grants(app, client, after, 200)
+            })
+            .map(|(grants, _)| grants)
+        })
+        .await
 }
 
 fn labelled(id: &str, name: &str, lang: Lang) -> String {
@@ -185,7 +194,7 @@ async fn my_grants(
     page: ClientPage,
     PageQuery(query): PageQuery<DoneQuery>,
 ) -> Response {
-    let mut grants = match all_grants(&state, &page) {
+    let mut grants = match all_grants(&state, &page).await {
         Ok(grants) => grants,
         Err(error) => return page.problem(error.into(), "/my/grants"),
     };

@@ -69,7 +69,12 @@ async fn seen(
 ) -> Response {
     let before = query.before.as_deref().and_then(|b| b.parse::<u64>().ok());
     // One more than a page, to know whether there are older ones.
-    let mut log = match client::access_log(state.app(), page.client, before, PAGE + 1) {
+    let client = page.client;
+    let mut log = match state
+        .app()
+        .reading(move |app| client::access_log(app, client, before, PAGE + 1))
+        .await
+    {
         Ok(log) => log,
         Err(error) => return page.problem(error.into(), "/my/seen"),
     };

@@ -23,12 +23,13 @@ use axum::response::{Redirect, Response};
 use axum::routing::get;
 use chrono::{DateTime, NaiveDate, Utc};
 use fluent_bundle::FluentArgs;
+use omadata_app::Services;
 use omadata_app::calendar;
 use omadata_app::client;
 use omadata_consent::{
     AccessRequest, Action, FieldSelector, Grant, Narrowing, RequestId, RequestStatus,
 };
-use omadata_vault::Catalogue;
+use omadata_vault::{Catalogue, ClientId};
 use serde::Deserialize;
 use std::collections::BTreeSet;
 
@@ -67,12 +68,36 @@ const EARLIER: usize = 100;
 
 /// Every request of the client, up to [`MOST_REQUESTS`]; and whether there were more.
 fn all_requests(
-    state: &AppState,
-    page: &ClientPage,
+    app: &Services,
+    client: ClientId,
 ) -> Result<(Vec<AccessRequest>, bool), omadata_app::AppError> {
     read_all(MOST_REQUESTS, |after| {
-        client::my_requests(state.app(), page.client, after, 5 * PAGE)
+        client::my_requests(app, client, after, 5 * PAGE)
     })
+}
+
+/// What the requests page reads: every request (up to [`MOST_REQUESTS`]), whether there
+/// were more, and, after an approval (`approved` names the request), the grant it made.
+type RequestsRead = (Vec<AccessRequest>, bool, Option<Grant>);
+
+/// The requests page's reads, in one go: the requests and the grant an approval just
+/// made (for the notice).
+async fn read_requests(
+    state: &AppState,
+    page: &ClientPage,
+    approved: Option<String>,
+) -> Result<RequestsRead, omadata_app::AppError> {
+    let client = page.client;
+    state
+        .app()
+        .reading(move |app| {
+            let (requests, truncated) = all_requests(app, client)?;
+            let grant = approved
+                .and_then(|id| requests.iter().find(|r| r.id.to_string() == id)?.grant)
+                .and_then(|id| find_grant(app, client, |g| g.id == id));
+            Ok((requests, truncated, grant))
+        })
+        .await
 }
 
 /// One requested field as a card or the form shows it.
@@ -237,7 +262,11 @@ async fn my_requests(
     page: ClientPage,
     PageQuery(query): PageQuery<ListQuery>,
 ) -> Response {
-    let (mut requests, truncated) = match all_requests(&state, &page) {
+    let approved = match query.done.as_deref() {
+        Some("approved") => query.request.clone(),
+        _ => None,
+    };
+    let (mut requests, truncated, grant) = match read_requests(&state, &page, approved).await {
         Ok(listed) => listed,
         Err(error) => return page.problem(error.into(), "/my/data"),
     };
@@ -248,7 +277,7 @@ async fn my_requests(
     let (pending, answered): (Vec<&AccessRequest>, Vec<&AccessRequest>) = requests
         .iter()
         .partition(|r| r.status_at(now) == RequestStatus::Pending);
-    let notice = answer_notice(&state, &page, &query, &requests);
+    let notice = answer_notice(&page, &query, &requests, grant);
     let view = RequestsPage {
         chrome: &page.chrome,
         csrf: &page.csrf,
@@ -268,12 +297,12 @@ async fn my_requests(
 }
 
 /// What was just done, in a sentence that names who and until when when the request
-/// (and its grant) can be found; a plainer sentence when not.
+/// (and `grant`, the grant its approval made) can be found; a plainer sentence when not.
 fn answer_notice(
-    state: &AppState,
     page: &ClientPage,
     query: &ListQuery,
     requests: &[AccessRequest],
+    grant: Option<Grant>,
 ) -> Option<Notice> {
     let lang = page.lang();
     let done = query.done.as_deref()?;
@@ -286,23 +315,18 @@ fn answer_notice(
         .and_then(|id| requests.iter().find(|r| r.id.to_string() == id));
     let mut args = FluentArgs::new();
     let text = match (done, request) {
-        ("approved", Some(request)) => {
-            let grant = request
-                .grant
-                .and_then(|id| find_grant(state, page, |g| g.id == id));
-            match grant {
-                Some(grant) => {
-                    args.set("name", grant.grantee.name.clone());
-                    args.set("date", words::date(grant.valid_until, lang));
-                    if may_change(&grant.actions) {
-                        lang.text("req-done-approved-change", Some(&args))
-                    } else {
-                        lang.text("req-done-approved-see", Some(&args))
-                    }
+        ("approved", Some(_)) => match grant {
+            Some(grant) => {
+                args.set("name", grant.grantee.name.clone());
+                args.set("date", words::date(grant.valid_until, lang));
+                if may_change(&grant.actions) {
+                    lang.text("req-done-approved-change", Some(&args))
+                } else {
+                    lang.text("req-done-approved-see", Some(&args))
                 }
-                None => lang.text("req-done-approved", None),
             }
-        }
+            None => lang.text("req-done-approved", None),
+        },
         ("approved", None) => lang.text("req-done-approved", None),
         (_, Some(request)) => {
             args.set("name", request.requester.name.clone());
@@ -314,14 +338,10 @@ fn answer_notice(
 }
 
 /// The client's grant that `wanted` picks, read page by page (a few pages at most).
-fn find_grant(
-    state: &AppState,
-    page: &ClientPage,
-    wanted: impl Fn(&Grant) -> bool,
-) -> Option<Grant> {
+fn find_grant(app: &Services, client: ClientId, wanted: impl Fn(&Grant) -> bool) -> Option<Grant> {
     let mut after = None;
     for _ in 0..10 {
-        let (grants, next) = client::my_grants(state.app(), page.client, after, PAGE).ok()?;
+        let (grants, next) = client::my_grants(app, client, after, PAGE).ok()?;
         if let Some(grant) = grants.into_iter().find(&wanted) {
             return Some(grant);
         }
@@ -421,12 +441,16 @@ fn less_page<'a>(
 }
 
 /// One of the client's requests that is still waiting for an answer, or why not.
-fn pending_request(
+async fn pending_request(
     state: &AppState,
     page: &ClientPage,
     id: &str,
 ) -> Result<AccessRequest, ApiError> {
-    let request = client::my_request(state.app(), page.client, id)?;
+    let (client, id) = (page.client, id.to_owned());
+    let request = state
+        .app()
+        .reading(move |app| client::my_request(app, client, &id))
+        .await?;
     if request.status_at(state.now()) != RequestStatus::Pending {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -442,7 +466,7 @@ async fn approve_less(
     page: ClientPage,
     AppPath(id): AppPath<String>,
 ) -> Response {
-    let request = match pending_request(&state, &page, &id) {
+    let request = match pending_request(&state, &page, &id).await {
         Ok(request) => request,
         Err(error) => return page.problem(error, "/my/requests"),
     };
@@ -555,7 +579,7 @@ async fn approve(
             Err(error) => page.problem(error.into(), "/my/requests"),
         };
     }
-    let request = match pending_request(&state, &page, &id) {
+    let request = match pending_request(&state, &page, &id).await {
         Ok(request) => request,
         Err(error) => return page.problem(error, "/my/requests"),
     };

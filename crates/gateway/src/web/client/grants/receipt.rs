@@ -61,7 +61,12 @@ pub(super) async fn receipt_page(
     page: ClientPage,
     AppPath(id): AppPath<String>,
 ) -> Response {
-    let bytes = match client::receipt(state.app(), page.client, &id) {
+    let client = page.client;
+    let bytes = match state
+        .app()
+        .reading(move |app| client::receipt(app, client, &id))
+        .await
+    {
         Ok(bytes) => bytes,
         Err(error) => return page.problem(error.into(), "/my/grants"),
     };

@@ -127,10 +127,15 @@ struct SharePage<'a> {
 const MOST_PROFESSIONALS: usize = 2000;
 
 /// Everyone the client can grant to, sorted by name.
-fn all_professionals(state: &AppState) -> Result<Vec<ListedProfessional>, AppError> {
-    let (mut listed, _) = read_all(MOST_PROFESSIONALS, |after| {
-        client::professionals(state.app(), after, 500)
-    })?;
+async fn all_professionals(state: &AppState) -> Result<Vec<ListedProfessional>, AppError> {
+    let (mut listed, _) = state
+        .app()
+        .reading(|app| {
+            read_all(MOST_PROFESSIONALS, |after| {
+                client::professionals(app, after, 500)
+            })
+        })
+        .await?;
     listed.sort_by(|a, b| a.staff.name.cmp(&b.staff.name));
     Ok(listed)
 }
@@ -250,7 +255,7 @@ fn fresh_page(
 }
 
 pub(super) async fn share_page(State(state): State<AppState>, page: ClientPage) -> Response {
-    match all_professionals(&state) {
+    match all_professionals(&state).await {
         Ok(professionals) => fresh_page(&state, &page, &professionals, None, None),
         Err(error) => page.problem(error.into(), "/my/share"),
     }
@@ -265,7 +270,7 @@ pub(super) async fn show_code(State(state): State<AppState>, post: PageForm<Code
     let lang = page.lang();
     // The page's list first: a code is issued only when it can be shown (each counts
     // toward the client's live codes).
-    let professionals = match all_professionals(&state) {
+    let professionals = match all_professionals(&state).await {
         Ok(listed) => listed,
         Err(error) => return page.problem(error.into(), "/my/share"),
     };
@@ -419,7 +424,7 @@ pub(super) async fn give_grant(
 ) -> Response {
     let PageForm { page, form } = post;
     let lang = page.lang();
-    let professionals = match all_professionals(&state) {
+    let professionals = match all_professionals(&state).await {
         Ok(listed) => listed,
         Err(error) => return page.problem(error.into(), "/my/share"),
     };
