@@ -1,8 +1,8 @@
 //! Quotas the use cases keep: against guessing pairing codes, probing client ids, and
 //! growing storage. Counted in memory; every counted event is also written to the store
 //! (`layout::QUOTA_EVENT`) and read back at start, so a restart forgives nothing. On a
-//! store other gateways share, the memory is a cache: forgotten when the store's change
-//! count moves ([`Quotas::forget`]), after which a key's events are read from the store
+//! store other gateways share, the memory is a cache: forgotten when another gateway's
+//! quota events move the store's change count ([`Quotas::forget`]), after which a key's events are read from the store
 //! again before it is judged, so 5 wrong pairing codes are 5 across all gateways. Events
 //! are few by design (each quota stops its own growth), so the writes are bounded per
 //! professional or client.

@@ -384,10 +384,18 @@ impl Directory {
             });
         }
         staff.status = status;
-        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
         self.store
             .apply(vec![(layout::staff(id), Some(json(&staff)?))])?;
-        self.cache_staff(&staff, generation);
+        // Moved on with the new record in place, so a read of the old record that began
+        // before this write is not cached after it (nothing else would forget it: on a
+        // shared store a gateway's own changes do not make it forget).
+        let mut cache = self.staff_cache.lock();
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        if cache.len() >= STAFF_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(staff.id, staff.clone());
         Ok(staff)
     }
 

@@ -137,7 +137,9 @@ pub trait ConsentStore: Send + Sync + Debug {
     /// Numbers that move on with the batches other processes applied, by what they may
     /// make stale ([`crate::layout::change_kind`]), so a process can tell that what it
     /// cached may be stale (`None`: no other process writes this store). A process's own
-    /// batches may be counted too (it then forgets more than it must, never less).
+    /// batches may be counted too (it then forgets more than it must); leaving them out
+    /// relies on every cache being right after the process's own writes, as the consent
+    /// service, the directory and the gateway's sessions keep theirs.
     fn change_counts(&self) -> Result<Option<ChangeCounts>, StoreError> {
         Ok(None)
     }

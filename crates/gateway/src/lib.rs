@@ -137,7 +137,8 @@ async fn count_responses(State(state): State<AppState>, request: Request, next: 
 }
 
 /// With other gateways on the same store: before a request is served, forgets what this
-/// gateway cached if the store changed since (see `Services::observe_changes`). Assets,
+/// gateway cached if another gateway changed the store since (see
+/// `Services::observe_changes`). Assets,
 /// health and metrics need nothing cached.
 async fn observe_shared_changes(
     State(state): State<AppState>,

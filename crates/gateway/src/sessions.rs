@@ -437,19 +437,29 @@ impl Sessions {
     /// cannot come back; false if the store could not end it.
     pub async fn remove_sid(&self, sid: &str) -> bool {
         self.live.lock().sessions.remove(sid);
-        match &self.vault {
-            None => true,
-            Some(vault) => {
-                let owned = vec![sid.to_owned()];
-                match on_disk(vault, move |v| v.remove(&owned)).await {
-                    Ok(()) => true,
-                    Err(error) => {
-                        tracing::error!(%error, "could not end a stored session");
-                        false
-                    }
-                }
+        let Some(vault) = &self.vault else {
+            return true;
+        };
+        let owned = vec![sid.to_owned()];
+        let removed = on_disk(vault, move |v| v.remove(&owned)).await;
+        self.forget_raced(|s| s.sid == sid);
+        match removed {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(%error, "could not end a stored session");
+                false
             }
         }
+    }
+
+    /// After sessions were removed from the store: a read of one of them that began
+    /// before the removal may have put it back in memory, or may yet; moving the
+    /// generation on keeps the latter out and this drops the former.
+    fn forget_raced(&self, doomed: impl Fn(&Session) -> bool) {
+        let mut live = self.live.lock();
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        live.sessions.retain(|_, s| !doomed(s));
     }
 
     /// Ends every session of a principal (after erasure).
@@ -459,7 +469,12 @@ impl Sessions {
             .lock()
             .sessions
             .retain(|_, s| s.principal.key() != key);
-        self.remove_stored(move |s| s.principal.key() == key).await
+        let doomed = key.clone();
+        let removed = self
+            .remove_stored(move |s| s.principal.key() == doomed)
+            .await;
+        self.forget_raced(|s| s.principal.key() == key);
+        removed
     }
 
     /// Ends every session of a staff member, in every role (after deactivation).
@@ -469,7 +484,9 @@ impl Sessions {
             Principal::Client { .. } => false,
         };
         self.live.lock().sessions.retain(|_, s| !is_theirs(s));
-        self.remove_stored(is_theirs).await
+        let removed = self.remove_stored(is_theirs).await;
+        self.forget_raced(is_theirs);
+        removed
     }
 
     async fn remove_stored(&self, doomed: impl Fn(&Session) -> bool + Send + 'static) -> bool {

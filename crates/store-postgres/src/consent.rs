@@ -130,6 +130,10 @@ impl PgStore {
 
     /// A change count this process's own batch moved (see [`crate::own_changes`]).
     fn record_own(&self, moved: Option<(&'static str, i64)>) {
+        // Only a shared store looks at the counts (which also prunes what is kept here).
+        if !self.shared {
+            return;
+        }
         if let Some((kind, count)) = moved {
             self.own_changes.lock().record(kind, count);
         }

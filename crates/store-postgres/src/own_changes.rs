@@ -1,7 +1,9 @@
-//! Which moves of the shared change counts were this process's own. Its own batches it
-//! applied to its memory itself, so only the others' make that memory stale: a gateway
-//! alone on its database then never forgets what it cached, and two forget only for
-//! each other's changes.
+//! Which moves of the shared change counts were this process's own. What it changes
+//! itself it keeps right in its memory as it changes it (consent changes move the grant
+//! cache's generation on, a staff status change and a session's end do the same for
+//! theirs), so only the others' batches make that memory stale: a gateway alone on its
+//! database then never forgets what it cached, and two forget only for each other's
+//! changes.
 
 use std::collections::BTreeSet;
 
