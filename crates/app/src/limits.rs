@@ -74,7 +74,14 @@ impl RateLimiter {
         let mut events = self.events.lock();
         let mut current = self.current.lock();
         if self.generation.load(std::sync::atomic::Ordering::Acquire) == generation {
-            events.insert(key.to_owned(), stored);
+            // Two reads of one key can finish out of order; events only come, so the
+            // longer list is the later read and is kept.
+            let held = events.get(key).map_or(0, |held| {
+                held.iter().filter(|at| **at > now - self.window).count()
+            });
+            if stored.len() >= held {
+                events.insert(key.to_owned(), stored);
+            }
             current.insert(key.to_owned());
         }
         Ok(())
@@ -311,6 +318,37 @@ mod tests {
         assert!(!limiter.record("a", t0 + Duration::seconds(5)));
         assert!(limiter.allows("b", t0 + Duration::seconds(5)));
         assert!(limiter.allows("a", t0 + Duration::seconds(70)));
+    }
+
+    /// A read of a key's events that started before another and ends after it (an
+    /// older view of the store) does not take counted events away.
+    #[test]
+    fn a_stale_read_of_the_events_does_not_undercount() {
+        use omadata_consent::store::MemoryConsentStore;
+        let (older, newer) = (MemoryConsentStore::new(), MemoryConsentStore::new());
+        let t0 = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let limiter = RateLimiter::new(3, Duration::minutes(15));
+        for (store, events) in [(&older, 2), (&newer, 3)] {
+            for i in 0..events {
+                let at = t0 + Duration::seconds(i);
+                store
+                    .apply(limiter.stored_event(store, "q", "pro-1", at).unwrap())
+                    .unwrap();
+            }
+        }
+        limiter.forget();
+        let now = t0 + Duration::minutes(1);
+        limiter.reload(&newer, "q", "pro-1", now).unwrap();
+        assert!(!limiter.allows("pro-1", now));
+        limiter.reload(&older, "q", "pro-1", now).unwrap();
+        assert!(
+            !limiter.allows("pro-1", now),
+            "the older read undid an event"
+        );
+        // After a forget, what the store holds is taken as it is.
+        limiter.forget();
+        limiter.reload(&older, "q", "pro-1", now).unwrap();
+        assert!(limiter.allows("pro-1", now));
     }
 
     #[test]
