@@ -226,14 +226,14 @@ pub async fn read_client_record(
     now: DateTime<Utc>,
 ) -> AppResult<(ClientId, Vec<PermittedRecord>)> {
     let (id, organisation) = (staff.id, staff.organisation);
-    let would_permit = move |services: &Services, client| {
-        Ok(services.consent.permits_any_read(id, client, now)?)
-    };
-    let client = probed_client(services, staff, now, client, would_permit).await?;
-    // The decisions and the read in one go: on a shared store both wait for the
-    // database, so they run on the blocking pool together.
-    let (any_permitted, fields, audited) = services
+    let (client, probing) = probed_client(services, staff, now, client).await?;
+    // The probe check, the decisions and the read in one go: on a shared store each
+    // waits for the database, so they run on the blocking pool together.
+    let outcome = services
         .appending(move |services| {
+            if probing && !services.consent.permits_any_read(id, client, now)? {
+                return Ok(None);
+            }
             let (decisions, audited) =
                 services
                     .consent
@@ -264,9 +264,12 @@ pub async fn read_client_record(
                     })
                 })
                 .collect();
-            Ok((!permitted.is_empty(), fields, audited))
+            Ok(Some((!permitted.is_empty(), fields, audited)))
         })
         .await?;
+    let Some((any_permitted, fields, audited)) = outcome else {
+        return Err(AppError::TooManyRefusedReads);
+    };
     // Nothing leaves before its audit entry is on disk (a shared flush: group commit).
     services.committer.durable(audited).await?;
     if !any_permitted {
@@ -287,26 +290,30 @@ pub async fn write_client_field(
     now: DateTime<Utc>,
 ) -> AppResult<AuthoredRecord> {
     let (id, organisation, field) = (staff.id, staff.organisation, path.clone());
-    let probed_field = path.clone();
-    let would_permit = move |services: &Services, client| {
-        Ok(services
-            .consent
-            .decide(id, client, &probed_field, Action::Write, now)?
-            .is_permit())
-    };
-    let client = probed_client(services, staff, now, client, would_permit).await?;
-    let (decisions, audited) = services
+    let (client, probing) = probed_client(services, staff, now, client).await?;
+    let outcome = services
         .appending(move |services| {
-            Ok(services.consent.authorize_deferred(
+            if probing
+                && !services
+                    .consent
+                    .decide(id, client, &field, Action::Write, now)?
+                    .is_permit()
+            {
+                return Ok(None);
+            }
+            Ok(Some(services.consent.authorize_deferred(
                 id,
                 organisation,
                 client,
                 std::slice::from_ref(&field),
                 Action::Write,
                 now,
-            )?)
+            )?))
         })
         .await?;
+    let Some((decisions, audited)) = outcome else {
+        return Err(AppError::TooManyRefusedReads);
+    };
     services.committer.durable(audited).await?;
     if !decisions.iter().all(|d| d.decision.is_permit()) {
         services.decisions.count(0, 1);
@@ -355,19 +362,18 @@ async fn audit_lockout(
     services.audit(entry).await.map(drop)
 }
 
-/// The client a professional's read or write names. A malformed id is refused like a
-/// client without grants (and counted). Past the refused-probe limit, an attempt
-/// `would_permit` says is refused is refused before its decision is audited, so probing
-/// adds nothing to the log; what the grants allow goes on, so the clients' service does
-/// not stop. (`would_permit` reads the grants: it runs where reads run, see
-/// [`Services::reading`].)
+/// The client a professional's read or write names, and whether the professional is
+/// past the refused-probe limit. A malformed id is refused like a client without grants
+/// (and counted). Past the limit, the caller refuses an attempt the grants would refuse
+/// before its decision is audited, so probing adds nothing to the log; what the grants
+/// allow goes on, so the clients' service does not stop. (That check reads the grants,
+/// so the caller makes it in the same blocking work as the decision.)
 async fn probed_client(
     services: &Arc<Services>,
     staff: &Staff,
     now: DateTime<Utc>,
     client: &str,
-    would_permit: impl FnOnce(&Services, ClientId) -> AppResult<bool> + Send + 'static,
-) -> AppResult<ClientId> {
+) -> AppResult<(ClientId, bool)> {
     let probing = !services
         .allows(Quota::RefusedReads, &staff.id.to_string(), now)
         .await?;
@@ -378,12 +384,5 @@ async fn probed_client(
         count_refusal(services, staff, now).await?;
         return Err(AppError::Forbidden);
     };
-    if probing
-        && !services
-            .reading(move |services| would_permit(services, client))
-            .await?
-    {
-        return Err(AppError::TooManyRefusedReads);
-    }
-    Ok(client)
+    Ok((client, probing))
 }
