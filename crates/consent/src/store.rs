@@ -48,25 +48,6 @@ pub trait ConsentStore: Send + Sync + Debug {
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError>;
 
-    /// The entries an index points at: for each key under `index`, in key order, whose
-    /// last 16 bytes are an id, the entry at `target` followed by that id, where there is
-    /// one. A store across a network answers it in one round trip, not one per entry.
-    fn scan_index_targets(&self, index: &[u8], target: &[u8]) -> Result<Vec<Entry>, StoreError> {
-        let mut found = Vec::new();
-        for (key, _) in self.scan(index, None, false, usize::MAX)? {
-            let id = key
-                .len()
-                .checked_sub(16)
-                .and_then(|start| key.get(start..))
-                .ok_or_else(|| StoreError::Corrupt("an index key without an id".into()))?;
-            let target_key = [target, id].concat();
-            if let Some(value) = self.get(&target_key)? {
-                found.push((target_key, value));
-            }
-        }
-        Ok(found)
-    }
-
     /// Applies every write or none, without waiting for the disk. Readers see the writes
     /// at once; they are durable after the next [`ConsentStore::sync`].
     fn apply_deferred(&self, writes: Vec<Write>) -> Result<(), StoreError>;

@@ -185,30 +185,6 @@ impl ConsentStore for PgStore {
         }
     }
 
-    fn scan_index_targets(&self, index: &[u8], target: &[u8]) -> Result<Vec<Entry>, StoreError> {
-        // Index keys end in the 16-byte id the target key ends in.
-        let target: Param = Box::new(target.to_vec());
-        let (sql, params): (&'static str, Params) = match prefix_end(index) {
-            Some(end) => (
-                "SELECT t.key, t.value FROM consent_entries i \
-                 JOIN consent_entries t \
-                   ON t.key = $3::bytea || substring(i.key FROM octet_length(i.key) - 15) \
-                 WHERE i.key >= $1 AND i.key < $2 AND octet_length(i.key) >= 16 \
-                 ORDER BY i.key",
-                vec![Box::new(index.to_vec()), Box::new(end), target],
-            ),
-            None => (
-                "SELECT t.key, t.value FROM consent_entries i \
-                 JOIN consent_entries t \
-                   ON t.key = $2::bytea || substring(i.key FROM octet_length(i.key) - 15) \
-                 WHERE i.key >= $1 AND octet_length(i.key) >= 16 \
-                 ORDER BY i.key",
-                vec![Box::new(index.to_vec()), target],
-            ),
-        };
-        self.rows(sql, params, entries)
-    }
-
     /// Durable on return (the trait allows later): see [`ConsentStore::sync`] below. On a
     /// shared database, only on the connection holding this process's turn.
     fn apply_deferred(&self, writes: Vec<Write>) -> Result<(), StoreError> {

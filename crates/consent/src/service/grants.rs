@@ -247,14 +247,13 @@ impl Consent {
     }
 
     pub(super) fn grants_by(&self, prefix: Vec<u8>) -> Result<Vec<Grant>, ConsentError> {
-        self.store
-            .scan_index_targets(&prefix, layout::GRANT)?
-            .into_iter()
-            .map(|(key, bytes)| {
-                let id = GrantId::from_bytes(layout::id_suffix(&key)?);
-                self.opened(&bytes, "grant", &layout::grant_text_label(id))
-            })
-            .collect()
+        let mut out = Vec::new();
+        for (key, _) in self.store.scan(&prefix, None, false, usize::MAX)? {
+            if let Some(grant) = self.get_grant(GrantId::from_bytes(layout::id_suffix(&key)?))? {
+                out.push(grant);
+            }
+        }
+        Ok(out)
     }
 
     /// Up to `limit` ids of index `prefix` (`prefix/id` keys) after `after`, in key
