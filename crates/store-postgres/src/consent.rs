@@ -11,7 +11,12 @@ use omadata_vault::store::StoreError;
 use std::collections::BTreeMap;
 use tokio_postgres::Row;
 
-fn entries(rows: Vec<Row>) -> Result<Vec<Entry>, StoreError> {
+/// The first two columns of each row.
+fn pairs<A, B>(rows: Vec<Row>) -> Result<Vec<(A, B)>, StoreError>
+where
+    A: for<'a> tokio_postgres::types::FromSql<'a>,
+    B: for<'a> tokio_postgres::types::FromSql<'a>,
+{
     rows.iter()
         .map(|row| {
             Ok((
@@ -20,6 +25,10 @@ fn entries(rows: Vec<Row>) -> Result<Vec<Entry>, StoreError> {
             ))
         })
         .collect()
+}
+
+fn entries(rows: Vec<Row>) -> Result<Vec<Entry>, StoreError> {
+    pairs(rows)
 }
 
 fn journal_record(row: &Row) -> Result<JournalRecord, StoreError> {
@@ -314,30 +323,9 @@ impl ConsentStore for PgStore {
         if !self.shared {
             return Ok(None);
         }
-        let stored: Vec<(String, i64)> = self.rows(
-            "SELECT kind, count FROM omadata_changes",
-            Vec::new(),
-            |rows| {
-                rows.iter()
-                    .map(|row| {
-                        Ok((
-                            row.try_get(0).map_err(backend)?,
-                            row.try_get(1).map_err(backend)?,
-                        ))
-                    })
-                    .collect()
-            },
-        )?;
-        let mut own = self.own_changes.lock();
-        let mut counts = ChangeCounts::default();
-        for (kind, count) in stored {
-            match kind.as_str() {
-                "caches" => counts.caches = own.others(&kind, count),
-                "quotas" => counts.quotas = own.others(&kind, count),
-                _ => {}
-            }
-        }
-        Ok(Some(counts))
+        let stored: Vec<(String, i64)> =
+            self.rows("SELECT kind, count FROM omadata_changes", Vec::new(), pairs)?;
+        Ok(Some(self.own_changes.lock().others_of(&stored)))
     }
 
     fn leads(&self) -> bool {

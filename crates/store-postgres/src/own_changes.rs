@@ -5,6 +5,7 @@
 //! database then never forgets what it cached, and two forget only for each other's
 //! changes.
 
+use omadata_consent::store::ChangeCounts;
 use std::collections::BTreeSet;
 
 /// The counts this process moved, per kind, against what the looks at the counts saw.
@@ -48,20 +49,20 @@ impl OwnKind {
             .saturating_sub(self.covered);
         self.others
     }
-
-    fn kind_mut<'a>(own: &'a mut OwnChanges, kind: &str) -> Option<&'a mut OwnKind> {
-        match kind {
-            "caches" => Some(&mut own.caches),
-            "quotas" => Some(&mut own.quotas),
-            _ => None,
-        }
-    }
 }
 
 impl OwnChanges {
+    fn kind_mut(&mut self, kind: &str) -> Option<&mut OwnKind> {
+        match kind {
+            "caches" => Some(&mut self.caches),
+            "quotas" => Some(&mut self.quotas),
+            _ => None,
+        }
+    }
+
     /// A batch of this process, committed, moved `kind`'s count to `value`.
     pub(crate) fn record(&mut self, kind: &str, value: i64) {
-        if let Some(own) = OwnKind::kind_mut(self, kind) {
+        if let Some(own) = self.kind_mut(kind) {
             own.record(value);
         }
     }
@@ -70,7 +71,21 @@ impl OwnChanges {
     /// other processes made; own batches told after the look that covered them count
     /// as others'.
     pub(crate) fn others(&mut self, kind: &str, count: i64) -> u64 {
-        OwnKind::kind_mut(self, kind).map_or(0, |own| own.others(count))
+        self.kind_mut(kind).map_or(0, |own| own.others(count))
+    }
+
+    /// The others' changes of each kind, from the counts as read (kind, count).
+    pub(crate) fn others_of(&mut self, stored: &[(String, i64)]) -> ChangeCounts {
+        let mut counts = ChangeCounts::default();
+        for (kind, count) in stored {
+            let others = self.others(kind, *count);
+            match kind.as_str() {
+                "caches" => counts.caches = others,
+                "quotas" => counts.quotas = others,
+                _ => {}
+            }
+        }
+        counts
     }
 }
 
@@ -88,6 +103,15 @@ mod tests {
         own.record("caches", 4);
         assert_eq!(own.others("caches", 4), 1);
         assert_eq!(own.others("quotas", 3), 3);
+        // As read from the database, an unknown kind ignored.
+        own.record("quotas", 5);
+        let stored = [
+            ("caches".into(), 6),
+            ("quotas".into(), 5),
+            ("other".into(), 9),
+        ];
+        let counts = own.others_of(&stored);
+        assert_eq!((counts.caches, counts.quotas), (3, 4));
     }
 
     #[test]
